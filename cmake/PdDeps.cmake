@@ -1,0 +1,75 @@
+# Third-party dependencies for both configurations.
+#   native : Debian packages (libssl-dev, libboost-dev, libspdlog-dev, libfmt-dev, libgtest-dev, libbenchmark-dev)
+#   windows: Debian's headers (Boost.Asio, spdlog, fmt: header-only) + a static mingw OpenSSL built
+#            from Debian's source package by tools/setup/openssl-mingw.sh, + GoogleTest from /usr/src.
+# Provides: OpenSSL::Crypto, pd_asio (Boost.Asio + its system libs), pd_spdlog (header-only spdlog
+# and fmt), Threads::Threads, GTest::gtest(_main), and natively benchmark::benchmark.
+
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)
+
+if(PD_WINDOWS)
+  # Header-only libraries come from the host's /usr/include, but /usr/include itself must never be
+  # on the mingw include path (glibc headers would shadow the mingw CRT). Expose only these dirs.
+  set(PD_SYSDEPS_DIR "${CMAKE_BINARY_DIR}/sysdeps/include")
+  file(MAKE_DIRECTORY "${PD_SYSDEPS_DIR}")
+  foreach(dir boost spdlog fmt)
+    if(NOT EXISTS "/usr/include/${dir}")
+      message(FATAL_ERROR "/usr/include/${dir} missing: run tools/setup/deps.sh")
+    endif()
+    file(CREATE_LINK "/usr/include/${dir}" "${PD_SYSDEPS_DIR}/${dir}" SYMBOLIC)
+  endforeach()
+
+  if(NOT OPENSSL_ROOT_DIR)
+    execute_process(COMMAND bash "${PROJECT_SOURCE_DIR}/tools/setup/openssl-mingw.sh"
+                    OUTPUT_VARIABLE _ossl OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+    if(NOT _rc EQUAL 0)
+      message(FATAL_ERROR "tools/setup/openssl-mingw.sh failed (exit ${_rc}); see its message above")
+    endif()
+    string(REGEX REPLACE ".*\n" "" _ossl "${_ossl}")
+    set(OPENSSL_ROOT_DIR "${_ossl}" CACHE PATH "static mingw OpenSSL prefix")
+  endif()
+  add_library(OpenSSL::Crypto STATIC IMPORTED GLOBAL)
+  set_target_properties(OpenSSL::Crypto PROPERTIES
+    IMPORTED_LOCATION "${OPENSSL_ROOT_DIR}/lib/libcrypto.a"
+    INTERFACE_INCLUDE_DIRECTORIES "${OPENSSL_ROOT_DIR}/include"
+    INTERFACE_LINK_LIBRARIES "ws2_32;crypt32;advapi32;user32")
+  add_library(OpenSSL::SSL STATIC IMPORTED GLOBAL)
+  set_target_properties(OpenSSL::SSL PROPERTIES
+    IMPORTED_LOCATION "${OPENSSL_ROOT_DIR}/lib/libssl.a"
+    INTERFACE_LINK_LIBRARIES OpenSSL::Crypto)
+
+  add_library(pd_sysdeps INTERFACE)
+  target_include_directories(pd_sysdeps SYSTEM INTERFACE "${PD_SYSDEPS_DIR}")
+
+  add_library(pd_asio INTERFACE)
+  target_link_libraries(pd_asio INTERFACE pd_sysdeps ws2_32 mswsock)
+  target_compile_definitions(pd_asio INTERFACE BOOST_ASIO_NO_DEPRECATED)
+
+  add_library(pd_spdlog INTERFACE)
+  target_link_libraries(pd_spdlog INTERFACE pd_sysdeps)
+  target_compile_definitions(pd_spdlog INTERFACE FMT_HEADER_ONLY SPDLOG_FMT_EXTERNAL)
+
+  # GoogleTest 1.12 from Debian's googletest source package builds with mingw as is.
+  set(gtest_force_shared_crt ON CACHE BOOL "" FORCE)
+  set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
+  set(BUILD_GMOCK OFF CACHE BOOL "" FORCE)
+  add_subdirectory(/usr/src/googletest "${CMAKE_BINARY_DIR}/googletest" EXCLUDE_FROM_ALL)  # defines GTest::gtest(_main)
+else()
+  find_package(OpenSSL 3 REQUIRED)
+  find_package(GTest REQUIRED)
+  find_package(benchmark REQUIRED)
+  find_package(fmt REQUIRED)
+  find_package(spdlog REQUIRED)
+  find_package(Boost 1.74 REQUIRED)
+
+  add_library(pd_asio INTERFACE)
+  target_link_libraries(pd_asio INTERFACE Boost::headers Threads::Threads)
+  target_compile_definitions(pd_asio INTERFACE BOOST_ASIO_NO_DEPRECATED)
+
+  # Same mode as on Windows (header-only spdlog over fmt) so both builds log identically.
+  add_library(pd_spdlog INTERFACE)
+  target_link_libraries(pd_spdlog INTERFACE fmt::fmt)
+  target_compile_definitions(pd_spdlog INTERFACE SPDLOG_FMT_EXTERNAL)
+  target_include_directories(pd_spdlog SYSTEM INTERFACE $<TARGET_PROPERTY:spdlog::spdlog_header_only,INTERFACE_INCLUDE_DIRECTORIES>)
+endif()

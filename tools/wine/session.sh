@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts or stops a private, headless Wine prefix with a persistent wineserver.
+#   session.sh start PREFIX   create the prefix if needed (9-40 s the first time), start wineserver
+#   session.sh stop PREFIX    stop the wineserver and every Wine process of the prefix
+# Every Wine process started here has its standard streams on /dev/null: if wineserver or its
+# helpers (services.exe, winedevice.exe, ...) inherited a pipe of the caller (ctest), the caller
+# would wait for it forever.
+set -euo pipefail
+die() { printf '[wine] FAILED at step "%s": %s\n' "$1" "$2" >&2; exit 1; }
+cmd="${1:-}"; prefix="${2:-}"
+[ -n "$cmd" ] && [ -n "$prefix" ] || die "usage" "session.sh start|stop PREFIX"
+export WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+unset DISPLAY WAYLAND_DISPLAY
+WINE=/usr/lib/wine/wine64
+[ -x "$WINE" ] || die "find wine64" "$WINE missing (packages wine wine64; run tools/setup/deps.sh)"
+command -v wineserver >/dev/null || die "find wineserver" "wineserver missing (package wine)"
+
+case "$cmd" in
+  start)
+    mkdir -p "$prefix"
+    if [ ! -f "$prefix/system.reg" ]; then
+      "$WINE" wineboot -u </dev/null >"$prefix.boot.log" 2>&1 || die "wineboot" "see $prefix.boot.log"
+      wineserver -w </dev/null >/dev/null 2>&1 || true
+      [ -f "$prefix/system.reg" ] || die "wineboot" "no system.reg in $prefix; see $prefix.boot.log"
+    fi
+    wineserver -p </dev/null >/dev/null 2>&1 || die "wineserver -p" "could not start the wineserver"
+    "$WINE" cmd /c exit </dev/null >/dev/null 2>&1 || die "wine cmd" "a trivial program did not run"
+    ;;
+  stop)
+    [ -d "$prefix" ] || exit 0
+    wineserver -k </dev/null >/dev/null 2>&1 || true
+    wineserver -w </dev/null >/dev/null 2>&1 || true
+    ;;
+  *) die "usage" "unknown command $cmd" ;;
+esac
