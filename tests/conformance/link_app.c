@@ -39,6 +39,7 @@ static void test_loaded_from(const char *where, const WCHAR *dll)
     }
     module_dir(module, actual, MAX_PATH);
     ok(!wcscmp(expected, actual), "%ls loaded from %ls, expected %ls\n", dll, actual, expected);
+    trace("%ls loaded from %ls\n", dll, actual);
 }
 
 static void test_version_resource(const WCHAR *dll)
@@ -57,8 +58,11 @@ static void test_version_resource(const WCHAR *dll)
     data = HeapAlloc(GetProcessHeap(), 0, size);
     ok(GetFileVersionInfoW(path, 0, size, data), "GetFileVersionInfoW failed\n");
     ok(VerQueryValueW(data, L"\\", (void **)&info, &len) && len >= sizeof(*info), "no fixed file info\n");
-    if (info)
+    if (info) {
         ok(info->dwSignature == 0xfeef04bd, "bad signature %#lx\n", info->dwSignature);
+        trace("%ls file version %u.%u.%u.%u\n", dll, HIWORD(info->dwFileVersionMS), LOWORD(info->dwFileVersionMS),
+              HIWORD(info->dwFileVersionLS), LOWORD(info->dwFileVersionLS));
+    }
     HeapFree(GetProcessHeap(), 0, data);
 }
 
@@ -74,10 +78,12 @@ int main(int argc, char **argv)
      * "not implemented" codes; the PeerDist and P2P issues replace these expectations. */
     ret = PeerDistStartup(MAKEWORD(1, 0), &instance, &supported);
     ok(ret == ERROR_CALL_NOT_IMPLEMENTED, "PeerDistStartup returned %lu\n", ret);
+    trace("PeerDistStartup returned %lu (ERROR_CALL_NOT_IMPLEMENTED until issue 4)\n", ret);
 
     memset(&version, 0xcc, sizeof(version));
     hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
     ok(hr == E_NOTIMPL, "PeerGroupStartup returned %#lx\n", hr);
+    trace("PeerGroupStartup returned %#lx (E_NOTIMPL until issue 5)\n", hr);
 
     test_loaded_from(where, L"peerdist.dll");
     test_loaded_from(where, L"p2p.dll");

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Internal: the per-version generator implementations behind pd::pccrc::Generator.
+#pragma once
+
+#include <memory>
+
+#include "pd/pccrc/generator.hpp"
+
+namespace pd::pccrc {
+
+class Generator::Impl {
+public:
+    virtual ~Impl() = default;
+    virtual Status update(std::span<const std::uint8_t> data) = 0;
+    virtual Result<ContentInfo> finish() = 0;
+    std::uint64_t consumed = 0;
+    bool finished = false;
+};
+
+namespace detail {
+/// Hashing threads are capped (policy decision: more never helps on the
+/// machines this targets and each worker owns hash contexts).
+inline constexpr unsigned kMaxThreads = 64;
+
+std::unique_ptr<Generator::Impl> make_v1_generator(const ServerSecret& secret, const GeneratorOptions& options);
+std::unique_ptr<Generator::Impl> make_v2_generator(const ServerSecret& secret, const GeneratorOptions& options);
+}  // namespace detail
+
+}  // namespace pd::pccrc
