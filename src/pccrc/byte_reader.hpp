@@ -52,7 +52,7 @@ private:
     bool le(T* out) noexcept {
         if (!need(sizeof(T))) return false;
         T v = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(buf_[pos_ + i]) << (8 * i);
+        for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | (static_cast<T>(buf_[pos_ + i]) << (8 * i)));
         pos_ += sizeof(T);
         *out = v;
         return true;

@@ -31,7 +31,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 step "installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/tmp/peerdist-apt-update.log 2>&1 \
+$SUDO apt-get update -qq --error-on=any >/tmp/peerdist-apt-update.log 2>&1 \
   || die "apt-get update" "cannot reach the package archive ($(tail -n 2 /tmp/peerdist-apt-update.log | tr '\n' ' '))"
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/peerdist-apt-install.log 2>&1 \
   || die "apt-get install" "$(grep -E '^E:' /tmp/peerdist-apt-install.log | head -n 3 | tr '\n' ' ')"

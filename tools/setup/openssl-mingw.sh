@@ -38,9 +38,9 @@ command -v dpkg-source >/dev/null || die "check tools" "dpkg-source missing (pac
 command -v x86_64-w64-mingw32-gcc-posix >/dev/null || die "check tools" "mingw-w64 compiler missing; run tools/setup/deps.sh"
 
 step "fetching the source index for bookworm"
-"${APT[@]}" update >"$cache/apt-update.log" 2>&1 \
+"${APT[@]}" update --error-on=any >"$cache/apt-update.log" 2>&1 \
   || die "apt-get update (deb-src)" "cannot reach the Debian archive: $(tail -n 2 "$cache/apt-update.log" | tr '\n' ' ')"
-v=$(apt-cache "${APT_OPTS[@]}" showsrc openssl 2>/dev/null | awk '/^Version:/ {print $2; exit}')
+v=$(apt-cache "${APT_OPTS[@]}" showsrc openssl 2>/dev/null | awk '/^Version:/ {print $2; exit}' || true)
 [ -n "$v" ] || die "apt-cache showsrc openssl" "no openssl source package in the bookworm index"
 dest="$cache/openssl-mingw64-$v"
 if [ -f "$dest/lib/libcrypto.a" ]; then echo "$v" >"$cache/openssl-version"; echo "$dest"; exit 0; fi
