@@ -9,7 +9,8 @@
 //
 //   * Gear rolling hash: h = (h << 1) + G[byte], 64-bit; G is 256 values from
 //     SplitMix64 seeded with kGearSeed. A cut depends only on the last 64 bytes.
-//   * min segment 64 KiB: bytes [0, min-64) of a segment are not scanned at all
+//   * min segment 64 KiB (+1: a cut is tested from byte index 65536 on): bytes
+//     [0, min-64) of a segment are not scanned at all
 //     (the 64 bytes before min only warm the hash up, so cut candidates are purely
 //     content-defined); this keeps the chunker cost small next to SHA-512.
 //   * cut after the byte where (h & kCutMask) == 0 with 14 mask bits: expected
