@@ -49,6 +49,10 @@ std::uint64_t Generator::bytes_consumed() const noexcept { return impl_ ? impl_-
 Result<ContentInfo> Generator::finish() {
     if (!impl_ || impl_->finished) return Status(kErrorInvalidState, "generator already finished");
     impl_->finished = true;
+    if (impl_->consumed == 0) {
+        // [MS-PCCRC] 2.3: a content range has L >= 1; there is no CI for empty content.
+        return Status(kErrorInvalidParameter, "empty content has no content information");
+    }
     return impl_->finish();
 }
 

@@ -101,13 +101,9 @@ Result<ContentInfo> parse_v1(ByteReader& r, bool allow_trailing) {
     }
 
     // Content range ([MS-PCCRC] 2.3 and 2.3.1.1; fact sheet A.5: both conventions occur).
-    if (c_segments == 0) {
-        // Empty content: our generator's encoding (no segment, no range).
-        if (ci.offset_in_first_segment != 0 || ci.read_bytes_in_last_segment != 0) {
-            return bad("range fields set but cSegments is 0", 6);
-        }
-        ci.range = {0, 0};
-    } else {
+    // A CI describes at least one byte ([MS-PCCRC] 2.3: L >= 1), so at least one segment.
+    if (c_segments == 0) return bad("cSegments is 0", 14);
+    {
         const SegmentInfo& first = ci.segments.front();
         const SegmentInfo& last = ci.segments.back();
         if (ci.offset_in_first_segment >= first.length) {
@@ -235,14 +231,9 @@ Result<ContentInfo> parse_v2(ByteReader& r) {
         }
     }
 
-    if (ci.segments.empty()) {
-        if (start_in_content != 0 || ci.index_of_first_segment != 0 || ci.offset_in_first_segment != 0 ||
-            ci.length_of_range != 0) {
-            return bad("range fields set but no segment is described", 3);
-        }
-        ci.range = {0, 0};
-        return ci;
-    }
+    // At least one chunk with at least one segment (2.4.1.2). This also makes a
+    // V2 CI truncated to its bare header invalid rather than "empty content".
+    if (ci.segments.empty()) return bad("no segment description", 31);
     const SegmentInfo& first = ci.segments.front();
     const SegmentInfo& last = ci.segments.back();
     // Every segment is at least one byte, so segment #k starts at offset >= k.

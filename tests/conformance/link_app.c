@@ -74,11 +74,16 @@ int main(int argc, char **argv)
     PEER_VERSION_DATA version;
     HRESULT hr;
 
-    /* One function of each DLL. Not implemented yet: the foundation answers with the documented
-     * "not implemented" codes; the PeerDist and P2P issues replace these expectations. */
+    /* One function of each DLL, with its documented answer. P2P.dll's PeerGroupStartup is not
+     * implemented yet (E_NOTIMPL until the P2P issue). */
     ret = PeerDistStartup(MAKEWORD(1, 0), &instance, &supported);
-    ok(ret == ERROR_CALL_NOT_IMPLEMENTED, "PeerDistStartup returned %lu\n", ret);
-    trace("PeerDistStartup returned %lu (ERROR_CALL_NOT_IMPLEMENTED until issue 4)\n", ret);
+    ok(ret == ERROR_SUCCESS, "PeerDistStartup returned %lu\n", ret);
+    ok(supported >= MAKEWORD(1, 0) && supported != 0xdeadbeef, "supported version %#lx\n", supported);
+    trace("PeerDistStartup returned %lu, supported version %u.%u\n", ret, LOBYTE(supported), HIBYTE(supported));
+    if (ret == ERROR_SUCCESS) {
+        ret = PeerDistShutdown(instance);
+        ok(ret == ERROR_SUCCESS, "PeerDistShutdown returned %lu\n", ret);
+    }
 
     memset(&version, 0xcc, sizeof(version));
     hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);

@@ -1,8 +1,9 @@
 /* Logging contract of both DLLs (src/common/log.h):
  *   "logging silent"  : PEERDIST_LOG unset -> calls write nothing (the CTest wrapper checks that
  *                       this program's stdout/stderr hold only its own summary line).
- *   "logging file P"  : PEERDIST_LOG=debug and PEERDIST_LOG_FILE=P set with SetEnvironmentVariable
- *                       before the first call -> the file names each called function. */
+ *   "logging file"    : PEERDIST_LOG=trace and PEERDIST_LOG_FILE=<temp file> set with
+ *                       SetEnvironmentVariable before the first call -> the file traces each call
+ *                       and names the stub that was called. */
 #include <windows.h>
 #include <peerdist.h>
 #include <p2p.h>
@@ -34,21 +35,23 @@ int main(int argc, char **argv)
         GetTempPathA(MAX_PATH, path);
         strcat(path, "pd-logging-test.log");
         DeleteFileA(path);
-        ok(SetEnvironmentVariableA("PEERDIST_LOG", "debug"), "SetEnvironmentVariable failed\n");
+        ok(SetEnvironmentVariableA("PEERDIST_LOG", "trace"), "SetEnvironmentVariable failed\n");
         ok(SetEnvironmentVariableA("PEERDIST_LOG_FILE", path), "SetEnvironmentVariable failed\n");
     } else {
         ok(GetEnvironmentVariableA("PEERDIST_LOG", path, MAX_PATH) == 0, "PEERDIST_LOG must be unset\n");
     }
 
-    PeerDistStartup(1, &instance, NULL);
+    if (PeerDistStartup(1, &instance, NULL) == ERROR_SUCCESS)
+        PeerDistShutdown(instance);
     PeerGroupStartup(PEER_GROUP_VERSION, &version);
 
     if (!strcmp(mode, "file")) {
         text = read_file(path);
         ok(text != NULL, "log file %s not created\n", path);
         if (text) {
-            ok(strstr(text, "PeerDistStartup") != NULL, "PeerDistStartup not logged: %s\n", text);
-            ok(strstr(text, "PeerGroupStartup") != NULL, "PeerGroupStartup not logged: %s\n", text);
+            ok(strstr(text, "PeerDistStartup(") != NULL, "PeerDistStartup not traced: %s\n", text);
+            ok(strstr(text, "PeerDistShutdown(") != NULL, "PeerDistShutdown not traced: %s\n", text);
+            ok(strstr(text, "stub: PeerGroupStartup is not implemented") != NULL, "stub call not logged: %s\n", text);
         }
     }
     return wt_summary("logging");

@@ -9,9 +9,11 @@ int main(void)
     PEERDIST_INSTANCE_HANDLE instance;
     PEER_VERSION_DATA version;
     DWORD ret = PeerDistStartup(1, &instance, NULL);
-    HRESULT hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
-    int failed = (ret != ERROR_CALL_NOT_IMPLEMENTED) + (hr != E_NOTIMPL);
+    HRESULT hr = PeerGroupStartup(PEER_GROUP_VERSION, &version); /* not implemented yet */
+    int failed = (ret != ERROR_SUCCESS) + (hr != E_NOTIMPL);
+    if (ret == ERROR_SUCCESS)
+        failed += PeerDistShutdown(instance) != ERROR_SUCCESS;
     printf("consumer: PeerDistStartup=%lu PeerGroupStartup=%#lx\n", ret, (unsigned long)hr);
-    printf("consumer: %d passed, %d failed\n", 2 - failed, failed);
+    printf("consumer: %d passed, %d failed\n", 3 - failed, failed);
     return failed;
 }

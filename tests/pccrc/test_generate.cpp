@@ -52,21 +52,19 @@ void expect_roundtrip(const Bytes& ci) {
 }  // namespace
 
 TEST(GenerateV1, EmptyAndOneByte) {
-    const Bytes empty;
-    Bytes ci = gen(Version::kV1, empty);
-    EXPECT_EQ(ci, ref_v1(empty, 0x800C, kKey, std::nullopt));
-    auto p = parse(ci);
-    ASSERT_TRUE(p.ok());
-    EXPECT_TRUE(p->segments.empty());
-    EXPECT_EQ(p->range, (ByteRange{0, 0}));
+    // No CI exists for empty content (a range has L >= 1, [MS-PCCRC] 2.3).
+    EXPECT_EQ(generate(Version::kV1, Bytes{}, kSecret).code(), kErrorInvalidParameter);
+    // ...and a CI with cSegments = 0 does not parse.
+    EXPECT_EQ(parse(ref_v1(Bytes{}, 0x800C, kKey, std::nullopt)).code(), kErrorCannotParse);
 
     const Bytes one = {0x5A};
-    ci = gen(Version::kV1, one);
+    Bytes ci = gen(Version::kV1, one);
     EXPECT_EQ(ci, ref_v1(one, 0x800C, kKey, std::nullopt));
-    p = parse(ci);
+    auto p = parse(ci);
     ASSERT_TRUE(p.ok());
     ASSERT_EQ(p->segments.size(), 1u);
     EXPECT_EQ(p->segments[0].length, 1u);
+    EXPECT_EQ(p->range, (ByteRange{0, 1}));
     EXPECT_TRUE(verify_block(*p, 0, 0, one));
     EXPECT_FALSE(verify_block(*p, 0, 0, Bytes{0x5B}));
     EXPECT_EQ(gen(Version::kV1, one, ranged(0, 1)), ref_v1(one, 0x800C, kKey, std::make_pair(0ull, 1ull)));
@@ -93,7 +91,8 @@ TEST(GenerateV1, AllAlgorithmsMatchReference) {
         EXPECT_EQ(verify_block_list(*p, 0), std::optional<bool>(true));
         // HoHoDk matches the reference derivation (UTF-16LE constant with NUL).
         const SegmentInfo& s = p->segments[0];
-        EXPECT_EQ(Bytes(segment_hohodk(*p, 0).span().begin(), segment_hohodk(*p, 0).span().end()),
+        const Digest sid = segment_hohodk(*p, 0);
+        EXPECT_EQ(Bytes(sid.span().begin(), sid.span().end()),
                   ref_segment_id(id, Bytes(s.kp.span().begin(), s.kp.span().end()),
                                  Bytes(s.hod.span().begin(), s.hod.span().end())));
     }
@@ -216,8 +215,8 @@ TEST(GenerateV2, WholeMatchesReferenceChunkerAndHashes) {
 }
 
 TEST(GenerateV2, EmptyOneByteAndLowEntropy) {
-    EXPECT_EQ(gen(Version::kV2, Bytes{}), ref_v2(Bytes{}, kKey, {}, std::nullopt));
-    expect_roundtrip(gen(Version::kV2, Bytes{}));
+    EXPECT_EQ(generate(Version::kV2, Bytes{}, kSecret).code(), kErrorInvalidParameter);
+    EXPECT_EQ(parse(ref_v2(Bytes{}, kKey, {}, std::nullopt)).code(), kErrorCannotParse);
     const Bytes one = {1};
     EXPECT_EQ(gen(Version::kV2, one), ref_v2(one, kKey, {1}, std::nullopt));
     // All-zero content never hits a content-defined cut: forced 128 KiB segments.

@@ -1,0 +1,167 @@
+#include "completion.h"
+
+#include "common/log.h"
+
+#include <mutex>
+#include <unordered_map>
+
+namespace pd::peerdist {
+namespace {
+
+constexpr LONG kStatusPending = 0x00000103;   // STATUS_PENDING
+constexpr LONG kStatusCancelled = static_cast<LONG>(0xC0000120); // STATUS_CANCELLED
+
+using NtSetIoCompletionFn = LONG(WINAPI*)(HANDLE, ULONG_PTR, ULONG_PTR, LONG, SIZE_T);
+using RtlNtStatusToDosErrorFn = ULONG(WINAPI*)(LONG);
+
+struct Ntdll {
+    NtSetIoCompletionFn set_io_completion = nullptr;
+    RtlNtStatusToDosErrorFn status_to_dos = nullptr;
+};
+
+// Resolved on first use (not in DllMain); ntdll is always loaded.
+const Ntdll& ntdll()
+{
+    static const Ntdll fns = [] {
+        Ntdll n;
+        HMODULE mod = GetModuleHandleW(L"ntdll.dll");
+        n.set_io_completion = reinterpret_cast<NtSetIoCompletionFn>(
+            reinterpret_cast<void*>(GetProcAddress(mod, "NtSetIoCompletion")));
+        n.status_to_dos = reinterpret_cast<RtlNtStatusToDosErrorFn>(
+            reinterpret_cast<void*>(GetProcAddress(mod, "RtlNtStatusToDosError")));
+        return n;
+    }();
+    return fns;
+}
+
+// Pending operations by OVERLAPPED address, for waits without a caller event.
+std::mutex g_pending_mutex;
+std::unordered_map<OVERLAPPED*, std::weak_ptr<Operation>> g_pending;
+
+std::shared_ptr<Operation> find_pending(OVERLAPPED* overlapped)
+{
+    std::lock_guard lock(g_pending_mutex);
+    auto it = g_pending.find(overlapped);
+    return it == g_pending.end() ? nullptr : it->second.lock();
+}
+
+DWORD win32_from_ntstatus(LONG status)
+{
+    if ((static_cast<ULONG>(status) & 0xFFFF0000u) == 0xC0070000u)
+        return static_cast<DWORD>(status) & 0xFFFF;
+    if (status == kStatusCancelled)
+        return ERROR_OPERATION_ABORTED;
+    if (auto fn = ntdll().status_to_dos)
+        return fn(status);
+    return ERROR_GEN_FAILURE;
+}
+
+} // namespace
+
+LONG ntstatus_from_win32(DWORD error)
+{
+    if (error == ERROR_SUCCESS)
+        return 0;
+    if (error == ERROR_OPERATION_ABORTED)
+        return kStatusCancelled;
+    return static_cast<LONG>(0xC0070000u | (error & 0xFFFF));
+}
+
+Operation::Operation(OVERLAPPED* overlapped, CompletionPort port)
+    : overlapped_(overlapped),
+      event_(reinterpret_cast<HANDLE>(reinterpret_cast<ULONG_PTR>(overlapped->hEvent) & ~ULONG_PTR{1})),
+      post_to_port_(port.port && !(reinterpret_cast<ULONG_PTR>(overlapped->hEvent) & 1)),
+      port_(port),
+      done_event_(CreateEventW(nullptr, TRUE, FALSE, nullptr))
+{
+}
+
+Operation::~Operation()
+{
+    if (done_event_)
+        CloseHandle(done_event_);
+}
+
+std::shared_ptr<Operation> Operation::start(OVERLAPPED* overlapped, CompletionPort port)
+{
+    auto op = std::make_shared<Operation>(overlapped, port);
+    overlapped->InternalHigh = 0;
+    overlapped->Internal = static_cast<ULONG_PTR>(kStatusPending);
+    if (op->event_)
+        ResetEvent(op->event_);
+    std::lock_guard lock(g_pending_mutex);
+    g_pending[overlapped] = op;
+    return op;
+}
+
+bool Operation::complete(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset)
+{
+    if (done_.exchange(true))
+        return false;
+    {
+        std::lock_guard lock(g_pending_mutex);
+        auto it = g_pending.find(overlapped_);
+        if (it != g_pending.end() && it->second.lock().get() == this)
+            g_pending.erase(it);
+    }
+    LONG status = ntstatus_from_win32(error);
+    if (offset) {
+        overlapped_->Offset = static_cast<DWORD>(*offset);
+        overlapped_->OffsetHigh = static_cast<DWORD>(*offset >> 32);
+    }
+    overlapped_->InternalHigh = bytes;
+    MemoryBarrier();
+    overlapped_->Internal = static_cast<ULONG_PTR>(static_cast<ULONG>(status));
+    MemoryBarrier();
+    // From here on the caller owns the OVERLAPPED again: use only the values captured at start.
+    PD_TRACE("complete: overlapped {} error {} bytes {}", static_cast<void*>(overlapped_), error, bytes);
+    if (event_)
+        SetEvent(event_);
+    if (post_to_port_) {
+        if (error == ERROR_SUCCESS) {
+            PostQueuedCompletionStatus(port_.port, bytes, port_.key, overlapped_);
+        } else if (auto fn = ntdll().set_io_completion) {
+            fn(port_.port, port_.key, reinterpret_cast<ULONG_PTR>(overlapped_), status, bytes);
+        } else {
+            PostQueuedCompletionStatus(port_.port, bytes, port_.key, overlapped_);
+        }
+    }
+    SetEvent(done_event_);
+    return true;
+}
+
+void Operation::wait() const
+{
+    WaitForSingleObject(done_event_, INFINITE);
+}
+
+BOOL get_overlapped_result(OVERLAPPED* overlapped, DWORD* bytes, BOOL wait)
+{
+    if (!overlapped || !bytes) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return FALSE;
+    }
+    while (static_cast<LONG>(*static_cast<volatile ULONG_PTR*>(&overlapped->Internal)) == kStatusPending) {
+        if (!wait) {
+            SetLastError(ERROR_IO_INCOMPLETE);
+            return FALSE;
+        }
+        HANDLE event = reinterpret_cast<HANDLE>(reinterpret_cast<ULONG_PTR>(overlapped->hEvent) & ~ULONG_PTR{1});
+        if (event) {
+            WaitForSingleObject(event, INFINITE);
+        } else if (auto op = find_pending(overlapped)) {
+            op->wait();
+        } else {
+            Sleep(0); // completing right now: Internal is about to change
+        }
+    }
+    MemoryBarrier();
+    *bytes = static_cast<DWORD>(overlapped->InternalHigh);
+    LONG status = static_cast<LONG>(overlapped->Internal);
+    if (status == 0)
+        return TRUE;
+    SetLastError(win32_from_ntstatus(status));
+    return FALSE;
+}
+
+} // namespace pd::peerdist

@@ -1,0 +1,70 @@
+// PeerDist instances (PeerDistStartup .. PeerDistShutdown) and the process-wide handle table that
+// every PeerDist handle lives in. Other API families (server.cpp, client.cpp) look their handles
+// up here and register their pending operations with the owning instance, so that Shutdown can
+// cancel them.
+#pragma once
+
+#include "completion.h"
+#include "common/handle_table.h"
+#include "common/runtime.h"
+
+#include <peerdist.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace pd::peerdist {
+
+// Handle types of the table (never 0 or 0xff).
+enum HandleType : std::uint8_t { kInstance = 1, kStream = 2, kContentInfo = 3, kContent = 4 };
+
+HandleTable& handles();
+
+inline std::uint64_t handle_value(HANDLE h) { return reinterpret_cast<std::uint64_t>(h); }
+inline HANDLE to_handle(std::uint64_t v) { return reinterpret_cast<HANDLE>(v); }
+
+// Current service status: PEERDIST_STATUS_DISABLED when Group Policy turns BranchCache off
+// (HKLM\SOFTWARE\Policies\Microsoft\PeerDist\Service, DWORD Enable = 0), else AVAILABLE.
+PEERDIST_STATUS current_status();
+
+struct StatusRegistration {
+    std::shared_ptr<Operation> op;
+    PEERDIST_STATUS* status_out = nullptr;     // non-Ex form
+    PEERDIST_STATUS_INFO* info_out = nullptr;  // Ex form
+};
+
+class Instance {
+public:
+    explicit Instance(std::shared_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
+
+    Runtime& runtime() { return *runtime_; }
+
+    // Status notifications: one active registration per instance.
+    // Returns ERROR_IO_PENDING (the operation started on `overlapped`) or a synchronous error.
+    DWORD register_status(StatusRegistration reg, OVERLAPPED* overlapped, CompletionPort port);
+    DWORD unregister_status();
+    // Called by the status monitor: completes the registration if the status changed.
+    void status_tick(PEERDIST_STATUS now);
+
+    // Cancels every pending operation with ERROR_OPERATION_ABORTED (PeerDistShutdown).
+    void shutdown();
+
+private:
+    // Writes the status into the caller's buffer; call just before completing.
+    static void fill(const StatusRegistration& reg, PEERDIST_STATUS status);
+
+    std::shared_ptr<Runtime> runtime_;
+    std::mutex mutex_;
+    bool shut_down_ = false;
+    // Baseline for change detection: the first registration fires once the status is no longer
+    // DISABLED (PeerDistRegisterForStatusChangeNotification remarks).
+    PEERDIST_STATUS last_reported_ = PEERDIST_STATUS_DISABLED;
+    std::optional<StatusRegistration> registration_;
+};
+
+// The instance behind a handle, or nullptr (closed, stale, foreign).
+std::shared_ptr<Instance> lookup_instance(PEERDIST_INSTANCE_HANDLE h);
+
+} // namespace pd::peerdist
