@@ -94,10 +94,8 @@ std::shared_ptr<Operation> Operation::start(OVERLAPPED* overlapped, CompletionPo
     return op;
 }
 
-bool Operation::complete(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset)
+void Operation::finish(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset)
 {
-    if (done_.exchange(true))
-        return false;
     {
         std::lock_guard lock(g_pending_mutex);
         auto it = g_pending.find(overlapped_);
@@ -127,7 +125,6 @@ bool Operation::complete(DWORD error, DWORD bytes, std::optional<std::uint64_t> 
         }
     }
     SetEvent(done_event_);
-    return true;
 }
 
 void Operation::wait() const

@@ -41,7 +41,19 @@ public:
     ~Operation();
 
     // Completes the operation once; returns false if it had already completed (a lost race).
-    bool complete(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset = std::nullopt);
+    bool complete(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset = std::nullopt)
+    {
+        if (!claim())
+            return false;
+        finish(error, bytes, offset);
+        return true;
+    }
+
+    // Two-step form for work that must not be cancelled once it has begun: claim() wins the race
+    // against every other completer (cancel, shutdown); then finish() reports. A worker that loses
+    // claim() must not touch the caller's buffers: the operation was cancelled.
+    bool claim() { return !done_.exchange(true); }
+    void finish(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset = std::nullopt);
 
     bool completed() const { return done_.load(); }
     OVERLAPPED* overlapped() const { return overlapped_; }

@@ -4,6 +4,7 @@
 #include "instance.h"
 
 #include "abi.h"
+#include "server.h"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -220,6 +221,7 @@ DWORD WINAPI PeerDistShutdown(PEERDIST_INSTANCE_HANDLE hPeerDist)
         if (!inst)
             return ERROR_INVALID_HANDLE;
         inst->shutdown();
+        server_shutdown(handle_value(hPeerDist));
         std::shared_ptr<StatusMonitor> last;
         {
             std::lock_guard lock(g_monitor_mutex);

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Internal: the single bounds-checked accessor through which the parser reads
 // untrusted bytes (iPXE peerdist_info_get() discipline). Every read either

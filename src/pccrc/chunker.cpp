@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Gear-hash content-defined chunker for V2 segments (parameters in chunker.hpp).
 #include "pd/pccrc/chunker.hpp"

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // OpenSSL EVP wrappers and [MS-PCCRC] 2.2 derivations.
 #include "pd/pccrc/crypto.hpp"

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Internal: the per-version generator implementations behind pd::pccrc::Generator.
 #pragma once

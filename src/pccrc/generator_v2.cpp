@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // V2 Content Information generator ([MS-PCCRC] 2.2, 2.4).
 //

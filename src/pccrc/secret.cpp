@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Server secret key handling ([MS-PCCRC] 1.3, 2.5; fact sheet A.4). Portable:
 // std::filesystem / std::fstream only, so it builds for the Windows DLL too.

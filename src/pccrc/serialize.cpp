@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Content Information encoder ([MS-PCCRC] 2.3 V1 little-endian, 2.4 V2 big-endian).
 #include <cstring>

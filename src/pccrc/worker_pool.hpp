@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Internal: a tiny fork-join pool. run(n, fn) calls fn(task, worker) for every
 // task in [0, n) across the calling thread (worker 0) and the pool's threads

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // pccrc_bench: CI generation throughput against raw OpenSSL on the same buffer
 // in the same run. Targets (issue 3): V1 >= 0.95 x raw SHA-256 with 1 thread and

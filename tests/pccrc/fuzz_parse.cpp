@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // libFuzzer target for the CI parser. Invariants checked on every input:
 //  * parse() never crashes and only fails with 4050/4051;

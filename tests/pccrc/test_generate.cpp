@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Generation: exact agreement with the independent reference encoder
 // (test_util.hpp) for whole content, boundary ranges and random ranges; round

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Parser robustness: every truncation and every single-byte corruption of valid
 // CIs is either rejected with 4050/4051 or, when it parses, yields a different

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Server secret derivation/persistence and the V2 chunker's dedup property.
 #include <gtest/gtest.h>

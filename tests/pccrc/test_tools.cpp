@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // peerdist-hash and peerdist-info, run as a user would run them.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Test helpers, including an independent, deliberately slow reference encoder
 // for V1 and V2 content information written straight from [MS-PCCRC] 2.2-2.4

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Known-answer tests:
 //  * IIS-captured V1 and V2 CI of the IIS 8.5 logo (iis-85.png, 99,710 bytes) and

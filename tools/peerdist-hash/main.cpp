@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // peerdist-hash FILE [-o OUT] [--version 1|2] [--hash sha256|sha384|sha512]
 //               [--passphrase TEXT | --secret-file PATH] [--offset N --length N]

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // peerdist-info CI_FILE [--json]
 // Decodes a [MS-PCCRC] content information file (V1 or V2) and prints it as a

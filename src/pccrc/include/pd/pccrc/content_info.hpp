@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Decoded Content Information (CI), parser and serializer ([MS-PCCRC] 2.3, 2.4).
 //

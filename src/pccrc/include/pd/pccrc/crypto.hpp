@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Thin OpenSSL EVP wrappers and the key/ID derivations of [MS-PCCRC] 2.2.
 //

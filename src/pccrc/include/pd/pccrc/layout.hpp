@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Segment and block arithmetic ([MS-PCCRC] 2.1).
 //

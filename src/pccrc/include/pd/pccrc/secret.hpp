@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // The server secret ([MS-PCCRC] 1.3, 2.2, 2.5; fact sheet A.4).
 //

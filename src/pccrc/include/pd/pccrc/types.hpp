@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Basic vocabulary of [MS-PCCRC]: versions, hash algorithms, digests, units.
 #pragma once

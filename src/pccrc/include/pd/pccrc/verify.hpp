@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-License-Identifier: MIT
 //
 // Receiver-side checks ([MS-PCCRC] 2.2, 4.1.2, 4.1.3) and segment identifiers.
 #pragma once

@@ -1,0 +1,12 @@
+// PeerDist server side (server.cpp): what the instance layer needs from it.
+#pragma once
+
+#include <cstdint>
+
+namespace pd::peerdist {
+
+// PeerDistShutdown: closes the instance's stream and content-information handles, aborts their
+// pending operations and removes every publication made through the instance.
+void server_shutdown(std::uint64_t instance);
+
+} // namespace pd::peerdist
