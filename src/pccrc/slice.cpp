@@ -39,9 +39,14 @@ Result<ContentInfo> slice(const ContentInfo& whole, ByteRange range)
         return out;
     }
 
-    // V1 (2.3.1.1): one segment -> the whole range length; several -> the range bytes in the last.
-    out.read_bytes_in_last_segment =
-        static_cast<std::uint32_t>(first == last ? range.length() : range.end - tail.offset);
+    // V1 (2.3.1.1): 0 when the range runs to the end of the last segment (as IIS and our
+    // generator write it); otherwise with one segment the whole range length, with several the
+    // range bytes in the last segment.
+    if (range.end == tail.end())
+        out.read_bytes_in_last_segment = 0;
+    else
+        out.read_bytes_in_last_segment =
+            static_cast<std::uint32_t>(first == last ? range.length() : range.end - tail.offset);
     const std::size_t h = whole.hash_size();
     for (std::size_t i = first; i <= last; ++i) {
         SegmentInfo s = whole.segments[i];
