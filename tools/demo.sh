@@ -19,4 +19,4 @@ echo; echo "[demo] 1. DLLs beside the exe: $dir/link_app/"
 tools/wine/run.sh "$dir/link_app/link_app.exe" exedir | tr -d '\r'
 echo; echo "[demo] 2. DLLs installed into the prefix's system32"
 bash tests/conformance/run-system32.sh "$dir/link_app_system32/link_app.exe" \
-     build/windows/peerdist/peerdist.dll build/windows/p2p/p2p.dll | tr -d '\r'
+     build/windows/bin/peerdist.dll build/windows/bin/p2p.dll | tr -d '\r'
