@@ -107,6 +107,24 @@ std::shared_ptr<ContentInfoHandle> lookup_ci(PEERDIST_INSTANCE_HANDLE h, PEERDIS
     return ci && ci->owner == handle_value(h) ? ci : nullptr;
 }
 
+// Checks shared by the asynchronous stream calls (AddToStream, CompleteStream): the instance, a
+// stream of that instance, an OVERLAPPED whose Offset fields are 0, the policy. 0 when all pass.
+DWORD check_stream_call(PEERDIST_INSTANCE_HANDLE h, PEERDIST_STREAM_HANDLE s, OVERLAPPED* ov,
+                        std::shared_ptr<Instance>& inst, std::shared_ptr<Stream>& stream)
+{
+    inst = lookup_instance(h);
+    if (!inst)
+        return ERROR_INVALID_HANDLE;
+    stream = lookup_stream(h, s);
+    if (!stream)
+        return ERROR_INVALID_HANDLE;
+    if (!ov || !offsets_zero(ov))
+        return ERROR_INVALID_PARAMETER;
+    if (current_status() == PEERDIST_STATUS_DISABLED)
+        return ERROR_ACCESS_DISABLED_BY_POLICY;
+    return ERROR_SUCCESS;
+}
+
 // Cancels the stream's pending operation if it is `ov` (or any, when ov is null) and has not begun:
 // its effects are rolled back (a cancelled AddToStream added nothing, a cancelled CompleteStream
 // did not complete). Returns the operation, claimed, for the caller to finish() outside the lock;
@@ -285,16 +303,12 @@ DWORD WINAPI PeerDistServerPublishAddToStream(PEERDIST_INSTANCE_HANDLE hPeerDist
     PD_TRACE("PeerDistServerPublishAddToStream({}, {}, {}, {}, {})", static_cast<void*>(hPeerDist),
              static_cast<void*>(hStream), cbNumberOfBytes, static_cast<void*>(pBuffer), static_cast<void*>(lpOverlapped));
     return guarded(__func__, [&]() -> DWORD {
-        auto inst = lookup_instance(hPeerDist);
-        if (!inst)
-            return ERROR_INVALID_HANDLE;
-        auto stream = lookup_stream(hPeerDist, hStream);
-        if (!stream)
-            return ERROR_INVALID_HANDLE;
-        if (!lpOverlapped || !cbNumberOfBytes || !pBuffer || !offsets_zero(lpOverlapped))
+        std::shared_ptr<Instance> inst;
+        std::shared_ptr<Stream> stream;
+        if (DWORD rc = check_stream_call(hPeerDist, hStream, lpOverlapped, inst, stream))
+            return rc;
+        if (!cbNumberOfBytes || !pBuffer)
             return ERROR_INVALID_PARAMETER;
-        if (current_status() == PEERDIST_STATUS_DISABLED)
-            return ERROR_ACCESS_DISABLED_BY_POLICY;
         std::shared_ptr<Operation> op;
         {
             std::lock_guard lock(stream->mutex);
@@ -327,16 +341,10 @@ DWORD WINAPI PeerDistServerPublishCompleteStream(PEERDIST_INSTANCE_HANDLE hPeerD
     PD_TRACE("PeerDistServerPublishCompleteStream({}, {}, {})", static_cast<void*>(hPeerDist),
              static_cast<void*>(hStream), static_cast<void*>(lpOverlapped));
     return guarded(__func__, [&]() -> DWORD {
-        auto inst = lookup_instance(hPeerDist);
-        if (!inst)
-            return ERROR_INVALID_HANDLE;
-        auto stream = lookup_stream(hPeerDist, hStream);
-        if (!stream)
-            return ERROR_INVALID_HANDLE;
-        if (!lpOverlapped || !offsets_zero(lpOverlapped))
-            return ERROR_INVALID_PARAMETER;
-        if (current_status() == PEERDIST_STATUS_DISABLED)
-            return ERROR_ACCESS_DISABLED_BY_POLICY;
+        std::shared_ptr<Instance> inst;
+        std::shared_ptr<Stream> stream;
+        if (DWORD rc = check_stream_call(hPeerDist, hStream, lpOverlapped, inst, stream))
+            return rc;
         std::shared_ptr<Operation> op;
         {
             std::lock_guard lock(stream->mutex);
