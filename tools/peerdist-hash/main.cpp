@@ -28,6 +28,7 @@
 #include "pd/pccrc/content_info.hpp"
 #include "pd/pccrc/generator.hpp"
 #include "pd/pccrc/secret.hpp"
+#include "json_escape.hpp"
 
 namespace {
 
@@ -56,22 +57,7 @@ bool parse_u64(const char* s, std::uint64_t* out) {
     return true;
 }
 
-std::string json_escape(const std::string& s) {
-    std::string o;
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            o += '\\';
-            o += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            o += buf;
-        } else {
-            o += static_cast<char>(c);
-        }
-    }
-    return o;
-}
+using pd::tools::json_escape;
 
 class Progress {
 public:

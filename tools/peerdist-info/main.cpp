@@ -13,6 +13,7 @@
 #include "pd/pccrc/content_info.hpp"
 #include "pd/pccrc/layout.hpp"
 #include "pd/pccrc/verify.hpp"
+#include "json_escape.hpp"
 
 namespace {
 
@@ -27,22 +28,7 @@ int usage() {
     return 2;
 }
 
-std::string json_escape(const std::string& s) {
-    std::string o;
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            o += '\\';
-            o += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            o += buf;
-        } else {
-            o += static_cast<char>(c);
-        }
-    }
-    return o;
-}
+using pd::tools::json_escape;
 
 void print_json(const ContentInfo& ci, std::size_t ci_bytes) {
     std::string o;
