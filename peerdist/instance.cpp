@@ -31,8 +31,8 @@ PEERDIST_STATUS current_status()
 
 namespace {
 
-// Polls the policy twice a second while any instance exists and tells every instance, which
-// completes its pending status registration on a change. Started with the first instance.
+// Polls the policy twice a second while any instance exists (each Instance holds it) and tells
+// every instance, which completes its pending status registration on a change.
 class StatusMonitor : public std::enable_shared_from_this<StatusMonitor> {
 public:
     static std::shared_ptr<StatusMonitor> acquire(const std::shared_ptr<Runtime>& runtime)
@@ -72,12 +72,12 @@ private:
     boost::asio::steady_timer timer_;
 };
 
-// Keeps the monitor alive as long as any instance exists.
-std::mutex g_monitor_mutex;
-std::shared_ptr<StatusMonitor> g_monitor;
-std::size_t g_instances = 0;
-
 } // namespace
+
+Instance::Instance(std::shared_ptr<Runtime> runtime)
+    : runtime_(std::move(runtime)), monitor_(StatusMonitor::acquire(runtime_))
+{
+}
 
 void Instance::fill(const StatusRegistration& reg, PEERDIST_STATUS status)
 {
@@ -196,13 +196,7 @@ DWORD WINAPI PeerDistStartup(DWORD dwVersionRequested, PPEERDIST_INSTANCE_HANDLE
         BYTE major = LOBYTE(LOWORD(dwVersionRequested)), minor = HIBYTE(LOWORD(dwVersionRequested));
         if (HIWORD(dwVersionRequested) != 0 || major > 2 || (major == 2 && minor > 0))
             return PEERDIST_ERROR_VERSION_UNSUPPORTED;
-        auto runtime = pd::Runtime::acquire();
-        auto inst = std::make_shared<Instance>(runtime);
-        {
-            std::lock_guard lock(g_monitor_mutex);
-            if (g_instances++ == 0)
-                g_monitor = StatusMonitor::acquire(runtime);
-        }
+        auto inst = std::make_shared<Instance>(pd::Runtime::acquire());
         std::uint64_t value = handles().insert(kInstance, inst);
         if (!value)
             return ERROR_NOT_ENOUGH_MEMORY;
@@ -222,13 +216,7 @@ DWORD WINAPI PeerDistShutdown(PEERDIST_INSTANCE_HANDLE hPeerDist)
             return ERROR_INVALID_HANDLE;
         inst->shutdown();
         server_shutdown(handle_value(hPeerDist));
-        std::shared_ptr<StatusMonitor> last;
-        {
-            std::lock_guard lock(g_monitor_mutex);
-            if (--g_instances == 0)
-                last = std::move(g_monitor);
-        }
-        return ERROR_SUCCESS; // `last` and `inst` are released here, outside every lock
+        return ERROR_SUCCESS; // `inst` (and with the last one the monitor) is released here, outside every lock
     });
 }
 

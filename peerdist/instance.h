@@ -37,7 +37,8 @@ struct StatusRegistration {
 
 class Instance {
 public:
-    explicit Instance(std::shared_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
+    // Starts (or joins) the process-wide status monitor, which lives as long as any instance.
+    explicit Instance(std::shared_ptr<Runtime> runtime);
 
     Runtime& runtime() { return *runtime_; }
 
@@ -56,6 +57,7 @@ private:
     static void fill(const StatusRegistration& reg, PEERDIST_STATUS status);
 
     std::shared_ptr<Runtime> runtime_;
+    std::shared_ptr<void> monitor_; // the StatusMonitor of instance.cpp
     std::mutex mutex_;
     bool shut_down_ = false;
     // Baseline for change detection: the first registration fires once the status is no longer
