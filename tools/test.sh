@@ -17,23 +17,20 @@ bash tools/setup/deps.sh || exit 1
 banner "set-up: OpenSSL for mingw-w64 (cached per machine)"
 bash tools/setup/openssl-mingw.sh >/dev/null || exit 1
 
-banner "native: configure + build"
-if cmake --preset native >build-native-configure.log 2>&1 && cmake --build --preset native -j"$jobs"; then
-  banner "native: ctest"
-  ctest --preset native -j"$jobs"; record "native ctest" $?
-else
-  cat build-native-configure.log 2>/dev/null | tail -n 30; record "native build" 1
-fi
-rm -f build-native-configure.log
-
-banner "windows: configure + build (mingw-w64)"
-if cmake --preset windows >build-windows-configure.log 2>&1 && cmake --build --preset windows -j"$jobs"; then
-  banner "windows: ctest under Wine"
-  ctest --preset windows -j"$jobs"; record "windows ctest (Wine)" $?
-else
-  cat build-windows-configure.log 2>/dev/null | tail -n 30; record "windows build" 1
-fi
-rm -f build-windows-configure.log
+# run_preset PRESET LABEL: configure, build and ctest one CMakePresets.json configuration.
+run_preset() {
+  local preset="$1" label="$2" log="build-$1-configure.log"
+  banner "$preset: configure + build"
+  if cmake --preset "$preset" >"$log" 2>&1 && cmake --build --preset "$preset" -j"$jobs"; then
+    banner "$preset: ctest"
+    ctest --preset "$preset" -j"$jobs"; record "$label ctest" $?
+  else
+    tail -n 30 "$log" 2>/dev/null; record "$label build" 1
+  fi
+  rm -f "$log"
+}
+run_preset native "native"
+run_preset windows "windows (Wine)"
 
 if [ -x tests/pccrc/run-fuzz.sh ]; then
   secs="${PD_FUZZ_SECONDS:-30}"
