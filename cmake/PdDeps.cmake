@@ -73,3 +73,24 @@ else()
   target_compile_definitions(pd_spdlog INTERFACE SPDLOG_FMT_EXTERNAL)
   target_include_directories(pd_spdlog SYSTEM INTERFACE $<TARGET_PROPERTY:spdlog::spdlog_header_only,INTERFACE_INCLUDE_DIRECTORIES>)
 endif()
+
+# SQLite (the cache index, cache/): the amalgamation generated from Debian's sqlite3 source package
+# by tools/setup/sqlite-src.sh, compiled here for both configurations with the same options.
+if(NOT PD_SQLITE_DIR)
+  execute_process(COMMAND bash "${PROJECT_SOURCE_DIR}/tools/setup/sqlite-src.sh"
+                  OUTPUT_VARIABLE _sq OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "tools/setup/sqlite-src.sh failed (exit ${_rc}); see its message above")
+  endif()
+  string(REGEX REPLACE ".*\n" "" _sq "${_sq}")
+  set(PD_SQLITE_DIR "${_sq}" CACHE PATH "directory of the SQLite amalgamation")
+endif()
+add_library(pd_sqlite STATIC "${PD_SQLITE_DIR}/sqlite3.c")
+target_include_directories(pd_sqlite SYSTEM PUBLIC "${PD_SQLITE_DIR}")
+set_target_properties(pd_sqlite PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 11)
+target_compile_options(pd_sqlite PRIVATE -w)
+target_compile_definitions(pd_sqlite PRIVATE
+  SQLITE_THREADSAFE=1 SQLITE_DQS=0 SQLITE_OMIT_LOAD_EXTENSION SQLITE_OMIT_DEPRECATED
+  SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 SQLITE_DEFAULT_FOREIGN_KEYS=1 SQLITE_USE_ALLOCA
+  SQLITE_MAX_MMAP_SIZE=0x7fff0000)
+target_link_libraries(pd_sqlite PUBLIC Threads::Threads)

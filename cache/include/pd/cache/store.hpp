@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+//
+// The PeerDist content cache: verified content blocks on disk, shared by every process of the
+// machine (under Wine: of the prefix), persistent across restarts.
+//
+// Storage: one SQLite database (WAL journal) holding both the index and the block bytes, so that
+// every change is one atomic transaction:
+//   segments(id, hohodk UNIQUE, bytes, created, last_used)  - one row per segment ID ([MS-PCCRC]
+//                                                              2.2: HoHoDk) with cached blocks
+//   blocks(id, segment, idx, hash, data, UNIQUE(segment, idx)) - a V1 block (<= 64 KiB) or a whole
+//                                                              V2 segment (<= 128 KiB, idx 0)
+//   tags(tag, segment)                                         - PEERDIST_CONTENT_TAGs that added
+//                                                              data to a segment (FlushContent)
+//   meta(key, value)                                           - schema version, total bytes
+//
+// Contracts:
+//  - put() is given data that the caller has verified against its content information
+//    ([MS-PCCRC] 4.1.2/4.1.3); the store never checks hashes itself but records the block hash
+//    with the bytes, and a read names the hash it expects, so a block stored under another CI's
+//    (possibly forged) hash list is never returned for this one.
+//  - Crash safety: a put is one transaction. A process killed at any point leaves either all of
+//    a put's blocks or none; committed puts survive (SQLite WAL; synchronous=NORMAL is durable
+//    against process death, and against power loss up to the last checkpoint).
+//  - Limits: after a put the total block bytes are kept <= quota by evicting least-recently-used
+//    segments (whole segments), and segments older than max_age are evicted.
+//  - Thread safety: every member may be called from any thread. Reads use a pool of read
+//    connections (readers never wait for the writer); writes are serialised.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pd::cache {
+
+using Bytes = std::span<const std::uint8_t>;
+
+struct Config {
+    std::filesystem::path directory;                   // holds index.db (created if missing)
+    std::uint64_t quota_bytes = 0;                     // 0: 5 % of the volume holding `directory`
+    std::chrono::seconds max_age{28ull * 24 * 3600};   // Windows' default segment age: 28 days
+};
+
+// Identity of one cached block: segment ID, block index and the hash the block's bytes have.
+struct BlockKey {
+    Bytes segment;          // HoHoDk (32, 48 or 64 bytes)
+    std::uint32_t index = 0;
+    Bytes hash;             // V1 block hash, V2 segment HoD
+};
+
+struct PutBlock {
+    BlockKey key;
+    Bytes data;
+};
+
+struct ReadBlock {
+    BlockKey key;
+    std::uint32_t offset = 0;       // first byte wanted inside the block
+    std::span<std::uint8_t> out;    // receives out.size() bytes
+};
+
+struct Stats {
+    std::uint64_t bytes = 0;        // block bytes stored
+    std::uint64_t segments = 0;
+    std::uint64_t blocks = 0;
+    std::uint64_t quota_bytes = 0;
+};
+
+using Tag = std::span<const std::uint8_t, 16>;
+
+class Store {
+public:
+    // Opens (creating if needed) the cache in config.directory. nullptr and *error on failure.
+    static std::shared_ptr<Store> open(const Config& config, std::string* error);
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    // For each key, whether that block is cached with that hash (one read transaction).
+    std::vector<bool> contains(std::span<const BlockKey> keys);
+
+    // Copies the requested bytes of consecutive blocks, in one read transaction, stopping at the
+    // first block that is not cached (or cached with another hash). Returns how many requests
+    // were satisfied in full.
+    std::size_t read(std::span<const ReadBlock> requests);
+
+    // Stores verified blocks in one transaction; records `tag` on their segments; then enforces
+    // the quota. A block already cached with the same hash is kept as is; with another hash it
+    // is replaced. Returns false (and *error) if nothing was stored.
+    bool put(std::span<const PutBlock> blocks, Tag tag, std::string* error = nullptr);
+
+    // Marks a segment used now (LRU order). Cheap to call often: writes at most once a minute
+    // per segment and process.
+    void touch(Bytes segment);
+
+    // Removes every segment that data was added to under `tag`. Returns segments removed.
+    std::uint64_t flush_tag(Tag tag);
+
+    // Evicts segments older than max_age and, least recently used first, until the total fits
+    // the quota. Returns segments removed.
+    std::uint64_t enforce_limits();
+
+    // A number that changes whenever any connection of any process commits a change.
+    std::uint64_t version();
+
+    Stats stats();
+    const Config& config() const;
+
+    struct Impl;
+private:
+    explicit Store(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Default cache configuration of this machine:
+//   directory: env PEERDIST_CACHE_DIR, else (Windows) registry HKLM\SOFTWARE\OpenPeerDist\Cache
+//              value Directory, else %ProgramData%\OpenPeerDist\Cache (Linux: $XDG_CACHE_HOME or
+//              ~/.cache, /openpeerdist);
+//   quota:     env PEERDIST_CACHE_QUOTA (bytes, or N%), else registry QuotaBytes (QWORD) or
+//              policy HKLM\SOFTWARE\Policies\Microsoft\PeerDist\CacheMgr\Republication
+//              SizePercent, else 5 %;
+//   max age:   env PEERDIST_CACHE_MAX_AGE (seconds), else registry MaxAgeSeconds or policy
+//              ...\PeerDist\Retrieval SegmentTTL (days), else 28 days.
+Config default_config();
+
+} // namespace pd::cache
