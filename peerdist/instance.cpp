@@ -75,7 +75,7 @@ private:
 } // namespace
 
 Instance::Instance(std::shared_ptr<Runtime> runtime)
-    : runtime_(std::move(runtime)), monitor_(StatusMonitor::acquire(runtime_))
+    : runtime_(std::move(runtime)), monitor_(StatusMonitor::acquire(runtime_)), waiters_(Waiters::create(runtime_->io()))
 {
 }
 
@@ -216,6 +216,8 @@ DWORD WINAPI PeerDistShutdown(PEERDIST_INSTANCE_HANDLE hPeerDist)
             return ERROR_INVALID_HANDLE;
         inst->shutdown();
         server_shutdown(handle_value(hPeerDist));
+        client_shutdown(handle_value(hPeerDist));
+        inst->waiters()->stop();
         return ERROR_SUCCESS; // `inst` (and with the last one the monitor) is released here, outside every lock
     });
 }

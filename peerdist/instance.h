@@ -5,6 +5,7 @@
 #pragma once
 
 #include "completion.h"
+#include "read_path.h"
 #include "common/handle_table.h"
 #include "common/runtime.h"
 
@@ -41,6 +42,8 @@ public:
     explicit Instance(std::shared_ptr<Runtime> runtime);
 
     Runtime& runtime() { return *runtime_; }
+    // Reads of this instance's content handles that wait for data (read_path.h).
+    const std::shared_ptr<Waiters>& waiters() const { return waiters_; }
 
     // Status notifications: one active registration per instance.
     // Returns ERROR_IO_PENDING (the operation started on `overlapped`) or a synchronous error.
@@ -58,6 +61,7 @@ private:
 
     std::shared_ptr<Runtime> runtime_;
     std::shared_ptr<void> monitor_; // the StatusMonitor of instance.cpp
+    std::shared_ptr<Waiters> waiters_; // destroyed before runtime_ (declared after it)
     std::mutex mutex_;
     bool shut_down_ = false;
     // Baseline for change detection: the first registration fires once the status is no longer

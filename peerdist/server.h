@@ -9,4 +9,8 @@ namespace pd::peerdist {
 // pending operations and removes every publication made through the instance.
 void server_shutdown(std::uint64_t instance);
 
+// PeerDistShutdown: closes the instance's content handles (client.cpp) and aborts their pending
+// operations.
+void client_shutdown(std::uint64_t instance);
+
 } // namespace pd::peerdist
