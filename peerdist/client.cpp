@@ -334,9 +334,10 @@ DWORD add_data(Content& c, const ContentView& v, std::uint64_t offset, std::span
         pccrc::ByteRange br = pccrc::block_range(ci, s, b);
         const std::uint64_t from = std::max(br.start, offset), to = std::min(br.end, end);
         auto piece = data.subspan(from - offset, to - from);
+        const auto position = static_cast<std::uint32_t>(br.start - ci.segments[s].offset);
         if (from == br.start && to == br.end) {
             if (pccrc::verify_block(ci, s, b, piece))
-                puts.push_back({v.key(s, b), piece});
+                puts.push_back({v.key(s, b), position, ci.segments[s].length, piece});
             else
                 bad = true;
         } else {
@@ -363,7 +364,7 @@ DWORD add_data(Content& c, const ContentView& v, std::uint64_t offset, std::span
             if (!whole.empty()) {
                 if (pccrc::verify_block(ci, s, b, whole)) {
                     completed.push_back(std::move(whole));
-                    puts.push_back({v.key(s, b), completed.back()});
+                    puts.push_back({v.key(s, b), position, ci.segments[s].length, completed.back()});
                 } else {
                     bad = true;
                 }

@@ -71,15 +71,14 @@ Operation::Operation(OVERLAPPED* overlapped, CompletionPort port)
     : overlapped_(overlapped),
       event_(reinterpret_cast<HANDLE>(reinterpret_cast<ULONG_PTR>(overlapped->hEvent) & ~ULONG_PTR{1})),
       post_to_port_(port.port && !(reinterpret_cast<ULONG_PTR>(overlapped->hEvent) & 1)),
-      port_(port),
-      done_event_(CreateEventW(nullptr, TRUE, FALSE, nullptr))
+      port_(port)
 {
 }
 
 Operation::~Operation()
 {
-    if (done_event_)
-        CloseHandle(done_event_);
+    if (wait_event_)
+        CloseHandle(wait_event_);
 }
 
 std::shared_ptr<Operation> Operation::start(OVERLAPPED* overlapped, CompletionPort port)
@@ -124,12 +123,27 @@ void Operation::finish(DWORD error, DWORD bytes, std::optional<std::uint64_t> of
             PostQueuedCompletionStatus(port_.port, bytes, port_.key, overlapped_);
         }
     }
-    SetEvent(done_event_);
+    HANDLE wake;
+    AcquireSRWLockExclusive(&lock_);
+    finished_ = true;
+    wake = wait_event_;
+    ReleaseSRWLockExclusive(&lock_);
+    if (wake)
+        SetEvent(wake);
 }
 
-void Operation::wait() const
+void Operation::wait()
 {
-    WaitForSingleObject(done_event_, INFINITE);
+    HANDLE ev;
+    AcquireSRWLockExclusive(&lock_);
+    if (!finished_ && !wait_event_)
+        wait_event_ = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    ev = finished_ ? nullptr : wait_event_;
+    ReleaseSRWLockExclusive(&lock_);
+    if (ev)
+        WaitForSingleObject(ev, INFINITE);
+    else if (!finished_)
+        Sleep(1); // no event could be created: the caller polls
 }
 
 BOOL get_overlapped_result(OVERLAPPED* overlapped, DWORD* bytes, BOOL wait)

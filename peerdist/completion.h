@@ -58,8 +58,9 @@ public:
     bool completed() const { return done_.load(); }
     OVERLAPPED* overlapped() const { return overlapped_; }
 
-    // Waits until complete() has finished (internal event); used when the caller has no hEvent.
-    void wait() const;
+    // Waits until complete() has finished; used when the caller has no hEvent. The event it waits
+    // on is created only then: an operation costs no kernel object of its own.
+    void wait();
 
     Operation(OVERLAPPED* overlapped, CompletionPort port);
 
@@ -68,7 +69,9 @@ private:
     HANDLE event_;        // caller's event, low bit masked off (may be null)
     bool post_to_port_;   // false when the caller set the event's low bit
     CompletionPort port_;
-    HANDLE done_event_;   // internal manual-reset event, signalled last
+    SRWLOCK lock_ = SRWLOCK_INIT;  // guards finished_ and wait_event_
+    bool finished_ = false;        // set last by finish()
+    HANDLE wait_event_ = nullptr;  // created by the first wait()
     std::atomic<bool> done_{false};
 };
 

@@ -8,6 +8,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 
 namespace pd::peerdist {
@@ -18,15 +19,36 @@ HandleTable& handles()
     return table;
 }
 
-PEERDIST_STATUS current_status()
+namespace {
+
+// Group Policy "Turn on BranchCache" (fact sheet F.5): Enable = 0 turns the service off.
+PEERDIST_STATUS read_policy()
 {
-    // Group Policy "Turn on BranchCache" (fact sheet F.5): Enable = 0 turns the service off.
     DWORD enable = 1, size = sizeof(enable);
     LSTATUS rc = RegGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Policies\\Microsoft\\PeerDist\\Service", L"Enable",
                               RRF_RT_REG_DWORD, nullptr, &enable, &size);
-    if (rc == ERROR_SUCCESS && enable == 0)
-        return PEERDIST_STATUS_DISABLED;
-    return PEERDIST_STATUS_AVAILABLE;
+    return rc == ERROR_SUCCESS && enable == 0 ? PEERDIST_STATUS_DISABLED : PEERDIST_STATUS_AVAILABLE;
+}
+
+std::atomic<int> g_status{-1}; // last policy reading; -1 before the first
+
+} // namespace
+
+PEERDIST_STATUS refresh_status()
+{
+    PEERDIST_STATUS now = read_policy();
+    g_status.store(now);
+    return now;
+}
+
+PEERDIST_STATUS current_status()
+{
+    // Every API call checks the policy; reading the registry costs several wineserver round trips,
+    // so calls use the reading of the status monitor (every 500 ms while an instance exists, and
+    // on every PeerDistGetStatus(Ex)): a policy change reaches the calls as it reaches the status
+    // notifications.
+    int s = g_status.load();
+    return s < 0 ? refresh_status() : static_cast<PEERDIST_STATUS>(s);
 }
 
 namespace {
@@ -59,7 +81,7 @@ private:
             if (ec)
                 return;
             if (auto self = weak.lock()) {
-                PEERDIST_STATUS now = current_status();
+                PEERDIST_STATUS now = refresh_status();
                 handles().for_each<Instance>(kInstance, [now](std::uint64_t, const std::shared_ptr<Instance>& inst) {
                     inst->status_tick(now);
                 });
@@ -230,7 +252,7 @@ DWORD WINAPI PeerDistGetStatus(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDIST_STAT
             return ERROR_INVALID_HANDLE;
         if (!pPeerDistStatus)
             return ERROR_INVALID_PARAMETER;
-        *pPeerDistStatus = current_status();
+        *pPeerDistStatus = refresh_status();
         return ERROR_SUCCESS;
     });
 }
@@ -243,7 +265,7 @@ DWORD WINAPI PeerDistGetStatusEx(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDIST_ST
             return ERROR_INVALID_HANDLE;
         if (!pPeerDistStatus || pPeerDistStatus->cbSize != sizeof(PEERDIST_STATUS_INFO))
             return ERROR_INVALID_PARAMETER;
-        pPeerDistStatus->status = current_status();
+        pPeerDistStatus->status = refresh_status();
         pPeerDistStatus->dwMinVer = PEERDIST_RETRIEVAL_OPTIONS_CONTENTINFO_VERSION_1;
         pPeerDistStatus->dwMaxVer = PEERDIST_RETRIEVAL_OPTIONS_CONTENTINFO_VERSION_2;
         return ERROR_SUCCESS;

@@ -28,7 +28,10 @@ inline HANDLE to_handle(std::uint64_t v) { return reinterpret_cast<HANDLE>(v); }
 
 // Current service status: PEERDIST_STATUS_DISABLED when Group Policy turns BranchCache off
 // (HKLM\SOFTWARE\Policies\Microsoft\PeerDist\Service, DWORD Enable = 0), else AVAILABLE.
+// current_status() is the last reading (cheap; the status monitor refreshes it every 500 ms);
+// refresh_status() reads the registry now.
 PEERDIST_STATUS current_status();
+PEERDIST_STATUS refresh_status();
 
 struct StatusRegistration {
     std::shared_ptr<Operation> op;

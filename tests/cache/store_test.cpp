@@ -29,7 +29,7 @@ struct Block {
     std::vector<std::uint8_t> data;
 
     BlockKey key() const { return {segment, index, hash}; }
-    PutBlock put() const { return {key(), data}; }
+    PutBlock put() const { return {key(), index * 65536u, 0, data}; }
 };
 
 // Deterministic block: segment s, block b, `size` bytes; the "hash" is derived from the bytes.

@@ -7,39 +7,7 @@
 #include <peerdist.h>
 #include <string.h>
 
-#include "wtest.h"
-
-#define POLICY_KEY "SOFTWARE\\Policies\\Microsoft\\PeerDist\\Service"
-
-static PEERDIST_INSTANCE_HANDLE startup(void)
-{
-    PEERDIST_INSTANCE_HANDLE h = NULL;
-    DWORD ret = PeerDistStartup(1, &h, NULL);
-    ok(ret == ERROR_SUCCESS, "PeerDistStartup returned %lu\n", ret);
-    return h;
-}
-
-/* Exactly one packet for ov on the port within the timeout, none after it. */
-static void expect_one_packet(HANDLE port, OVERLAPPED *ov, ULONG_PTR key, BOOL success, DWORD error, int line)
-{
-    DWORD bytes = 0xdeadbeef;
-    ULONG_PTR got_key = 0;
-    OVERLAPPED *got = NULL;
-    BOOL ret;
-
-    SetLastError(0xdeadbeef);
-    ret = GetQueuedCompletionStatus(port, &bytes, &got_key, &got, 5000);
-    ok(ret == success, "line %d: GetQueuedCompletionStatus returned %d, error %lu\n", line, ret, GetLastError());
-    if (!success)
-        ok(GetLastError() == error, "line %d: expected error %lu, got %lu\n", line, error, GetLastError());
-    ok(got == ov, "line %d: packet for %p, expected %p\n", line, got, ov);
-    ok(got_key == key, "line %d: key %#Ix, expected %#Ix\n", line, got_key, key);
-    ok(bytes == 0, "line %d: %lu bytes\n", line, bytes);
-
-    ret = GetQueuedCompletionStatus(port, &bytes, &got_key, &got, 100);
-    ok(!ret && GetLastError() == WAIT_TIMEOUT, "line %d: a second packet arrived (ret %d, error %lu)\n", line, ret,
-       GetLastError());
-}
+#include "pdtest.h"
 
 static void test_startup_shutdown(void)
 {
@@ -148,23 +116,15 @@ static void test_status_notification(void)
     ret = PeerDistRegisterForStatusChangeNotification(h, port, 42, &ov, &status);
     ok(ret == ERROR_IO_PENDING, "register: %lu\n", ret);
     ok(WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0, "event not signalled\n");
-    expect_one_packet(port, &ov, 42, TRUE, 0, __LINE__);
+    ok(one_packet(port, &ov, 42, TRUE, 0, __LINE__) == 0, "bytes in the notification packet\n");
     ok(status == PEERDIST_STATUS_AVAILABLE, "status %d\n", status);
-    b = PeerDistGetOverlappedResult(&ov, &bytes, FALSE);
-    ok(b, "PeerDistGetOverlappedResult failed: %lu\n", GetLastError());
-    b = GetOverlappedResult(NULL, &ov, &bytes, FALSE);
-    ok(b, "kernel32 GetOverlappedResult failed: %lu\n", GetLastError());
+    check_result(&ov, FALSE, ERROR_SUCCESS);
 
     /* No change: pending. */
     ret = PeerDistRegisterForStatusChangeNotification(h, port, 43, &ov, &status);
     ok(ret == ERROR_IO_PENDING, "register: %lu\n", ret);
     ok(ov.Internal == 0x103 /* STATUS_PENDING */, "Internal %#Ix\n", ov.Internal);
-    SetLastError(0xdeadbeef);
-    b = PeerDistGetOverlappedResult(&ov, &bytes, FALSE);
-    ok(!b && GetLastError() == ERROR_IO_INCOMPLETE, "pending: ret %d error %lu\n", b, GetLastError());
-    SetLastError(0xdeadbeef);
-    b = GetOverlappedResult(NULL, &ov, &bytes, FALSE);
-    ok(!b && GetLastError() == ERROR_IO_INCOMPLETE, "kernel32 pending: ret %d error %lu\n", b, GetLastError());
+    check_result(&ov, FALSE, ERROR_IO_INCOMPLETE);
     ok(WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT, "event signalled while pending\n");
 
     /* One active registration per instance. */
@@ -179,13 +139,8 @@ static void test_status_notification(void)
     ret = PeerDistUnregisterForStatusChangeNotification(h);
     ok(ret == ERROR_SUCCESS, "unregister: %lu\n", ret);
     ok(WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0, "event not signalled by unregister\n");
-    expect_one_packet(port, &ov, 43, FALSE, ERROR_OPERATION_ABORTED, __LINE__);
-    SetLastError(0xdeadbeef);
-    b = PeerDistGetOverlappedResult(&ov, &bytes, TRUE);
-    ok(!b && GetLastError() == ERROR_OPERATION_ABORTED, "aborted: ret %d error %lu\n", b, GetLastError());
-    SetLastError(0xdeadbeef);
-    b = GetOverlappedResult(NULL, &ov, &bytes, TRUE);
-    ok(!b && GetLastError() == ERROR_OPERATION_ABORTED, "kernel32 aborted: ret %d error %lu\n", b, GetLastError());
+    ok(one_packet(port, &ov, 43, FALSE, ERROR_OPERATION_ABORTED, __LINE__) == 0, "bytes in the abort packet\n");
+    check_result(&ov, TRUE, ERROR_OPERATION_ABORTED);
     ret = PeerDistUnregisterForStatusChangeNotification(NULL);
     ok(ret == ERROR_INVALID_HANDLE, "unregister NULL: %lu\n", ret);
 
@@ -249,18 +204,11 @@ static void test_wait_without_event(void)
 static void test_policy(void)
 {
     PEERDIST_INSTANCE_HANDLE h = startup();
-    HKEY key;
-    DWORD zero = 0, ret, bytes;
+    POLICY policy = {0};
+    DWORD ret, bytes;
     OVERLAPPED ov;
     PEERDIST_STATUS status;
-    LSTATUS rc;
 
-    rc = RegCreateKeyExA(HKEY_LOCAL_MACHINE, POLICY_KEY, 0, NULL, 0, KEY_SET_VALUE, NULL, &key, NULL);
-    if (rc != ERROR_SUCCESS) {
-        skip("cannot write the policy key (%ld): not an administrator\n", rc);
-        PeerDistShutdown(h);
-        return;
-    }
     memset(&ov, 0, sizeof(ov));
     ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
     ret = PeerDistRegisterForStatusChangeNotification(h, NULL, 0, &ov, &status);
@@ -269,7 +217,14 @@ static void test_policy(void)
     ret = PeerDistRegisterForStatusChangeNotification(h, NULL, 0, &ov, &status);
     ok(ret == ERROR_IO_PENDING, "register: %lu\n", ret);
 
-    RegSetValueExA(key, "Enable", 0, REG_DWORD, (const BYTE *)&zero, sizeof(zero));
+    if (!policy_set_enable(&policy, 0)) {
+        skip("cannot write the policy key: not an administrator\n");
+        policy_restore(&policy);
+        PeerDistUnregisterForStatusChangeNotification(h);
+        CloseHandle(ov.hEvent);
+        PeerDistShutdown(h);
+        return;
+    }
     ok(WaitForSingleObject(ov.hEvent, 10000) == WAIT_OBJECT_0, "no notification after the policy change\n");
     ok(PeerDistGetOverlappedResult(&ov, &bytes, FALSE), "notification failed: %lu\n", GetLastError());
     ok(status == PEERDIST_STATUS_DISABLED, "status %d after disabling\n", status);
@@ -278,11 +233,10 @@ static void test_policy(void)
 
     ret = PeerDistRegisterForStatusChangeNotification(h, NULL, 0, &ov, &status);
     ok(ret == ERROR_IO_PENDING, "register: %lu\n", ret);
-    RegDeleteValueA(key, "Enable");
+    policy_restore(&policy);
     ok(WaitForSingleObject(ov.hEvent, 10000) == WAIT_OBJECT_0, "no notification after re-enabling\n");
     ok(status == PEERDIST_STATUS_AVAILABLE, "status %d after re-enabling\n", status);
 
-    RegCloseKey(key);
     CloseHandle(ov.hEvent);
     PeerDistShutdown(h);
 }

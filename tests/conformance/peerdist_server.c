@@ -4,101 +4,13 @@
  * The V1 content information is checked against SHA-256 block hashes computed here with bcrypt.
  * Public headers and <windows.h> only. */
 #include <windows.h>
-#include <bcrypt.h>
 #include <peerdist.h>
 #include <string.h>
 
-#include "wtest.h"
+#include "pdtest.h"
 
 #define CONTENT_SIZE 200000
 static BYTE content[CONTENT_SIZE];
-
-static void sha256(const BYTE *data, ULONG size, BYTE out[32])
-{
-    BCRYPT_ALG_HANDLE alg;
-    BCRYPT_HASH_HANDLE hash;
-    BCryptOpenAlgorithmProvider(&alg, BCRYPT_SHA256_ALGORITHM, NULL, 0);
-    BCryptCreateHash(alg, &hash, NULL, 0, NULL, 0, 0);
-    BCryptHashData(hash, (PUCHAR)data, size, 0);
-    BCryptFinishHash(hash, out, 32, 0);
-    BCryptDestroyHash(hash);
-    BCryptCloseAlgorithmProvider(alg, 0);
-}
-
-static DWORD le32(const BYTE *p) { return p[0] | p[1] << 8 | p[2] << 16 | (DWORD)p[3] << 24; }
-
-/* Waits for exactly one packet for ov; returns its byte count. */
-static DWORD one_packet(HANDLE port, OVERLAPPED *ov, ULONG_PTR key, BOOL success, DWORD error, int line)
-{
-    DWORD bytes = 0xdeadbeef;
-    ULONG_PTR k = 0;
-    OVERLAPPED *got = NULL;
-    BOOL ret;
-    SetLastError(0xdeadbeef);
-    ret = GetQueuedCompletionStatus(port, &bytes, &k, &got, 10000);
-    ok(ret == success, "line %d: GQCS %d, error %lu\n", line, ret, GetLastError());
-    if (!success)
-        ok(GetLastError() == error, "line %d: error %lu, expected %lu\n", line, GetLastError(), error);
-    ok(got == ov && k == key, "line %d: overlapped %p key %Iu\n", line, got, k);
-    ret = GetQueuedCompletionStatus(port, &bytes + 0, &k, &got, 50);
-    ok(!ret && GetLastError() == WAIT_TIMEOUT, "line %d: extra packet\n", line);
-    return bytes;
-}
-
-static void publish(PEERDIST_INSTANCE_HANDLE h, HANDLE port, const char *id, const BYTE *data, DWORD size)
-{
-    PEERDIST_STREAM_HANDLE stream;
-    OVERLAPPED ov;
-    DWORD ret, off, n;
-
-    ret = PeerDistServerPublishStream(h, (DWORD)strlen(id), (PBYTE)id, size, NULL, port, 7, &stream);
-    ok(ret == ERROR_SUCCESS, "PublishStream %s: %lu\n", id, ret);
-    if (ret)
-        return;
-    for (off = 0; off < size; off += n) {
-        n = size - off < 65536 ? size - off : 65536;
-        memset(&ov, 0, sizeof(ov));
-        ret = PeerDistServerPublishAddToStream(h, stream, n, (PBYTE)data + off, &ov);
-        ok(ret == ERROR_IO_PENDING, "AddToStream: %lu\n", ret);
-        ok(one_packet(port, &ov, 7, TRUE, 0, __LINE__) == n, "byte count\n");
-    }
-    memset(&ov, 0, sizeof(ov));
-    ret = PeerDistServerPublishCompleteStream(h, stream, &ov);
-    ok(ret == ERROR_IO_PENDING, "CompleteStream: %lu\n", ret);
-    one_packet(port, &ov, 7, TRUE, 0, __LINE__);
-    ret = PeerDistServerPublishAddToStream(h, stream, 1, (PBYTE)data, &ov);
-    ok(ret == PEERDIST_ERROR_ALREADY_COMPLETED, "AddToStream after CompleteStream: %lu\n", ret);
-    ret = PeerDistServerCloseStreamHandle(h, stream);
-    ok(ret == ERROR_SUCCESS, "CloseStreamHandle: %lu\n", ret);
-    ret = PeerDistServerCloseStreamHandle(h, stream);
-    ok(ret == ERROR_INVALID_HANDLE, "second CloseStreamHandle: %lu\n", ret);
-}
-
-/* Reads a whole CI through RetrieveContentInformation in small pieces (event path). */
-static DWORD retrieve_all(PEERDIST_INSTANCE_HANDLE h, PEERDIST_CONTENTINFO_HANDLE ci, BYTE *buf, DWORD max)
-{
-    OVERLAPPED ov;
-    DWORD total = 0, bytes, ret;
-    memset(&ov, 0, sizeof(ov));
-    ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
-    for (;;) {
-        ov.Offset = ov.OffsetHigh = 0;
-        ret = PeerDistServerRetrieveContentInformation(h, ci, 1000, buf + total, &ov);
-        if (ret == PEERDIST_ERROR_NO_MORE)
-            break;
-        ok(ret == ERROR_IO_PENDING, "Retrieve: %lu\n", ret);
-        if (ret != ERROR_IO_PENDING)
-            break;
-        ok(PeerDistGetOverlappedResult(&ov, &bytes, TRUE), "retrieve failed: %lu\n", GetLastError());
-        ok(ov.Offset == total && ov.OffsetHigh == 0, "Offset %lu, expected %lu\n", ov.Offset, total);
-        ok(bytes > 0 && bytes <= 1000, "%lu bytes\n", bytes);
-        total += bytes;
-        if (total + 1000 > max)
-            break;
-    }
-    CloseHandle(ov.hEvent);
-    return total;
-}
 
 static void test_publish_and_retrieve(void)
 {

@@ -6,8 +6,9 @@
  *                                            is fetched from ORIGIN (the "origin server") and added
  *                                            with PeerDistClientAddData, as a real client does;
  *                                            every byte is checked against ORIGIN
- *   peerdist_demo bench ORIGIN CIFILE        AddData throughput (verification included) against raw
- *                                            SHA-256 (bcrypt), then cached BlockRead throughput
+ *   peerdist_demo bench ORIGIN CIFILE [KiB]  AddData throughput (verification included) against raw
+ *                                            SHA-256 (bcrypt), then cached BlockRead throughput with
+ *                                            reads of KiB kibibytes (default 1024)
  *
  * Completions are taken from an I/O completion port (fetch, bench) or an event (publish). */
 #include <windows.h>
@@ -299,11 +300,11 @@ static double sha256_rate(const BYTE *data, ULONGLONG size)
     return (double)size / t0;
 }
 
-static int bench(const char *origin_path, const char *ci_path)
+static int bench(const char *origin_path, const char *ci_path, DWORD read_size)
 {
     struct client c;
     ULONGLONG size, off;
-    BYTE *origin = read_file(origin_path, &size), *buf = malloc(CHUNK);
+    BYTE *origin = read_file(origin_path, &size), *buf = malloc(read_size);
     OVERLAPPED ov, *got;
     DWORD ret, n;
     double t, add_rate, sha_rate, read_rate[3];
@@ -321,7 +322,7 @@ static int bench(const char *origin_path, const char *ci_path)
         for (off = 0; off < size; off += n) {
             memset(&ov, 0, sizeof(ov));
             set_offset(&ov, off);
-            if ((ret = PeerDistClientBlockRead(c.h, c.content, CHUNK, buf, PEERDIST_READ_TIMEOUT_LOCAL_CACHE_ONLY,
+            if ((ret = PeerDistClientBlockRead(c.h, c.content, read_size, buf, PEERDIST_READ_TIMEOUT_LOCAL_CACHE_ONLY,
                                                &ov)) != ERROR_IO_PENDING ||
                 (ret = wait_port(c.port, &n, &got)))
                 die("PeerDistClientBlockRead", ret);
@@ -334,7 +335,7 @@ static int bench(const char *origin_path, const char *ci_path)
     if (read_rate[0] > read_rate[1]) { t = read_rate[0]; read_rate[0] = read_rate[1]; read_rate[1] = t; }
     if (read_rate[1] > read_rate[2]) { t = read_rate[1]; read_rate[1] = read_rate[2]; read_rate[2] = t; }
     if (read_rate[0] > read_rate[1]) { t = read_rate[0]; read_rate[0] = read_rate[1]; read_rate[1] = t; }
-    printf("BlockRead (cached, 1 MiB reads): %.1f MB/s (median of 3)\n", read_rate[1] / 1e6);
+    printf("BlockRead (cached, %lu KiB reads): %.1f MB/s (median of 3)\n", read_size / 1024, read_rate[1] / 1e6);
     printf("BLOCKREAD_BYTES_PER_S %.0f\n", read_rate[1]);
     close_client(&c);
     free(buf);
@@ -350,7 +351,7 @@ int main(int argc, char **argv)
     if (argc >= 4 && !strcmp(argv[1], "fetch"))
         return fetch(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
     if (argc >= 4 && !strcmp(argv[1], "bench"))
-        return bench(argv[2], argv[3]);
-    fprintf(stderr, "usage: peerdist_demo publish FILE CIFILE [v2] | fetch ORIGIN CIFILE [OUT] | bench ORIGIN CIFILE\n");
+        return bench(argv[2], argv[3], argc > 4 ? (DWORD)atoi(argv[4]) * 1024 : CHUNK);
+    fprintf(stderr, "usage: peerdist_demo publish FILE CIFILE [v2] | fetch ORIGIN CIFILE [OUT] | bench ORIGIN CIFILE [KiB]\n");
     return 2;
 }

@@ -3,24 +3,30 @@
 // The PeerDist content cache: verified content blocks on disk, shared by every process of the
 // machine (under Wine: of the prefix), persistent across restarts.
 //
-// Storage: one SQLite database (WAL journal) holding both the index and the block bytes, so that
-// every change is one atomic transaction:
-//   segments(id, hohodk UNIQUE, bytes, created, last_used)  - one row per segment ID ([MS-PCCRC]
-//                                                              2.2: HoHoDk) with cached blocks
-//   blocks(id, segment, idx, hash, data, UNIQUE(segment, idx)) - a V1 block (<= 64 KiB) or a whole
-//                                                              V2 segment (<= 128 KiB, idx 0)
-//   tags(tag, segment)                                         - PEERDIST_CONTENT_TAGs that added
-//                                                              data to a segment (FlushContent)
-//   meta(key, value)                                           - schema version, total bytes
+// Storage: an index in SQLite (WAL journal) and the block bytes in one data file per segment,
+// each block at its own offset inside its segment (so that a read of consecutive blocks is one
+// positional read of one file):
+//   index.db  segments(id AUTOINCREMENT, hohodk UNIQUE, bytes, created, last_used) - one row per
+//                     segment ID ([MS-PCCRC] 2.2: HoHoDk) with cached blocks
+//             blocks(segment, idx, hash, pos, length)  - a V1 block (<= 64 KiB, pos = idx * 64 KiB)
+//                     or a whole V2 segment (<= 128 KiB, idx 0, pos 0)
+//             tags(tag, segment)  - PEERDIST_CONTENT_TAGs that added data to a segment (FlushContent)
+//             meta(key, value)    - schema version, total block bytes
+//   data/XX/<id>.seg  the bytes of segment <id> (XX = id mod 256 in hex); ids are never reused, so
+//                     a file name always means the same bytes.
 //
 // Contracts:
 //  - put() is given data that the caller has verified against its content information
 //    ([MS-PCCRC] 4.1.2/4.1.3); the store never checks hashes itself but records the block hash
 //    with the bytes, and a read names the hash it expects, so a block stored under another CI's
 //    (possibly forged) hash list is never returned for this one.
-//  - Crash safety: a put is one transaction. A process killed at any point leaves either all of
-//    a put's blocks or none; committed puts survive (SQLite WAL; synchronous=NORMAL is durable
-//    against process death, and against power loss up to the last checkpoint).
+//  - Crash safety: a put writes the bytes of its blocks into their data files first and then
+//    commits their index rows in one transaction; a block is visible only through its row. A
+//    process killed at any point leaves either all of a put's blocks or none (bytes written
+//    without a row are never read and are overwritten by the next put of that block); committed
+//    puts survive. Files are deleted only after the transaction that dropped their rows
+//    committed; files left by a kill between the two are removed by the next open. Data files
+//    are not flushed to disk before the commit: durability against power loss is not promised.
 //  - Limits: after a put the total block bytes are kept <= quota by evicting least-recently-used
 //    segments (whole segments), and segments older than max_age are evicted.
 //  - Thread safety: every member may be called from any thread. Reads use a pool of read
@@ -55,6 +61,8 @@ struct BlockKey {
 
 struct PutBlock {
     BlockKey key;
+    std::uint32_t position = 0;        // offset of the block inside its segment
+    std::uint32_t segment_length = 0;  // the segment's length: its data file is made this large
     Bytes data;
 };
 
@@ -94,8 +102,8 @@ public:
     // is replaced. Returns false (and *error) if nothing was stored.
     bool put(std::span<const PutBlock> blocks, Tag tag, std::string* error = nullptr);
 
-    // Marks a segment used now (LRU order). Cheap to call often: writes at most once a minute
-    // per segment and process.
+    // Marks a segment used now (LRU order). Cheap to call often: no I/O; the use is recorded (at
+    // most once a minute per segment and process) with the next put, limit check or close.
     void touch(Bytes segment);
 
     // Removes every segment that data was added to under `tag`. Returns segments removed.

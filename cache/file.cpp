@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+#include "file.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+#include <cstring>
+
+namespace pd::cache {
+
+std::shared_ptr<File> File::open(const std::filesystem::path& path, bool create)
+{
+    if (create) {
+        std::error_code ec;
+        std::filesystem::create_directories(path.parent_path(), ec);
+    }
+    std::shared_ptr<File> f(new File);
+#ifdef _WIN32
+    HANDLE h = CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                           create ? OPEN_ALWAYS : OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE)
+        return nullptr;
+    f->handle_ = h;
+#else
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    if (fd < 0)
+        return nullptr;
+    f->fd_ = fd;
+#endif
+    return f;
+}
+
+File::~File()
+{
+#ifdef _WIN32
+    if (view_)
+        UnmapViewOfFile(view_);
+    if (handle_)
+        CloseHandle(handle_);
+#else
+    if (view_)
+        munmap(const_cast<std::uint8_t*>(view_), view_size_);
+    if (fd_ >= 0)
+        ::close(fd_);
+#endif
+}
+
+const std::uint8_t* File::map()
+{
+    std::call_once(mapped_, [this] {
+#ifdef _WIN32
+        LARGE_INTEGER size;
+        if (!GetFileSizeEx(handle_, &size) || size.QuadPart <= 0)
+            return;
+        HANDLE m = CreateFileMappingW(handle_, nullptr, PAGE_READONLY, 0, 0, nullptr);
+        if (!m)
+            return;
+        void* v = MapViewOfFile(m, FILE_MAP_READ, 0, 0, 0);
+        CloseHandle(m); // the view keeps the mapping alive
+        if (!v)
+            return;
+        view_size_ = static_cast<std::uint64_t>(size.QuadPart);
+        view_ = static_cast<const std::uint8_t*>(v);
+#else
+        struct stat st {};
+        if (fstat(fd_, &st) != 0 || st.st_size <= 0)
+            return;
+        void* v = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd_, 0);
+        if (v == MAP_FAILED)
+            return;
+        view_size_ = static_cast<std::uint64_t>(st.st_size);
+        view_ = static_cast<const std::uint8_t*>(v);
+#endif
+    });
+    return view_;
+}
+
+bool File::reserve(std::uint64_t size)
+{
+#ifdef _WIN32
+    LARGE_INTEGER cur;
+    if (!GetFileSizeEx(handle_, &cur))
+        return false;
+    if (static_cast<std::uint64_t>(cur.QuadPart) >= size)
+        return true;
+    FILE_END_OF_FILE_INFO eof{};
+    eof.EndOfFile.QuadPart = static_cast<LONGLONG>(size);
+    return SetFileInformationByHandle(handle_, FileEndOfFileInfo, &eof, sizeof eof);
+#else
+    struct stat st {};
+    if (fstat(fd_, &st) != 0)
+        return false;
+    return static_cast<std::uint64_t>(st.st_size) >= size || ftruncate(fd_, static_cast<off_t>(size)) == 0;
+#endif
+}
+
+bool File::read_at(std::uint64_t offset, std::span<std::uint8_t> out)
+{
+    if (const std::uint8_t* v = map(); v && offset <= view_size_ && out.size() <= view_size_ - offset) {
+        std::memcpy(out.data(), v + offset, out.size());
+        return true;
+    }
+    while (!out.empty()) {
+#ifdef _WIN32
+        OVERLAPPED ov{};
+        ov.Offset = static_cast<DWORD>(offset);
+        ov.OffsetHigh = static_cast<DWORD>(offset >> 32);
+        DWORD want = out.size() > (1u << 30) ? (1u << 30) : static_cast<DWORD>(out.size()), got = 0;
+        if (!ReadFile(handle_, out.data(), want, &got, &ov) || got == 0)
+            return false;
+#else
+        ssize_t got = ::pread(fd_, out.data(), out.size(), static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return false;
+#endif
+        out = out.subspan(static_cast<std::size_t>(got));
+        offset += static_cast<std::uint64_t>(got);
+    }
+    return true;
+}
+
+bool File::write_at(std::uint64_t offset, std::span<const std::uint8_t> data)
+{
+    while (!data.empty()) {
+#ifdef _WIN32
+        OVERLAPPED ov{};
+        ov.Offset = static_cast<DWORD>(offset);
+        ov.OffsetHigh = static_cast<DWORD>(offset >> 32);
+        DWORD want = data.size() > (1u << 30) ? (1u << 30) : static_cast<DWORD>(data.size()), put = 0;
+        if (!WriteFile(handle_, data.data(), want, &put, &ov) || put == 0)
+            return false;
+#else
+        ssize_t put = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset));
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put <= 0)
+            return false;
+#endif
+        data = data.subspan(static_cast<std::size_t>(put));
+        offset += static_cast<std::uint64_t>(put);
+    }
+    return true;
+}
+
+bool remove_file(const std::filesystem::path& path)
+{
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    return !ec && !std::filesystem::exists(path, ec);
+}
+
+} // namespace pd::cache
+
+namespace pd::cache {
+
+std::unique_ptr<SharedCounter> SharedCounter::open(const std::filesystem::path& path)
+{
+    std::unique_ptr<SharedCounter> c(new SharedCounter);
+    constexpr std::size_t kSize = 4096;
+#ifdef _WIN32
+    HANDLE f = CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (f == INVALID_HANDLE_VALUE)
+        return nullptr;
+    c->file_ = f;
+    HANDLE m = CreateFileMappingW(f, nullptr, PAGE_READWRITE, 0, kSize, nullptr); // grows the file to kSize
+    if (!m)
+        return nullptr;
+    c->mapping_ = m;
+    void* view = MapViewOfFile(m, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, kSize);
+    if (!view)
+        return nullptr;
+    c->value_ = static_cast<volatile std::uint64_t*>(view);
+#else
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return nullptr;
+    c->fd_ = fd;
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || (st.st_size < static_cast<off_t>(kSize) && ftruncate(fd, kSize) != 0))
+        return nullptr;
+    void* view = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (view == MAP_FAILED)
+        return nullptr;
+    c->value_ = static_cast<volatile std::uint64_t*>(view);
+#endif
+    return c;
+}
+
+SharedCounter::~SharedCounter()
+{
+#ifdef _WIN32
+    if (value_)
+        UnmapViewOfFile(const_cast<std::uint64_t*>(value_));
+    if (mapping_)
+        CloseHandle(mapping_);
+    if (file_)
+        CloseHandle(file_);
+#else
+    if (value_)
+        munmap(const_cast<std::uint64_t*>(value_), 4096);
+    if (fd_ >= 0)
+        ::close(fd_);
+#endif
+}
+
+std::uint64_t SharedCounter::load() const
+{
+    return __atomic_load_n(value_, __ATOMIC_ACQUIRE);
+}
+
+void SharedCounter::increment()
+{
+    __atomic_fetch_add(value_, 1, __ATOMIC_ACQ_REL);
+}
+
+} // namespace pd::cache

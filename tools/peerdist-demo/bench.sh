@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Issue 4 benchmark, one run: cached PeerDistClientBlockRead throughput of a SIZE_MB content
+# against `cat` of the same file from the page cache, and AddData throughput (verification
+# included) against raw SHA-256, under Wine with the windows build.
+#   tools/peerdist-demo/bench.sh [BUILD_DIR=build/windows] [SIZE_MB=1024] [READ_KIB=1024]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build/windows}; size_mb=${2:-1024}; read_kib=${3:-1024}
+exe="$build/bin/peerdist_demo.exe"
+[ -f "$exe" ] || { echo "bench: $exe missing (cmake --build --preset windows)"; exit 2; }
+work=$(mktemp -d /tmp/pd-bench.XXXXXX)
+prefix="$PWD/$build/wineprefix"
+bash tools/wine/session.sh start "$prefix"
+trap 'rm -rf "$work"' EXIT
+export WINEPREFIX="$prefix"
+# A fresh cache for this run, outside the prefix's default location.
+export PEERDIST_CACHE_DIR="Z:${work//\//\\}\\cache"
+head -c $((size_mb * 1024 * 1024)) /dev/urandom >"$work/content.bin"
+win="Z:${work//\//\\}"
+tools/wine/run.sh "$exe" publish "$win\\content.bin" "$win\\content.ci" >/dev/null
+out=$(tools/wine/run.sh "$exe" bench "$win\\content.bin" "$win\\content.ci" "$read_kib" | tr -d '\r')
+echo "$out" | grep -v BLOCKREAD_BYTES_PER_S
+read_bps=$(echo "$out" | awk '/BLOCKREAD_BYTES_PER_S/ {print $2}')
+# cat from the page cache: warm once, then the median of three timed runs.
+cat "$work/content.bin" >/dev/null
+times=()
+for i in 1 2 3; do
+  t0=$(date +%s.%N); cat "$work/content.bin" >/dev/null; t1=$(date +%s.%N)
+  times+=("$(echo "$t1 - $t0" | bc -l)")
+done
+cat_s=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+cat_bps=$(echo "$size_mb * 1048576 / $cat_s" | bc -l)
+printf 'cat (page cache): %.1f MB/s (median of 3)\n' "$(echo "$cat_bps / 1000000" | bc -l)"
+printf 'BlockRead / cat = %.3f (target >= 0.8)\n' "$(echo "$read_bps / $cat_bps" | bc -l)"
