@@ -12,6 +12,9 @@
 #include "abi.h"
 #include "instance.h"
 
+#include "read_path.h"
+
+#include "pd/cache/publications.hpp"
 #include "pd/pccrc/generator.hpp"
 #include "pd/pccrc/slice.hpp"
 
@@ -20,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <sddl.h>
 #include <span>
 
 namespace pd::peerdist {
@@ -51,22 +55,92 @@ const pccrc::ServerSecret* server_secret()
     return &*secret;
 }
 
+// The caller's user SID ("S-1-5-..."): thread token if impersonating, else the process token.
+std::string current_user()
+{
+    HANDLE token = nullptr;
+    if (!OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &token) &&
+        !OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+        return "unknown";
+    alignas(TOKEN_USER) BYTE buf[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+    DWORD size = 0;
+    std::string user = "unknown";
+    if (GetTokenInformation(token, TokenUser, buf, sizeof buf, &size)) {
+        LPSTR text = nullptr;
+        if (ConvertSidToStringSidA(reinterpret_cast<TOKEN_USER*>(buf)->User.Sid, &text)) {
+            user = text;
+            LocalFree(text);
+        }
+    }
+    CloseHandle(token);
+    return user;
+}
+
+std::uint64_t process_start(HANDLE process)
+{
+    FILETIME created, exited, kernel, user;
+    if (!GetProcessTimes(process, &created, &exited, &kernel, &user))
+        return 0;
+    return (std::uint64_t{created.dwHighDateTime} << 32) | created.dwLowDateTime;
+}
+
+pd::cache::Owner owner_of(std::uint64_t instance)
+{
+    static const std::uint64_t start = process_start(GetCurrentProcess());
+    return {GetCurrentProcessId(), start, instance};
+}
+
+// A publication's owner still exists: its instance in this process, or its process elsewhere.
+bool owner_alive(const pd::cache::Owner& o)
+{
+    if (o.pid == GetCurrentProcessId())
+        return o.start == owner_of(0).start && lookup_instance(to_handle(o.instance)) != nullptr;
+    HANDLE p = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, o.pid);
+    if (!p)
+        return false;
+    DWORD code = 0;
+    bool alive = GetExitCodeProcess(p, &code) && code == STILL_ACTIVE && process_start(p) == o.start;
+    CloseHandle(p);
+    return alive;
+}
+
+// The machine's publication registry, in the cache directory; nullptr if it cannot be opened
+// (publications then stay in this process).
+std::shared_ptr<pd::cache::Publications> registry()
+{
+    static std::mutex mutex;
+    static std::map<std::filesystem::path, std::shared_ptr<pd::cache::Publications>> open;
+    auto dir = pd::cache::default_config().directory;
+    std::lock_guard lock(mutex);
+    auto& slot = open[dir];
+    if (!slot) {
+        std::string error;
+        slot = pd::cache::Publications::open(dir, owner_alive, &error);
+        if (!slot)
+            PD_ERROR("publications: cannot open {}: {}", dir.string(), error);
+    }
+    return slot;
+}
+
 struct Publication {
+    std::string user;
     std::vector<BYTE> id;
+    std::shared_ptr<pd::cache::Publications> registry;
     std::uint64_t owner = 0;           // instance handle value
     std::uint64_t declared_length = 0; // 0 = unknown
     bool complete = false;
     std::optional<pccrc::ContentInfo> v1, v2;
 };
 
-// Publications by content identifier.
+// This process's publications by (user, content identifier).
+using PubKey = std::pair<std::string, std::vector<BYTE>>;
 std::mutex g_pub_mutex;
-std::map<std::vector<BYTE>, std::shared_ptr<Publication>> g_publications;
+std::map<PubKey, std::shared_ptr<Publication>> g_publications;
 
-std::shared_ptr<Publication> find_publication(const std::vector<BYTE>& id)
+std::shared_ptr<Publication> find_publication(const PubKey& key)
 {
     std::lock_guard lock(g_pub_mutex);
-    auto it = g_publications.find(id);
+    auto it = g_publications.find(key);
     return it == g_publications.end() ? nullptr : it->second;
 }
 
@@ -176,12 +250,21 @@ DWORD open_content_information(PEERDIST_INSTANCE_HANDLE h, DWORD cbId, PBYTE pId
         return ERROR_INVALID_PARAMETER;
     if (current_status() == PEERDIST_STATUS_DISABLED)
         return ERROR_ACCESS_DISABLED_BY_POLICY;
-    auto pub = find_publication(make_id(cbId, pId));
+    PubKey pub_key{current_user(), make_id(cbId, pId)};
+    auto pub = find_publication(pub_key);
     std::optional<pccrc::ContentInfo> whole;
     if (pub) {
         std::lock_guard lock(g_pub_mutex);
         if (pub->complete)
             whole = version == pccrc::Version::kV2 ? pub->v2 : pub->v1;
+    } else if (auto reg = registry()) {
+        // Published by another process of this user.
+        auto found = reg->find(pub_key.first, pub_key.second);
+        if (found && found->complete) {
+            auto parsed = pccrc::parse(version == pccrc::Version::kV2 ? found->v2 : found->v1);
+            if (parsed)
+                whole = std::move(parsed.value());
+        }
     }
     if (!whole)
         return ERROR_NOT_FOUND; // not published, or its stream is not complete yet
@@ -232,6 +315,8 @@ void server_shutdown(std::uint64_t instance)
         for (auto it = g_publications.begin(); it != g_publications.end();)
             it = it->second->owner == instance ? g_publications.erase(it) : std::next(it);
     }
+    if (auto reg = registry())
+        reg->remove_all(owner_of(instance));
     for (auto& op : aborted)
         op->finish(ERROR_OPERATION_ABORTED, 0);
 }
@@ -277,19 +362,27 @@ DWORD WINAPI PeerDistServerPublishStream(PEERDIST_INSTANCE_HANDLE hPeerDist, DWO
         stream->gen1.emplace(std::move(g1.value()));
         stream->gen2.emplace(std::move(g2.value()));
         auto pub = std::make_shared<Publication>();
+        pub->user = current_user();
         pub->id = make_id(cbContentIdentifier, pContentIdentifier);
         pub->owner = stream->owner;
         pub->declared_length = cbContentLength;
+        pub->registry = registry();
         stream->pub = pub;
+        PubKey key{pub->user, pub->id};
         {
             std::lock_guard lock(g_pub_mutex);
-            if (!g_publications.emplace(pub->id, pub).second)
+            if (g_publications.count(key))
                 return PEERDIST_ERROR_ALREADY_EXISTS;
+            if (pub->registry && !pub->registry->add(pub->user, pub->id, owner_of(pub->owner)))
+                return PEERDIST_ERROR_ALREADY_EXISTS; // published by another process of this user
+            g_publications.emplace(key, pub);
         }
         std::uint64_t value = handles().insert(kStream, stream);
         if (!value) {
             std::lock_guard lock(g_pub_mutex);
-            g_publications.erase(pub->id);
+            g_publications.erase(key);
+            if (pub->registry)
+                pub->registry->remove(pub->user, pub->id, owner_of(pub->owner));
             return ERROR_NOT_ENOUGH_MEMORY;
         }
         *phStream = to_handle(value);
@@ -365,6 +458,13 @@ DWORD WINAPI PeerDistServerPublishCompleteStream(PEERDIST_INSTANCE_HANDLE hPeerD
             auto v2 = s.gen2->finish();
             if (!v1 || !v2)
                 return {ERROR_INTERNAL_ERROR, 0};
+            if (s.pub->registry) {
+                auto b1 = pccrc::serialize(v1.value());
+                auto b2 = pccrc::serialize(v2.value());
+                if (!b1 || !b2)
+                    return {ERROR_INTERNAL_ERROR, 0};
+                s.pub->registry->complete(s.pub->user, s.pub->id, owner_of(s.pub->owner), b1.value(), b2.value());
+            }
             std::lock_guard lock(g_pub_mutex);
             s.pub->v1 = std::move(v1.value());
             s.pub->v2 = std::move(v2.value());
@@ -402,16 +502,18 @@ DWORD WINAPI PeerDistServerUnpublish(PEERDIST_INSTANCE_HANDLE hPeerDist, DWORD c
             return ERROR_INVALID_PARAMETER;
         if (current_status() == PEERDIST_STATUS_DISABLED)
             return ERROR_ACCESS_DISABLED_BY_POLICY;
-        auto id = make_id(cbContentIdentifier, pContentIdentifier);
+        PubKey key{current_user(), make_id(cbContentIdentifier, pContentIdentifier)};
         std::shared_ptr<Publication> pub;
         {
             std::lock_guard lock(g_pub_mutex);
-            auto it = g_publications.find(id);
+            auto it = g_publications.find(key);
             if (it == g_publications.end() || it->second->owner != handle_value(hPeerDist))
                 return ERROR_NOT_FOUND;
             pub = it->second;
             g_publications.erase(it);
         }
+        if (pub->registry)
+            pub->registry->remove(pub->user, pub->id, owner_of(pub->owner));
         // Pending stream operations on this content in this session are cancelled.
         std::vector<std::shared_ptr<Operation>> aborted;
         handles().for_each<Stream>(kStream, [&](std::uint64_t, const std::shared_ptr<Stream>& s) {

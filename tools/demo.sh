@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The README's demo command. On a fresh Debian 12 machine it installs what it needs, builds the
-# Windows configuration, and runs an unmodified-style Windows program (tests/conformance/link_app.c,
-# linked with -lpeerdist -lp2p) under Wine: once with the DLLs beside the exe, once with them
-# installed in the prefix's system32. The program reports where each DLL was loaded from.
+# Windows configuration, and under Wine:
+#  1-2. runs an unmodified-style Windows program (tests/conformance/link_app.c, linked with
+#       -lpeerdist -lp2p): once with the DLLs beside the exe, once with them installed in the
+#       prefix's system32. The program reports where each DLL was loaded from.
+#  3.   PeerDist on one machine (tools/peerdist-demo/peerdist_demo.c): one process publishes a
+#       file and writes its content information; a second process reads the content through the
+#       cache, falls back to the "origin" (the file) on the local-cache miss and adds the data with
+#       PeerDistClientAddData, verifying every byte; a third process reads it all from the cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup/deps.sh
 bash tools/setup/openssl-mingw.sh >/dev/null
 cmake --preset windows >/dev/null
-cmake --build --preset windows --target link_app
+cmake --build --preset windows --target link_app peerdist_demo
 prefix="$PWD/build/windows/wineprefix"
 echo "[demo] starting the Wine prefix $prefix"
 bash tools/wine/session.sh start "$prefix"
@@ -20,3 +25,17 @@ tools/wine/run.sh "$dir/link_app/link_app.exe" exedir | tr -d '\r'
 echo; echo "[demo] 2. DLLs installed into the prefix's system32"
 bash tests/conformance/run-system32.sh "$dir/link_app_system32/link_app.exe" \
      build/windows/bin/peerdist.dll build/windows/bin/p2p.dll | tr -d '\r'
+
+echo; echo "[demo] 3. PeerDist: publish, then read through the cache in two more processes"
+work=$(mktemp -d /tmp/pd-demo.XXXXXX)
+trap 'rm -rf "$work"; bash tools/wine/session.sh stop "$prefix"' EXIT
+head -c $((48 * 1024 * 1024 + 12345)) /dev/urandom >"$work/content.bin"
+win="Z:${work//\//\\}"
+export PEERDIST_CACHE_DIR="$win\\cache"   # a fresh cache for the demo (default: %ProgramData%\OpenPeerDist\Cache)
+demo=build/windows/bin/peerdist_demo.exe
+echo "[demo] 3a. publisher process"
+tools/wine/run.sh "$demo" publish "$win\\content.bin" "$win\\content.ci" | tr '\r' '\n' | grep -E '100%|^\[' | uniq
+echo "[demo] 3b. client process: empty cache, so the data comes from the origin and is added"
+tools/wine/run.sh "$demo" fetch "$win\\content.bin" "$win\\content.ci" | tr '\r' '\n' | grep -E '100%|^\[' | uniq
+echo "[demo] 3c. another client process: everything from the cache"
+tools/wine/run.sh "$demo" fetch "$win\\content.bin" "$win\\content.ci" | tr '\r' '\n' | grep -v '^ *reading' | grep -v '^$'

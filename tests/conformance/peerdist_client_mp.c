@@ -3,9 +3,12 @@
  *     child ran (and a read waiting for that data completes);
  *  b) a child killed in the middle of its AddData calls leaves every block it had reported
  *     complete readable, never returns wrong bytes, and the cache takes the rest afterwards;
- *  c) eight threads reading random ranges of a cached content at once.
+ *  c) eight threads reading random ranges of a cached content at once;
+ *  d) a publication of this process is seen by another process of the same user (ALREADY_EXISTS,
+ *     the same content information) until it is unpublished.
  * The program runs itself as the child: peerdist_client_mp.exe child MODE CI-FILE SEED SIZE PIECE
- * PIPE. Public headers and <windows.h> only. */
+ * PIPE, or peerdist_client_mp.exe pubchild exists|gone CI-FILE ID. Public headers and <windows.h>
+ * only. */
 #include <windows.h>
 #include <peerdist.h>
 #include <stdlib.h>
@@ -82,6 +85,82 @@ static int child(char **argv)
     free(ci);
     free(ct.data);
     return wt_summary(pd_program);
+}
+
+/* Child for test_shared_publications: "exists" - the parent's publication `id` is visible in this
+ * process (same user): publishing it again fails with ALREADY_EXISTS, and its content information
+ * equals the parent's (file ci); "gone" - after the parent unpublished it, it is not found and can
+ * be published again. */
+static int child_pub(char **argv)
+{
+    const char *mode = argv[2], *id = argv[4];
+    PEERDIST_INSTANCE_HANDLE h;
+    PEERDIST_STREAM_HANDLE stream;
+    PEERDIST_CONTENTINFO_HANDLE hci;
+    BYTE *expect, *got;
+    DWORD expect_size, got_size, ret;
+
+    pd_program = "peerdist_client_mp publication child";
+    h = startup();
+    ret = PeerDistServerPublishStream(h, (DWORD)strlen(id), (PBYTE)id, 0, NULL, NULL, 0, &stream);
+    if (!strcmp(mode, "exists")) {
+        ok(ret == PEERDIST_ERROR_ALREADY_EXISTS, "another process published %s: PublishStream gives %lu\n", id, ret);
+        expect = read_whole_file(argv[3], &expect_size);
+        got = fetch_ci(h, id, 0, 0, 1, &got_size);
+        ok(got && expect && got_size == expect_size && !memcmp(got, expect, got_size),
+           "the content information seen by another process differs (%lu vs %lu bytes)\n", got_size, expect_size);
+        free(got);
+        got = fetch_ci(h, id, 65536, 100000, 2, &got_size); /* a V2 range of it */
+        ok(got != NULL, "no ranged V2 content information in another process\n");
+        free(got);
+        free(expect);
+    } else {
+        ok(ret == ERROR_SUCCESS, "after Unpublish, publishing %s again: %lu\n", id, ret);
+        if (ret == ERROR_SUCCESS)
+            PeerDistServerCloseStreamHandle(h, stream);
+        ret = PeerDistServerOpenContentInformation(h, (DWORD)strlen(id), (PBYTE)id, 0, 0, NULL, 0, &hci);
+        ok(ret == ERROR_NOT_FOUND, "OpenContentInformation of an unpublished, incomplete content: %lu\n", ret);
+    }
+    PeerDistShutdown(h);
+    return wt_summary(pd_program);
+}
+
+static DWORD run_pub_child(const char *mode, const char *id)
+{
+    char exe[MAX_PATH], cmd[3 * MAX_PATH];
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    DWORD code = 0xdeadbeef;
+
+    GetModuleFileNameA(NULL, exe, sizeof(exe));
+    snprintf(cmd, sizeof(cmd), "\"%s\" pubchild %s \"%s\" %s", exe, mode, ci_file, id);
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+        ok(0, "CreateProcess failed: %lu\n", GetLastError());
+        return code;
+    }
+    ok(WaitForSingleObject(pi.hProcess, 60000) == WAIT_OBJECT_0, "the publication child did not finish\n");
+    GetExitCodeProcess(pi.hProcess, &code);
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    return code;
+}
+
+/* d) Publications are the machine's (per user): another process sees them until Unpublish. */
+static void test_shared_publications(void)
+{
+    CONTENT ct;
+    BYTE *ci;
+    DWORD size;
+
+    content_publish(&ct, server, server_port, 300000);
+    ci = fetch_ci(server, ct.id, 0, 0, 1, &size);
+    ok(ci && write_file(ci_file, ci, size), "cannot write %s\n", ci_file);
+    ok(run_pub_child("exists", ct.id) == 0, "publication child (exists) failed: see its output\n");
+    content_unpublish(&ct, server);
+    ok(run_pub_child("gone", ct.id) == 0, "publication child (gone) failed: see its output\n");
+    free(ci);
 }
 
 /* Starts this program as a child that adds ct (whose CI is in ci_file) in pieces of `piece` bytes,
@@ -328,6 +407,8 @@ int main(int argc, char **argv)
 
     if (argc >= 8 && !strcmp(argv[1], "child"))
         return child(argv);
+    if (argc >= 5 && !strcmp(argv[1], "pubchild"))
+        return child_pub(argv);
 
     pd_begin(&env, "peerdist_client_mp");
     server = env.server;
@@ -337,5 +418,6 @@ int main(int argc, char **argv)
     test_shared_cache(env.client);
     test_kill_during_add();
     test_threads(env.client);
+    test_shared_publications();
     return pd_end(&env);
 }
