@@ -5,6 +5,21 @@
 # Provides: OpenSSL::Crypto, pd_asio (Boost.Asio + its system libs), pd_spdlog (header-only spdlog
 # and fmt), Threads::Threads, GTest::gtest(_main), and natively benchmark::benchmark.
 
+# pd_setup_dir(VAR script doc): unless VAR is set, runs tools/setup/<script> (which builds or
+# fetches a dependency once per machine and prints its directory last) and caches that directory.
+function(pd_setup_dir var script doc)
+  if(${var})
+    return()
+  endif()
+  execute_process(COMMAND bash "${PROJECT_SOURCE_DIR}/tools/setup/${script}"
+                  OUTPUT_VARIABLE out OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "tools/setup/${script} failed (exit ${rc}); see its message above")
+  endif()
+  string(REGEX REPLACE ".*\n" "" out "${out}")
+  set(${var} "${out}" CACHE PATH "${doc}" FORCE)
+endfunction()
+
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
 
@@ -20,15 +35,7 @@ if(PD_WINDOWS)
     file(CREATE_LINK "/usr/include/${dir}" "${PD_SYSDEPS_DIR}/${dir}" SYMBOLIC)
   endforeach()
 
-  if(NOT OPENSSL_ROOT_DIR)
-    execute_process(COMMAND bash "${PROJECT_SOURCE_DIR}/tools/setup/openssl-mingw.sh"
-                    OUTPUT_VARIABLE _ossl OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
-    if(NOT _rc EQUAL 0)
-      message(FATAL_ERROR "tools/setup/openssl-mingw.sh failed (exit ${_rc}); see its message above")
-    endif()
-    string(REGEX REPLACE ".*\n" "" _ossl "${_ossl}")
-    set(OPENSSL_ROOT_DIR "${_ossl}" CACHE PATH "static mingw OpenSSL prefix")
-  endif()
+  pd_setup_dir(OPENSSL_ROOT_DIR openssl-mingw.sh "static mingw OpenSSL prefix")
   add_library(OpenSSL::Crypto STATIC IMPORTED GLOBAL)
   set_target_properties(OpenSSL::Crypto PROPERTIES
     IMPORTED_LOCATION "${OPENSSL_ROOT_DIR}/lib/libcrypto.a"
@@ -76,15 +83,7 @@ endif()
 
 # SQLite (the cache index, cache/): the amalgamation generated from Debian's sqlite3 source package
 # by tools/setup/sqlite-src.sh, compiled here for both configurations with the same options.
-if(NOT PD_SQLITE_DIR)
-  execute_process(COMMAND bash "${PROJECT_SOURCE_DIR}/tools/setup/sqlite-src.sh"
-                  OUTPUT_VARIABLE _sq OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
-  if(NOT _rc EQUAL 0)
-    message(FATAL_ERROR "tools/setup/sqlite-src.sh failed (exit ${_rc}); see its message above")
-  endif()
-  string(REGEX REPLACE ".*\n" "" _sq "${_sq}")
-  set(PD_SQLITE_DIR "${_sq}" CACHE PATH "directory of the SQLite amalgamation")
-endif()
+pd_setup_dir(PD_SQLITE_DIR sqlite-src.sh "directory of the SQLite amalgamation")
 add_library(pd_sqlite STATIC "${PD_SQLITE_DIR}/sqlite3.c")
 target_include_directories(pd_sqlite SYSTEM PUBLIC "${PD_SQLITE_DIR}")
 set_target_properties(pd_sqlite PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 11)

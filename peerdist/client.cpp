@@ -120,6 +120,15 @@ DWORD check_call(PEERDIST_INSTANCE_HANDLE h, PEERDIST_CONTENT_HANDLE c, const OV
     return ERROR_SUCCESS;
 }
 
+// check_call plus the buffer rule of BlockRead / StreamRead (cbMax 0 = a query, buffer optional).
+DWORD check_read_call(PEERDIST_INSTANCE_HANDLE h, PEERDIST_CONTENT_HANDLE c, DWORD cb, const BYTE* buffer,
+                      const OVERLAPPED* ov, std::shared_ptr<Instance>& inst, std::shared_ptr<Content>& content)
+{
+    if (DWORD rc = check_call(h, c, ov, inst, content))
+        return rc;
+    return cb && !buffer ? ERROR_INVALID_PARAMETER : ERROR_SUCCESS;
+}
+
 // Starts an operation and records it for cancellation.
 std::shared_ptr<Operation> start_tracked(Content& c, OVERLAPPED* ov)
 {
@@ -382,14 +391,7 @@ DWORD add_data(Content& c, const ContentView& v, std::uint64_t offset, std::span
 
 void client_shutdown(std::uint64_t instance)
 {
-    std::vector<std::shared_ptr<Operation>> aborted;
-    handles().for_each<Content>(kContent, [&](std::uint64_t value, const std::shared_ptr<Content>& c) {
-        if (c->owner != instance)
-            return;
-        handles().remove<Content>(value, kContent);
-        auto ops = claim_pending(*c, nullptr);
-        aborted.insert(aborted.end(), ops.begin(), ops.end());
-    });
+    auto aborted = close_owned<Content>(kContent, instance, [](Content& c) { return claim_pending(c, nullptr); });
     for (auto& op : aborted)
         op->finish(ERROR_OPERATION_ABORTED, 0);
 }
@@ -574,10 +576,8 @@ DWORD WINAPI PeerDistClientBlockRead(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDIS
     return guarded(__func__, [&]() -> DWORD {
         std::shared_ptr<Instance> inst;
         std::shared_ptr<Content> c;
-        if (DWORD rc = check_call(hPeerDist, hContentHandle, lpOverlapped, inst, c))
+        if (DWORD rc = check_read_call(hPeerDist, hContentHandle, cbMaxNumberOfBytes, pBuffer, lpOverlapped, inst, c))
             return rc;
-        if (cbMaxNumberOfBytes && !pBuffer)
-            return ERROR_INVALID_PARAMETER;
         std::shared_ptr<const ContentView> view;
         {
             std::lock_guard lock(c->mutex);
@@ -627,10 +627,8 @@ DWORD WINAPI PeerDistClientStreamRead(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDI
     return guarded(__func__, [&]() -> DWORD {
         std::shared_ptr<Instance> inst;
         std::shared_ptr<Content> c;
-        if (DWORD rc = check_call(hPeerDist, hContentHandle, lpOverlapped, inst, c))
+        if (DWORD rc = check_read_call(hPeerDist, hContentHandle, cbMaxNumberOfBytes, pBuffer, lpOverlapped, inst, c))
             return rc;
-        if (cbMaxNumberOfBytes && !pBuffer)
-            return ERROR_INVALID_PARAMETER;
         auto r = std::make_shared<StreamRequest>();
         r->max = cbMaxNumberOfBytes;
         r->buffer = pBuffer;

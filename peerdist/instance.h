@@ -73,6 +73,22 @@ private:
     std::optional<StatusRegistration> registration_;
 };
 
+// PeerDistShutdown: removes every handle of `type` whose object belongs to `instance` (T::owner)
+// and returns the operations that `cancel(object)` claimed, for the caller to finish outside any lock.
+template <typename T, typename Cancel>
+std::vector<std::shared_ptr<Operation>> close_owned(std::uint8_t type, std::uint64_t instance, Cancel cancel)
+{
+    std::vector<std::shared_ptr<Operation>> claimed;
+    handles().for_each<T>(type, [&](std::uint64_t value, const std::shared_ptr<T>& object) {
+        if (object->owner != instance)
+            return;
+        handles().remove<T>(value, type);
+        for (auto& op : cancel(*object))
+            claimed.push_back(op);
+    });
+    return claimed;
+}
+
 // The instance behind a handle, or nullptr (closed, stale, foreign).
 std::shared_ptr<Instance> lookup_instance(PEERDIST_INSTANCE_HANDLE h);
 

@@ -298,18 +298,12 @@ DWORD open_content_information(PEERDIST_INSTANCE_HANDLE h, DWORD cbId, PBYTE pId
 void server_shutdown(std::uint64_t instance)
 {
     // Streams and content-information handles of the instance: closed, pending work aborted.
-    std::vector<std::shared_ptr<Operation>> aborted;
-    handles().for_each<Stream>(kStream, [&](std::uint64_t value, const std::shared_ptr<Stream>& s) {
-        if (s->owner != instance)
-            return;
-        handles().remove<Stream>(value, kStream);
-        if (auto op = cancel_pending(*s, nullptr))
-            aborted.push_back(op);
+    auto aborted = close_owned<Stream>(kStream, instance, [](Stream& s) {
+        auto op = cancel_pending(s, nullptr);
+        return op ? std::vector{op} : std::vector<std::shared_ptr<Operation>>{};
     });
-    handles().for_each<ContentInfoHandle>(kContentInfo, [&](std::uint64_t value, const std::shared_ptr<ContentInfoHandle>& c) {
-        if (c->owner == instance)
-            handles().remove<ContentInfoHandle>(value, kContentInfo);
-    });
+    close_owned<ContentInfoHandle>(kContentInfo, instance,
+                                   [](ContentInfoHandle&) { return std::vector<std::shared_ptr<Operation>>{}; });
     {
         std::lock_guard lock(g_pub_mutex);
         for (auto it = g_publications.begin(); it != g_publications.end();)
