@@ -32,3 +32,15 @@ cat_s=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
 cat_bps=$(echo "$size_mb * 1048576 / $cat_s" | bc -l)
 printf 'cat (page cache): %.1f MB/s (median of 3)\n' "$(echo "$cat_bps / 1000000" | bc -l)"
 printf 'BlockRead / cat = %.3f (target >= 0.8)\n' "$(echo "$read_bps / $cat_bps" | bc -l)"
+# The second anchor of AddData: raw SHA-256 of the same file by native OpenSSL (the library the DLL
+# verifies with; bcrypt under Wine is much slower), median of three.
+add_bps=$(echo "$out" | awk '/^AddData/ {print $5 * 1000000}')
+times=()
+for i in 1 2 3; do
+  t0=$(date +%s.%N); openssl dgst -sha256 "$work/content.bin" >/dev/null; t1=$(date +%s.%N)
+  times+=("$(echo "$t1 - $t0" | bc -l)")
+done
+sha_s=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+sha_bps=$(echo "$size_mb * 1048576 / $sha_s" | bc -l)
+printf 'openssl dgst -sha256 (native): %.1f MB/s; AddData / native SHA-256 = %.3f\n' \
+  "$(echo "$sha_bps / 1000000" | bc -l)" "$(echo "$add_bps / $sha_bps" | bc -l)"
