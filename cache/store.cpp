@@ -471,9 +471,10 @@ std::shared_ptr<Store> Store::open(const Config& config, std::string* error)
 
 const Config& Store::config() const { return impl_->config; }
 
-// Locations of the leading keys that are cached (stops at the first that is not), from the memo
-// and then from the index.
-static std::vector<Reader::Location> locate(Store::Impl& s, std::span<const BlockKey> keys)
+// Locations of the keys, from the memo and then from the index (one read transaction). With
+// `leading`, stops at the first key that is not cached; otherwise answers for every key (a key that
+// is not cached gets segment 0).
+static std::vector<Reader::Location> locate(Store::Impl& s, std::span<const BlockKey> keys, bool leading)
 {
     std::vector<Reader::Location> where;
     std::uint64_t v = s.memo_lookup(keys, where);
@@ -483,27 +484,26 @@ static std::vector<Reader::Location> locate(Store::Impl& s, std::span<const Bloc
     s.with_reader([&](Reader& r) {
         for (std::size_t i = known; i < keys.size(); ++i) {
             auto loc = r.lookup(keys[i]);
-            if (!loc.segment)
+            if (!loc.segment && leading)
                 break;
             where.push_back(loc);
         }
     });
-    s.memo_store(v, keys.subspan(known, where.size() - known), std::span(where).subspan(known));
+    // The memo keeps positive answers only: the leading run of found keys.
+    std::size_t found = known;
+    while (found < where.size() && where[found].segment)
+        ++found;
+    s.memo_store(v, keys.subspan(known, found - known), std::span(where).subspan(known, found - known));
     return where;
 }
 
 std::vector<bool> Store::contains(std::span<const BlockKey> keys)
 {
-    // contains() answers for every key, not only the leading ones: one lookup pass per gap.
     std::vector<bool> present(keys.size(), false);
     try {
-        std::size_t i = 0;
-        while (i < keys.size()) {
-            auto where = locate(*impl_, keys.subspan(i));
-            for (std::size_t j = 0; j < where.size(); ++j)
-                present[i + j] = true;
-            i += where.size() + 1; // skip the key that is not cached
-        }
+        auto where = locate(*impl_, keys, false);
+        for (std::size_t i = 0; i < where.size(); ++i)
+            present[i] = where[i].segment != 0;
     } catch (const std::exception& e) {
         PD_ERROR("cache: contains: {}", e.what());
     }
@@ -521,7 +521,7 @@ std::size_t Store::read(std::span<const ReadBlock> requests)
         keys.reserve(requests.size());
         for (const ReadBlock& r : requests)
             keys.push_back(r.key);
-        where = locate(*impl_, keys);
+        where = locate(*impl_, keys, true);
     } catch (const std::exception& e) {
         PD_ERROR("cache: read: {}", e.what());
         return 0;
