@@ -11,7 +11,6 @@
 #include "sqlite.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <functional>
 #include <list>
@@ -109,7 +108,6 @@ struct Store::Impl {
             seg_touch.step();
         }
     }
-    std::atomic<std::uint64_t> local_commits{0};
     // PRAGMA data_version is per connection: one dedicated connection answers version() when
     // the shared change counter is not available.
     std::mutex version_mutex;
@@ -417,7 +415,6 @@ struct Store::Impl {
         try {
             auto result = body(dropped);
             exec(writer, "COMMIT");
-            local_commits.fetch_add(1);
             if (counter)
                 counter->increment();
             lock.unlock();
@@ -693,20 +690,17 @@ std::uint64_t Store::version()
     if (impl_->counter)
         return impl_->counter->load();
     try {
-        // data_version changes for commits of other connections (this process's writer included);
-        // the local counter covers the writer's own commits seen from the same connection.
-        std::uint64_t v;
-        {
-            std::lock_guard lock(impl_->version_mutex);
-            if (!impl_->version_reader)
-                impl_->version_reader = std::make_unique<Reader>(impl_->file);
-            Reader& r = *impl_->version_reader;
-            ResetGuard g{r.version};
-            v = r.version.step() ? static_cast<std::uint64_t>(r.version.col_i64(0)) : 0;
-        }
-        return (v << 32) ^ impl_->local_commits.load();
-    } catch (const std::exception&) {
-        return impl_->local_commits.load();
+        // data_version of a connection that never writes changes with every commit of any other
+        // connection, this process's writer included.
+        std::lock_guard lock(impl_->version_mutex);
+        if (!impl_->version_reader)
+            impl_->version_reader = std::make_unique<Reader>(impl_->file);
+        Reader& r = *impl_->version_reader;
+        ResetGuard g{r.version};
+        return r.version.step() ? static_cast<std::uint64_t>(r.version.col_i64(0)) : 0;
+    } catch (const std::exception& e) {
+        PD_ERROR("cache: version: {}", e.what());
+        return 0; // waiters then re-check at their deadline only
     }
 }
 
