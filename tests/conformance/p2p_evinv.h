@@ -1,0 +1,224 @@
+/* Helpers shared by p2p_events.c and p2p_invite.c, all static inline: a private identity/group
+ * store per process (OPENP2P_DIR), time in FILETIME ticks, identities and groups made for a test,
+ * records, GUID and string comparisons. Public headers (p2p.h) and <windows.h> only, so that the
+ * programs also run against the real Windows P2P.dll (which ignores OPENP2P_DIR). Include it
+ * exactly once per program, before any other P2P header: it instantiates the role GUIDs
+ * through <initguid.h>. */
+#ifndef PD_P2P_EVINV_H
+#define PD_P2P_EVINV_H
+
+#include <winsock2.h>
+#include <windows.h>
+#include <initguid.h> /* instantiate PEER_GROUP_ROLE_* in this program */
+#include <p2p.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "wtest.h"
+
+#define TICKS_PER_SECOND 10000000ull
+#define TICKS_PER_DAY (86400ull * TICKS_PER_SECOND)
+
+/* ---- Private store ---------------------------------------------------------------------------- */
+
+/* Deletes a directory tree (best effort). TRUE if it is gone. */
+static inline BOOL ei_rm_tree(const WCHAR *dir)
+{
+    WCHAR pattern[MAX_PATH + 4], path[2 * MAX_PATH];
+    WIN32_FIND_DATAW fd;
+    HANDLE find;
+
+    _snwprintf(pattern, MAX_PATH + 3, L"%ls\\*", dir);
+    pattern[MAX_PATH + 3] = 0;
+    find = FindFirstFileW(pattern, &fd);
+    if (find != INVALID_HANDLE_VALUE) {
+        do {
+            if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L".."))
+                continue;
+            _snwprintf(path, 2 * MAX_PATH - 1, L"%ls\\%ls", dir, fd.cFileName);
+            path[2 * MAX_PATH - 1] = 0;
+            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+                ei_rm_tree(path);
+            else
+                DeleteFileW(path);
+        } while (FindNextFileW(find, &fd));
+        FindClose(find);
+    }
+    return RemoveDirectoryW(dir) || GetFileAttributesW(dir) == INVALID_FILE_ATTRIBUTES;
+}
+
+/* Points the DLL's per-user identity and group store at a fresh directory %TEMP%\<name>-<pid>
+ * (project choice, docs/compat.md: OPENP2P_DIR is read at every call that opens the store and is
+ * inherited by child processes). Call before any P2P function. */
+static inline void ei_use_private_store(WCHAR *dir, DWORD size, const WCHAR *name)
+{
+    WCHAR tmp[MAX_PATH];
+    GetTempPathW(MAX_PATH, tmp);
+    _snwprintf(dir, size - 1, L"%ls%ls-%lu", tmp, name, GetCurrentProcessId());
+    dir[size - 1] = 0;
+    ei_rm_tree(dir);
+    CreateDirectoryW(dir, NULL);
+    SetEnvironmentVariableW(L"OPENP2P_DIR", dir);
+}
+
+static inline void ei_remove_private_store(const WCHAR *dir)
+{
+    if (!ei_rm_tree(dir))
+        trace("could not delete the store directory %ls\n", dir);
+}
+
+/* ---- Time -------------------------------------------------------------------------------------- */
+
+static inline ULONGLONG ft_ticks(const FILETIME *ft) { return (ULONGLONG)ft->dwHighDateTime << 32 | ft->dwLowDateTime; }
+
+static inline FILETIME ticks_ft(ULONGLONG t)
+{
+    FILETIME ft;
+    ft.dwLowDateTime = (DWORD)t;
+    ft.dwHighDateTime = (DWORD)(t >> 32);
+    return ft;
+}
+
+static inline ULONGLONG now_ticks(void)
+{
+    FILETIME ft;
+    GetSystemTimeAsFileTime(&ft);
+    return ft_ticks(&ft);
+}
+
+/* |a - b| <= slack */
+static inline BOOL ticks_near(ULONGLONG a, ULONGLONG b, ULONGLONG slack) { return a > b ? a - b <= slack : b - a <= slack; }
+
+/* ---- Strings and GUIDs ------------------------------------------------------------------------ */
+
+static inline BOOL wstr_eq(PCWSTR a, PCWSTR b) { return a && b && !wcscmp(a, b); }
+
+/* Printable (UTF-8) form of a possibly NULL wide string, cut at 400 bytes (8 rotating buffers). */
+static inline const char *wdbg(PCWSTR s)
+{
+    static char bufs[8][512];
+    static LONG next;
+    char *buf = bufs[InterlockedIncrement(&next) & 7];
+    int n;
+    if (!s)
+        return "(null)";
+    n = WideCharToMultiByte(CP_UTF8, 0, s, (int)wcsnlen(s, 120), buf, 400, NULL, NULL);
+    buf[n > 0 ? n : 0] = 0;
+    if (wcslen(s) > 120)
+        strcat(buf, "...");
+    return buf;
+}
+
+static inline BOOL guid_eq(const GUID *a, const GUID *b) { return !memcmp(a, b, sizeof(GUID)); }
+
+static inline const char *gdbg(const GUID *g)
+{
+    static char bufs[4][40];
+    static LONG next;
+    char *buf = bufs[InterlockedIncrement(&next) & 3];
+    snprintf(buf, 40, "{%08lx-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x}", g->Data1, g->Data2, g->Data3,
+             g->Data4[0], g->Data4[1], g->Data4[2], g->Data4[3], g->Data4[4], g->Data4[5], g->Data4[6], g->Data4[7]);
+    return buf;
+}
+
+/* A GUID unique to this run (record types, so that no earlier run's data matches). */
+static inline GUID new_guid(void)
+{
+    GUID g;
+    CoCreateGuid(&g);
+    return g;
+}
+
+/* ---- Identities, groups, records -------------------------------------------------------------- */
+
+/* A new identity (PeerIdentityCreate with a fresh key); its name, freed with PeerFreeData. */
+static inline PWSTR ei_identity(PCWSTR classifier, PCWSTR friendly)
+{
+    PWSTR name = NULL;
+    HRESULT hr = PeerIdentityCreate(classifier, friendly, 0, &name);
+    ok(hr == S_OK && name, "PeerIdentityCreate(%ls): %#lx\n", classifier, hr);
+    return hr == S_OK ? name : NULL;
+}
+
+/* A new group created by `creator` in the global cloud with GMC authentication; password != NULL:
+ * password authentication too, for the MEMBER role. NULL on failure. */
+static inline HGROUP ei_group(PCWSTR creator, PCWSTR classifier, PCWSTR friendly, PCWSTR password)
+{
+    PEER_GROUP_PROPERTIES props;
+    HGROUP h = NULL;
+    HRESULT hr;
+
+    memset(&props, 0, sizeof(props));
+    props.dwSize = sizeof(props);
+    props.pwzCreatorPeerName = (PWSTR)creator;
+    props.pwzClassifier = (PWSTR)classifier;
+    props.pwzFriendlyName = (PWSTR)friendly;
+    props.dwAuthenticationSchemes = PEER_GROUP_GMC_AUTHENTICATION;
+    if (password) {
+        props.dwAuthenticationSchemes |= PEER_GROUP_PASSWORD_AUTHENTICATION;
+        props.pwzGroupPassword = (PWSTR)password;
+        props.groupPasswordRole = PEER_GROUP_ROLE_MEMBER;
+    }
+    hr = PeerGroupCreate(&props, &h);
+    ok(hr == S_OK && h, "PeerGroupCreate(%ls): %#lx\n", classifier, hr);
+    return hr == S_OK ? h : NULL;
+}
+
+/* The group's properties (PeerGroupGetProperties; free with PeerFreeData), or NULL. */
+static inline PEER_GROUP_PROPERTIES *ei_props(HGROUP h)
+{
+    PEER_GROUP_PROPERTIES *props = NULL;
+    HRESULT hr = PeerGroupGetProperties(h, &props);
+    ok(hr == S_OK && props && props->pwzGroupPeerName, "PeerGroupGetProperties: %#lx\n", hr);
+    return hr == S_OK ? props : NULL;
+}
+
+/* The group's peer name (a copy, free()), or NULL. */
+static inline WCHAR *ei_group_name(HGROUP h)
+{
+    PEER_GROUP_PROPERTIES *props = ei_props(h);
+    WCHAR *name = props && props->pwzGroupPeerName ? _wcsdup(props->pwzGroupPeerName) : NULL;
+    if (props)
+        PeerFreeData(props);
+    return name;
+}
+
+/* Adds a record of `type` whose data is `text` (with its NUL), expiring in one hour of peer time.
+ * Returns the HRESULT; *id receives the record's id. */
+static inline HRESULT ei_add_record(HGROUP h, const GUID *type, const char *text, GUID *id)
+{
+    PEER_RECORD rec;
+    FILETIME utc = ticks_ft(now_ticks() + 3600 * TICKS_PER_SECOND), peer;
+
+    memset(&rec, 0, sizeof(rec));
+    rec.dwSize = sizeof(rec);
+    rec.type = *type;
+    if (PeerGroupUniversalTimeToPeerTime(h, &utc, &peer) != S_OK)
+        peer = utc; /* peer time starts as the creator's UTC ([MS-PPGRH] 1.3.6) */
+    rec.ftExpiration = peer;
+    rec.data.cbData = (ULONG)strlen(text) + 1;
+    rec.data.pbData = (PBYTE)text;
+    return PeerGroupAddRecord(h, &rec, id);
+}
+
+/* TRUE if `name` is among the peer names of an enumeration of PEER_NAME_PAIR (PeerEnumIdentities,
+ * PeerEnumGroups); ends the enumeration. */
+static inline BOOL ei_enum_has(HPEERENUM e, PCWSTR name)
+{
+    BOOL found = FALSE;
+    for (;;) {
+        ULONG count = 16, i;
+        PEER_NAME_PAIR **items = NULL;
+        if (PeerGetNextItem(e, &count, (PVOID **)&items) != S_OK || !count)
+            break;
+        for (i = 0; i < count; i++)
+            found |= wstr_eq(items[i]->pwzPeerName, name);
+        PeerFreeData(items);
+    }
+    PeerEndEnumeration(e);
+    return found;
+}
+
+#endif /* PD_P2P_EVINV_H */
