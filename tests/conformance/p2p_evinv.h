@@ -9,6 +9,7 @@
 
 #include <winsock2.h>
 #include <windows.h>
+#include <objbase.h>  /* CoCreateGuid (not in <windows.h> under WIN32_LEAN_AND_MEAN) */
 #include <initguid.h> /* instantiate PEER_GROUP_ROLE_* in this program */
 #include <p2p.h>
 #include <stdio.h>
