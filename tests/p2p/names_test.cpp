@@ -217,3 +217,27 @@ TEST(HostName, Injective)
         }
     }
 }
+
+// Random host-name-shaped garbage: never crashes, and whatever is accepted is canonical
+// (encoding the decoded peer name gives back the same host name).
+TEST(HostName, RandomHostsAreCanonicalOrRejected)
+{
+    std::mt19937 rng(4242);
+    const std::string chars = "abcdefghijklmnopqrstuvwxyz0123456789-";
+    int accepted = 0;
+    for (int iter = 0; iter < 50000; ++iter) {
+        std::u16string host;
+        int kind = iter % 3;
+        if (kind == 0) host = u"xn--";
+        else if (kind == 1) host = u"pn--";
+        for (int n = static_cast<int>(rng() % 12); n > 0; --n) host += static_cast<char16_t>(chars[rng() % chars.size()]);
+        host += u".pnrp.net";
+        std::u16string peer, again;
+        if (succeeded(from_host_name(host, peer))) {
+            ++accepted;
+            ASSERT_EQ(to_host_name(peer, again), hr::ok);
+            ASSERT_EQ(again, host);
+        }
+    }
+    EXPECT_GT(accepted, 1000);
+}
