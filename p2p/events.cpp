@@ -1,0 +1,240 @@
+// Grouping event exports: PeerGroupRegisterEvent / UnregisterEvent / GetEventData.
+//
+// Each registration (HPEEREVENT) has its own bounded queue: the group's changes are matched
+// against the registration's filters, queued, and the caller's Win32 event is signalled after
+// the queue lock is released. When more than kQueueLimit events are waiting, new ones are
+// dropped and counted; once the queue is drained, GetEventData reports the loss once with
+// HRESULT_FROM_WIN32(ERROR_BUFFER_OVERFLOW) (docs/compat.md) so that the application can
+// resynchronize with PeerGroupEnumRecords.
+#include "group.h"
+#include "memory.h"
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+
+using namespace pd::p2pdll;
+namespace p2p = pd::p2p;
+
+namespace {
+
+constexpr size_t kQueueLimit = 1024;
+
+struct Filter {
+    DWORD type;
+    std::optional<p2p::Guid> guid;  // record type (RECORD_CHANGED) or data type (INCOMING_DATA, ...)
+};
+
+struct EventRegistration {
+    std::shared_ptr<p2p::Group> group;
+    std::uint64_t listener = 0;
+    std::uint64_t group_handle = 0;
+    HANDLE event = nullptr;  // our duplicate of the caller's event
+    std::vector<Filter> filters;
+    std::mutex mutex;
+    std::deque<p2p::GroupEvent> queue;
+    std::uint64_t dropped = 0;
+
+    ~EventRegistration()
+    {
+        if (event)
+            CloseHandle(event);
+    }
+
+    bool wants(const p2p::GroupEvent& e) const
+    {
+        for (const auto& f : filters) {
+            if (f.type != e.type)
+                continue;
+            if (!f.guid)
+                return true;
+            if (e.type == PEER_GROUP_EVENT_RECORD_CHANGED && *f.guid == e.record_type)
+                return true;
+        }
+        return false;
+    }
+
+    // Called by the group after a change, with no group lock held.
+    void deliver(const p2p::GroupEvent& e)
+    {
+        if (!wants(e))
+            return;
+        {
+            std::lock_guard lock(mutex);
+            if (queue.size() >= kQueueLimit) {
+                ++dropped;
+                return;
+            }
+            queue.push_back(e);
+        }
+        // Signalled outside the lock (the caller's wait callback may call GetEventData at once).
+        SetEvent(event);
+    }
+};
+
+bool known_event_type(DWORD t)
+{
+    switch (t) {
+    case PEER_GROUP_EVENT_STATUS_CHANGED:
+    case PEER_GROUP_EVENT_PROPERTY_CHANGED:
+    case PEER_GROUP_EVENT_RECORD_CHANGED:
+    case PEER_GROUP_EVENT_DIRECT_CONNECTION:
+    case PEER_GROUP_EVENT_NEIGHBOR_CONNECTION:
+    case PEER_GROUP_EVENT_INCOMING_DATA:
+    case PEER_GROUP_EVENT_MEMBER_CHANGED:
+    case PEER_GROUP_EVENT_CONNECTION_FAILED:
+    case PEER_GROUP_EVENT_AUTHENTICATION_FAILED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void release(const std::shared_ptr<EventRegistration>& r)
+{
+    if (r->listener)
+        r->group->unsubscribe(r->listener);
+}
+
+} // namespace
+
+namespace pd::p2pdll {
+
+void drop_registrations(GroupHandle& g)
+{
+    std::vector<std::uint64_t> regs;
+    {
+        std::lock_guard lock(g.mutex);
+        regs.swap(g.registrations);
+    }
+    for (auto v : regs)
+        if (auto r = handles().remove<EventRegistration>(v, kEvent))
+            release(r);
+}
+
+} // namespace pd::p2pdll
+
+extern "C" {
+
+HRESULT WINAPI PeerGroupRegisterEvent(HGROUP hGroup, HANDLE hEvent, DWORD cEventRegistration,
+                                      PEER_GROUP_EVENT_REGISTRATION* pEventRegistrations, HPEEREVENT* phPeerEvent)
+{
+    return guarded("PeerGroupRegisterEvent", [&]() -> HRESULT {
+        std::shared_ptr<GroupHandle> g;
+        if (HRESULT h = lookup_group(hGroup, PEER_E_INVALID_GROUP, g); FAILED(h))
+            return h;
+        if (!hEvent || hEvent == INVALID_HANDLE_VALUE || !cEventRegistration || !pEventRegistrations || !phPeerEvent)
+            return E_INVALIDARG;
+        auto reg = std::make_shared<EventRegistration>();
+        for (DWORD i = 0; i < cEventRegistration; ++i) {
+            const auto& in = pEventRegistrations[i];
+            if (!known_event_type(in.eventType))
+                return E_INVALIDARG;
+            Filter f{static_cast<DWORD>(in.eventType), std::nullopt};
+            if (in.pType)
+                f.guid = to_guid(*in.pType);
+            reg->filters.push_back(f);
+        }
+        // Our own reference to the caller's event, valid until Unregister even if the caller
+        // closes its handle first.
+        if (!DuplicateHandle(GetCurrentProcess(), hEvent, GetCurrentProcess(), &reg->event, 0, FALSE,
+                             DUPLICATE_SAME_ACCESS))
+            return E_INVALIDARG;
+        reg->group = g->group;
+        reg->group_handle = handle_value(hGroup);
+        std::uint64_t v = handles().insert(kEvent, reg);
+        if (!v)
+            return E_OUTOFMEMORY;
+        std::weak_ptr<EventRegistration> weak = reg;
+        reg->listener = g->group->subscribe([weak](const p2p::GroupEvent& e) {
+            if (auto r = weak.lock())
+                r->deliver(e);
+        });
+        {
+            std::lock_guard lock(g->mutex);
+            g->registrations.push_back(v);
+        }
+        // A PeerGroupClose racing with this call may have missed the new registration: check.
+        if (!handles().lookup<GroupHandle>(handle_value(hGroup), kGroup)) {
+            if (auto r = handles().remove<EventRegistration>(v, kEvent))
+                release(r);
+            return PEER_E_INVALID_GROUP;
+        }
+        *phPeerEvent = to_handle(v);
+        return S_OK;
+    });
+}
+
+HRESULT WINAPI PeerGroupUnregisterEvent(HPEEREVENT hPeerEvent)
+{
+    return guarded("PeerGroupUnregisterEvent", [&]() -> HRESULT {
+        if (peernet_disabled())
+            return PEER_E_CANNOT_START_SERVICE;
+        auto r = handles().remove<EventRegistration>(handle_value(hPeerEvent), kEvent);
+        if (!r)
+            return E_INVALIDARG;
+        release(r);
+        if (auto g = handles().lookup<GroupHandle>(r->group_handle, kGroup)) {
+            std::lock_guard lock(g->mutex);
+            auto& v = g->registrations;
+            v.erase(std::remove(v.begin(), v.end(), handle_value(hPeerEvent)), v.end());
+        }
+        return S_OK;
+    });
+}
+
+HRESULT WINAPI PeerGroupGetEventData(HPEEREVENT hPeerEvent, PPEER_GROUP_EVENT_DATA* ppEventData)
+{
+    return guarded("PeerGroupGetEventData", [&]() -> HRESULT {
+        if (peernet_disabled())
+            return PEER_E_CANNOT_START_SERVICE;
+        if (!ppEventData)
+            return E_INVALIDARG;
+        auto r = handles().lookup<EventRegistration>(handle_value(hPeerEvent), kEvent);
+        if (!r)
+            return E_INVALIDARG;
+        p2p::GroupEvent e;
+        {
+            std::lock_guard lock(r->mutex);
+            if (r->queue.empty()) {
+                *ppEventData = nullptr;
+                if (r->dropped) {
+                    r->dropped = 0;
+                    return HRESULT_FROM_WIN32(ERROR_BUFFER_OVERFLOW);
+                }
+                return PEER_S_NO_EVENT_DATA;
+            }
+            e = std::move(r->queue.front());
+            r->queue.pop_front();
+        }
+        FlatBuilder b;
+        size_t s = b.reserve<PEER_GROUP_EVENT_DATA>();
+        auto* o = b.at<PEER_GROUP_EVENT_DATA>(s);
+        o->eventType = static_cast<PEER_GROUP_EVENT_TYPE>(e.type);
+        switch (e.type) {
+        case PEER_GROUP_EVENT_STATUS_CHANGED:
+            o->dwStatus = static_cast<PEER_GROUP_STATUS>(e.status);
+            break;
+        case PEER_GROUP_EVENT_RECORD_CHANGED:
+            o->recordChangeData.dwSize = sizeof(PEER_EVENT_RECORD_CHANGE_DATA);
+            o->recordChangeData.changeType = static_cast<PEER_RECORD_CHANGE_TYPE>(e.change);
+            o->recordChangeData.recordId = from_guid(e.record_id);
+            o->recordChangeData.recordType = from_guid(e.record_type);
+            break;
+        case PEER_GROUP_EVENT_MEMBER_CHANGED:
+            o->memberChangeData.dwSize = sizeof(PEER_EVENT_MEMBER_CHANGE_DATA);
+            o->memberChangeData.changeType = static_cast<PEER_MEMBER_CHANGE_TYPE>(e.change);
+            b.link_str(s + offsetof(PEER_GROUP_EVENT_DATA, memberChangeData.pwzIdentity), e.identity);
+            break;
+        default:  // PROPERTY_CHANGED carries no data
+            break;
+        }
+        void* block = b.finish();
+        if (!block)
+            return E_OUTOFMEMORY;
+        *ppEventData = static_cast<PPEER_GROUP_EVENT_DATA>(block);
+        return S_OK;
+    });
+}
+
+} // extern "C"

@@ -1,0 +1,31 @@
+// Shared by the group exports (group.cpp, records.cpp, events.cpp): the HGROUP object, the
+// Startup count, and the lookup that every group function starts with.
+#pragma once
+
+#include "abi.h"
+#include "pd/p2p/group.hpp"
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace pd::p2pdll {
+
+struct GroupHandle {
+    std::shared_ptr<pd::p2p::Group> group;
+    std::mutex mutex;
+    std::vector<std::uint64_t> registrations;  // HPEEREVENT values bound to this handle
+};
+
+// Number of PeerGroupStartup calls not yet matched by PeerGroupShutdown.
+bool group_started();
+
+// The group behind hGroup after the common checks (policy, Startup, live handle). On failure
+// returns the code: PEER_E_CANNOT_START_SERVICE, PEER_E_NOT_INITIALIZED, or `invalid` for a handle
+// that is not a live group (PEER_E_INVALID_GROUP or E_INVALIDARG, per the function's page).
+HRESULT lookup_group(HGROUP h, HRESULT invalid, std::shared_ptr<GroupHandle>& out);
+
+// Unregisters every event registration of a group handle (PeerGroupClose).
+void drop_registrations(GroupHandle& g);
+
+} // namespace pd::p2pdll

@@ -1,0 +1,866 @@
+// pd::p2p::Group: a peer group on this machine. See group.hpp for the contract.
+//
+// Persisted state (GroupDb meta keys):
+//   group_peer_name   the group's peer name (GroupDb writes it at create)
+//   identity          the member identity that owns this database
+//   gmc               this member's GMC chain, PKCS#7 ([MS-PPSEC] 2.2.3.2 "GMC Data")
+//   grc               the Group Root Certificate, DER
+//   group_key         the GRC private key, sealed by the store's KeyProtector (creator/owner only)
+//   peer_time_delta   peer time - UTC, 100 ns ticks, 8 bytes little-endian ([MS-PPGRH] 1.3.6)
+// Records: the Security Properties record (properties), Membership records (one per member
+// GMC), and the application's records — all signed per [MS-PPSEC] 2.2.4.
+#include "pd/p2p/group.hpp"
+#include "group_state.hpp"
+
+#include "pd/p2p/attributes.hpp"
+#include "pd/p2p/documents.hpp"
+#include "pd/p2p/group_db.hpp"
+#include "pd/p2p/identity.hpp"
+#include "pd/p2p/names.hpp"
+#include "pd/p2p/pki.hpp"
+#include "pd/p2p/search.hpp"
+#include "pd/p2p/security_records.hpp"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+namespace pd::p2p {
+
+Guid role_admin() { return pki::kRoleAdmin; }
+Guid role_member() { return pki::kRoleMember; }
+Guid role_inviting_member() { return pki::kRoleInvitingMember; }
+
+namespace {
+
+constexpr std::uint32_t kFlagAutoRefresh = 0x1;
+constexpr std::uint32_t kFlagDeleted = 0x2;
+constexpr std::uint32_t kKnownPropertyFlags = 0x7;
+constexpr std::uint32_t kAuthGmc = 0x1, kAuthPassword = 0x2;
+constexpr const char* kMetaIdentity = "identity";
+constexpr const char* kMetaGmc = "gmc";
+constexpr const char* kMetaGrc = "grc";
+constexpr const char* kMetaGroupKey = "group_key";
+constexpr const char* kMetaTimeDelta = "peer_time_delta";
+
+// PEER_GROUP_EVENT_* and change types of p2p.h.
+constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3;
+constexpr std::uint32_t kRecordAdded = 1, kRecordUpdated = 2, kRecordDeleted = 3, kRecordExpired = 4;
+
+Ticks utc_now() { return utc_now_ticks(); }
+
+Bytes u16_bytes(std::u16string_view s)
+{
+    return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), reinterpret_cast<const std::uint8_t*>(s.data() + s.size()));
+}
+std::u16string bytes_u16(const Bytes& b)
+{
+    std::u16string s(b.size() / 2, u'\0');
+    if (!s.empty())
+        std::memcpy(s.data(), b.data(), s.size() * 2);
+    return s;
+}
+
+Guid random_guid()
+{
+    Guid g;
+    Bytes r = pki::random_bytes(16);
+    std::copy(r.begin(), r.end(), g.b.begin());
+    g.b[7] = static_cast<std::uint8_t>((g.b[7] & 0x0F) | 0x40);  // version 4 (Data3 high nibble)
+    g.b[8] = static_cast<std::uint8_t>((g.b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+    return g;
+}
+
+struct Wipe {
+    Bytes& b;
+    ~Wipe()
+    {
+        if (!b.empty())
+            OPENSSL_cleanse(b.data(), b.size());
+    }
+};
+
+// The process-wide table of open groups: every handle of the same (store, identity, group)
+// shares one Group, so a change made through one handle reaches the registrations of all.
+std::mutex g_open_mutex;
+std::map<std::string, std::weak_ptr<Group>> g_open;
+
+std::string open_key(const UserStore& store, std::u16string_view identity, std::u16string_view group)
+{
+    return store.group_path(identity, group);
+}
+
+}  // namespace
+
+Group::~Group() = default;
+
+// ------------------------------------------------------------------------------------------------
+// creation and opening
+
+namespace {
+
+Hr validate_new_properties(const GroupProperties& in, SecurityProperties& sp)
+{
+    if (in.flags & ~kKnownPropertyFlags)
+        return hr::invalid_group_properties;
+    if (!in.group_peer_name.empty())
+        return hr::invalid_group_properties;  // [doc] PeerGroupCreate: cannot be set
+    if (in.classifier.empty() || !valid_classifier(in.classifier))
+        return hr::invalid_classifier;
+    if (in.friendly_name.size() > 255)
+        return hr::invalid_friendly_name;
+    if (in.comment.size() > 255)
+        return hr::invalid_group_properties;
+    if (in.cloud.size() > 126)
+        return hr::invalid_group_properties;
+    // [doc] PEER_GROUP_PROPERTIES: member data lifetime 8 h .. 10 years, 0 = the issuer's
+    // remaining lifetime (kept as 0: the creator's GMC never expires).
+    if (in.member_data_lifetime && (in.member_data_lifetime < kMinMemberDataLifetime ||
+                                    in.member_data_lifetime > kMaxMemberDataLifetime))
+        return hr::invalid_group_properties;
+    std::uint32_t schemes = in.auth_schemes ? in.auth_schemes : kAuthGmc;
+    if (schemes & ~(kAuthGmc | kAuthPassword))
+        return hr::invalid_group_properties;
+    sp = {};
+    sp.major = 1;
+    sp.minor = 0;
+    if (schemes & kAuthPassword) {
+        // Password groups use group security 1.1 ([MS-PPSEC] 3.1.4.1); the password role is
+        // Admin or Member ("Inviting Member" in the spec's wording of the second GUID).
+        if (in.password.empty() || in.password.size() > 255)
+            return hr::invalid_group_properties;
+        if (in.password_role != pki::kRoleAdmin && in.password_role != pki::kRoleMember)
+            return hr::invalid_group_properties;
+        sp.minor = 1;
+        sp.password_hash = pki::group_password_hash(in.password);
+        sp.password_role = in.password_role;
+    }
+    sp.auth_flags = schemes;
+    sp.option_flags = in.flags;
+    sp.membership_lifetime = in.member_data_lifetime ? in.member_data_lifetime : kDefaultMemberDataLifetime;
+    // [MS-PPSEC] 3.1.4.1: below 300 s the default of 300 s is used.
+    sp.presence_lifetime = std::max(in.presence_lifetime, kDefaultPresenceLifetime);
+    sp.comment = in.comment;
+    sp.cloud = in.cloud.empty() ? u"Global_" : in.cloud;
+    sp.classifier = in.classifier;
+    sp.friendly_name = in.friendly_name.empty() ? in.classifier : in.friendly_name;
+    return hr::ok;
+}
+
+Bytes put_i64(Ticks v)
+{
+    Bytes b(8);
+    for (int i = 0; i < 8; ++i)
+        b[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i));
+    return b;
+}
+Ticks get_i64(const Bytes& b)
+{
+    std::uint64_t v = 0;
+    for (size_t i = 0; i < 8 && i < b.size(); ++i)
+        v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
+    return static_cast<Ticks>(v);
+}
+
+}  // namespace
+
+Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties& props, std::shared_ptr<Group>& out)
+{
+    try {
+        SecurityProperties sp;
+        if (Hr h = validate_new_properties(props, sp); failed(h))
+            return h;
+        // The creator: the named identity, or the user's default identity.
+        std::u16string creator = props.creator_peer_name;
+        if (creator.empty()) {
+            if (Hr h = default_identity(*store, creator); failed(h))
+                return h;
+        } else {
+            PeerName pn;
+            if (failed(parse_peer_name(creator, pn)) || !pn.secure())
+                return hr::invalid_peer_name;
+        }
+        IdentityKeys id;
+        if (Hr h = load_identity(*store, creator, id); failed(h))
+            return h == hr::not_found ? hr::identity_not_found : h;
+        Wipe wipe{id.private_pkcs8};
+        auto state = std::make_unique<State>();
+        if (Hr h = pki::Key::from_pkcs8_der(id.private_pkcs8, state->identity_key); failed(h))
+            return hr::no_key_access;
+
+        // The group key and its self-signed GRC; the group peer name is the GRC key's authority
+        // with the group classifier ([MS-PPSEC] 1.3.2.1).
+        if (Hr h = pki::Key::generate(state->group_key); failed(h))
+            return h;
+        std::u16string group_name = pki::authority(state->group_key) + u"." + sp.classifier;
+        sp.group_peer_name = group_name;
+        sp.creator_peer_name = creator;
+        Ticks now = utc_now();
+        Ticks forever = now + pki::kInfiniteLifetime;
+        if (Hr h = pki::make_grc(state->group_key, group_name, sp.friendly_name, now, forever, 0, state->grc); failed(h))
+            return h;
+        // The creator's GMC: issued by the GRC, Admin role, for the creator's identity key.
+        pki::GmcRequest req;
+        req.subject_spki = state->identity_key.spki_der();
+        req.subject_peer_name = creator;
+        req.subject_friendly_name = id.row.friendly_name;
+        req.roles = {pki::kRoleAdmin};
+        req.classifiers = pki::classifiers_for_roles(req.roles);
+        req.not_before = now;
+        req.not_after = forever;
+        Bytes gmc;
+        if (Hr h = pki::make_gmc(state->group_key, state->grc, req, gmc); failed(h))
+            return h;
+        state->chain = {state->grc, gmc};
+        if (Hr h = pki::parse_cert(gmc, state->gmc); failed(h))
+            return h;
+        state->props = sp;
+        state->version = sp.minor ? pki::GroupSecurity::v1_1 : pki::GroupSecurity::v1_0;
+
+        std::string path = store->group_path(creator, group_name);
+        std::filesystem::create_directories(std::filesystem::u8path(path).parent_path());
+        if (Hr h = GroupDb::create(path, state->db); failed(h))
+            return h;
+        auto& db = *state->db;
+        Bytes sealed, clear = state->group_key.private_pkcs8_der();
+        Wipe wipe_group{clear};
+        Hr h = store->protector().protect(clear, sealed);
+        Bytes chain_p7 = pki::pkcs7_certs(state->chain);
+        if (succeeded(h))
+            h = db.put_meta(kMetaGroupPeerName, u16_bytes(group_name));
+        if (succeeded(h))
+            h = db.put_meta(kMetaIdentity, u16_bytes(creator));
+        if (succeeded(h))
+            h = db.put_meta(kMetaGmc, chain_p7);
+        if (succeeded(h))
+            h = db.put_meta(kMetaGrc, state->grc);
+        if (succeeded(h))
+            h = db.put_meta(kMetaGroupKey, sealed);
+        if (succeeded(h))
+            h = db.put_meta(kMetaTimeDelta, put_i64(0));
+
+        std::shared_ptr<Group> g(new Group());
+        g->store_ = store;
+        g->identity_ = creator;
+        g->group_name_ = group_name;
+        g->state_ = std::move(state);
+        // [MS-PPSEC] 3.1.4.1: the Security Properties record (creator = group peer name, signed
+        // with the GRC key) and the creator's Membership record.
+        if (succeeded(h)) {
+            Record sec;
+            sec.type = kSecurityPropertiesType;
+            sec.id = random_guid();
+            sec.version = 1;
+            sec.creator = sec.modified_by = group_name;
+            sec.created = sec.modified = now;
+            sec.expires = forever;
+            sec.data = serialize_security_properties(sp);
+            h = g->sign_and_store(sec, true, true);
+        }
+        if (succeeded(h))
+            h = g->publish_membership(creator, chain_p7, now, forever);
+        if (succeeded(h))
+            h = store->add_group({creator, group_name, sp.friendly_name, path}, false);
+        if (failed(h)) {
+            g->state_->db.reset();
+            GroupDb::destroy(path);
+            return h;
+        }
+        {
+            std::lock_guard lock(g_open_mutex);
+            g_open[path] = g;
+        }
+        out = std::move(g);
+        return hr::ok;
+    } catch (const std::bad_alloc&) {
+        return hr::out_of_memory;
+    } catch (const std::filesystem::filesystem_error&) {
+        return hr::database_accessdenied;
+    }
+}
+
+Hr Group::open(const std::shared_ptr<UserStore>& store, std::u16string_view identity, std::u16string_view group_name,
+               std::shared_ptr<Group>& out)
+{
+    try {
+        IdentityRow idrow;
+        if (failed(store->get_identity(identity, idrow)))
+            return hr::identity_not_found;
+        GroupRow row;
+        if (failed(store->get_group(identity, group_name, row)))
+            return hr::not_found;
+        std::lock_guard lock(g_open_mutex);
+        if (auto g = g_open[row.path].lock(); g && !g->state_->deleted) {
+            out = std::move(g);
+            return hr::ok;
+        }
+        std::shared_ptr<Group> g(new Group());
+        g->store_ = store;
+        g->identity_ = std::u16string(identity);
+        g->group_name_ = std::u16string(group_name);
+        g->state_ = std::make_unique<State>();
+        if (Hr h = GroupDb::open(row.path, g->state_->db); failed(h))
+            return h;
+        if (Hr h = g->load(); failed(h))
+            return h;
+        g_open[row.path] = g;
+        out = std::move(g);
+        return hr::ok;
+    } catch (const std::bad_alloc&) {
+        return hr::out_of_memory;
+    }
+}
+
+Hr Group::load()
+{
+    State& s = *state_;
+    Bytes v;
+    if (Hr h = s.db->get_meta(kMetaIdentity, v); failed(h) || bytes_u16(v) != identity_)
+        return hr::invalid_group;
+    IdentityKeys id;
+    if (Hr h = load_identity(*store_, identity_, id); failed(h))
+        return h == hr::not_found ? hr::identity_not_found : h;
+    Wipe wipe{id.private_pkcs8};
+    if (failed(pki::Key::from_pkcs8_der(id.private_pkcs8, s.identity_key)))
+        return hr::no_key_access;
+    Bytes chain_p7;
+    if (failed(s.db->get_meta(kMetaGmc, chain_p7)) || failed(pki::parse_pkcs7_certs(chain_p7, s.chain)) || s.chain.empty())
+        return hr::invalid_group;
+    std::vector<pki::CertInfo> ordered;
+    std::vector<Bytes> ordered_der;
+    if (failed(pki::verify_gmc_chain(s.chain, utc_now(), ordered, &ordered_der)) || ordered.empty())
+        return hr::invalid_group;
+    s.chain = ordered_der;
+    s.gmc = ordered.back();
+    if (s.gmc.spki != s.identity_key.spki_der())
+        return hr::invalid_group;
+    s.db->get_meta(kMetaGrc, s.grc);
+    Bytes sealed;
+    if (succeeded(s.db->get_meta(kMetaGroupKey, sealed)) && !sealed.empty()) {
+        Bytes clear;
+        Wipe w{clear};
+        if (succeeded(store_->protector().unprotect(sealed, clear)))
+            pki::Key::from_pkcs8_der(clear, s.group_key);
+    }
+    Bytes delta;
+    if (succeeded(s.db->get_meta(kMetaTimeDelta, delta)))
+        s.delta = get_i64(delta);
+    return reload_properties();
+}
+
+Hr Group::reload_properties()
+{
+    std::vector<Record> recs;
+    if (Hr h = state_->db->list_records(&kSecurityPropertiesType, false, recs); failed(h))
+        return h;
+    if (recs.empty())
+        return hr::group_not_ready;  // the Security Properties record has not arrived yet
+    SecurityProperties sp;
+    if (Hr h = parse_security_properties(recs.front().data, sp); failed(h))
+        return hr::invalid_group;
+    state_->props = sp;
+    state_->version = sp.minor ? pki::GroupSecurity::v1_1 : pki::GroupSecurity::v1_0;
+    return hr::ok;
+}
+
+Hr Group::destroy(const std::shared_ptr<UserStore>& store, std::u16string_view identity, std::u16string_view group_name)
+{
+    GroupRow row;
+    if (failed(store->get_group(identity, group_name, row)))
+        return hr::not_found;
+    {
+        // Open handles of this process stop using the database (they then fail with
+        // PEER_E_INVALID_GROUP); the files can then be removed.
+        std::lock_guard lock(g_open_mutex);
+        if (auto g = g_open[row.path].lock()) {
+            std::lock_guard glock(g->mutex_);
+            g->state_->deleted = true;
+            g->state_->db.reset();
+        }
+        g_open.erase(row.path);
+    }
+    if (Hr h = store->delete_group(identity, group_name); failed(h))
+        return h;
+    GroupDb::destroy(row.path);
+    return hr::ok;
+}
+
+// ------------------------------------------------------------------------------------------------
+// signing and storing
+
+Hr Group::sign_and_store(Record& rec, bool with_group_key, bool insert)
+{
+    State& s = *state_;
+    // [MS-PPSEC] 2.2.4: creator and modifier GMC serials, then the signature. Records of the
+    // group itself (Security Properties) are signed with the GRC key and carry its serial.
+    Bytes serial = s.gmc.serial;
+    const pki::Key* key = &s.identity_key;
+    if (with_group_key) {
+        pki::CertInfo grc;
+        if (failed(pki::parse_cert(s.grc, grc)) || s.group_key.empty())
+            return hr::not_authorized;
+        serial = grc.serial;
+        key = &s.group_key;
+    }
+    Bytes creator_serial = serial;
+    if (!insert) {
+        pki::RecordSecurity old;
+        if (succeeded(pki::parse_record_security(rec.security, old)))
+            creator_serial = old.creator_serial;
+    }
+    rec.security.clear();
+    if (Hr h = pki::record_security(rec, creator_serial, serial, *key, s.version, rec.security); failed(h))
+        return h;
+    return insert ? s.db->insert_record(rec) : s.db->replace_record(rec);
+}
+
+Hr Group::publish_membership(std::u16string_view member, const Bytes& chain_p7, Ticks now, Ticks expires)
+{
+    State& s = *state_;
+    // One Membership record per member: replace an older one of the same member.
+    std::vector<Record> existing;
+    if (Hr h = s.db->list_records(&kMembershipType, false, existing); failed(h))
+        return h;
+    Record rec;
+    bool insert = true;
+    for (auto& r : existing)
+        if (r.creator == member) {
+            rec = r;
+            insert = false;
+            break;
+        }
+    if (insert) {
+        rec.type = kMembershipType;
+        rec.id = random_guid();
+        rec.version = 1;
+        rec.creator = std::u16string(member);
+        rec.created = now;
+    } else {
+        rec.version += 1;
+    }
+    rec.modified_by = identity_;
+    rec.modified = now;
+    rec.expires = expires;
+    rec.flags = 0;
+    rec.data = serialize_membership(1, state_->props.minor, chain_p7);
+    return sign_and_store(rec, false, insert);
+}
+
+void Group::notify(const GroupEvent& e)
+{
+    std::vector<GroupListener> copy;
+    {
+        std::lock_guard lock(listeners_mutex_);
+        for (auto& [id, l] : listeners_)
+            copy.push_back(l);
+    }
+    for (auto& l : copy)
+        l(e);
+}
+
+std::uint64_t Group::subscribe(GroupListener listener)
+{
+    std::lock_guard lock(listeners_mutex_);
+    std::uint64_t id = next_listener_++;
+    listeners_.emplace_back(id, std::move(listener));
+    return id;
+}
+
+void Group::unsubscribe(std::uint64_t id)
+{
+    std::lock_guard lock(listeners_mutex_);
+    listeners_.erase(std::remove_if(listeners_.begin(), listeners_.end(), [id](auto& p) { return p.first == id; }),
+                     listeners_.end());
+}
+
+// Call with mutex_ held: fails for a deleted group.
+#define PD_GROUP_LIVE()                 \
+    if (state_->deleted || !state_->db) \
+    return hr::invalid_group
+
+// ------------------------------------------------------------------------------------------------
+// properties
+
+Hr Group::properties(GroupProperties& out)
+{
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    if (Hr h = reload_properties(); failed(h))
+        return h;
+    const auto& p = state_->props;
+    out = {};
+    out.flags = p.option_flags;
+    out.cloud = p.cloud;
+    out.classifier = p.classifier;
+    out.group_peer_name = p.group_peer_name;
+    out.creator_peer_name = p.creator_peer_name;
+    out.friendly_name = p.friendly_name;
+    out.comment = p.comment;
+    out.member_data_lifetime = p.membership_lifetime;
+    out.presence_lifetime = p.presence_lifetime;
+    out.auth_schemes = p.minor ? p.auth_flags : kAuthGmc;
+    out.password_role = p.password_role;
+    return hr::ok;
+}
+
+Hr Group::set_properties(const GroupProperties& in)
+{
+    {
+        std::lock_guard lock(mutex_);
+        PD_GROUP_LIVE();
+        if (Hr h = reload_properties(); failed(h))
+            return h;
+        State& s = *state_;
+        // [doc] PeerGroupSetProperties: only the creator may change properties.
+        if (identity_ != s.props.creator_peer_name || s.group_key.empty())
+            return hr::not_authorized;
+        SecurityProperties sp = s.props;
+        // Immutable: cloud, classifier, group peer name, creator peer name (NULL = unchanged).
+        auto changed = [](const std::u16string& given, const std::u16string& current) {
+            return !given.empty() && given != current;
+        };
+        if (changed(in.cloud, sp.cloud) || changed(in.classifier, sp.classifier) ||
+            changed(in.group_peer_name, sp.group_peer_name) || changed(in.creator_peer_name, sp.creator_peer_name))
+            return hr::invalid_group_properties;
+        if ((in.flags & ~kKnownPropertyFlags) || in.friendly_name.size() > 255 || in.comment.size() > 255)
+            return hr::invalid_group_properties;
+        // Lifetimes are fixed at creation ([MS-PPSEC] 2.2.3.1); 0 means "unchanged".
+        if ((in.member_data_lifetime && in.member_data_lifetime != sp.membership_lifetime) ||
+            (in.presence_lifetime && in.presence_lifetime != sp.presence_lifetime))
+            return hr::invalid_group_properties;
+        // Authentication schemes are fixed at creation too; the password and its role may change
+        // in a password group.
+        std::uint32_t schemes = sp.minor ? sp.auth_flags : kAuthGmc;
+        if (in.auth_schemes && in.auth_schemes != schemes)
+            return hr::invalid_group_properties;
+        if (sp.minor && !in.password.empty()) {
+            if (in.password.size() > 255)
+                return hr::invalid_group_properties;
+            sp.password_hash = pki::group_password_hash(in.password);
+        }
+        if (sp.minor && !in.password_role.is_null()) {
+            if (in.password_role != pki::kRoleAdmin && in.password_role != pki::kRoleMember)
+                return hr::invalid_group_properties;
+            sp.password_role = in.password_role;
+        }
+        sp.option_flags = in.flags;
+        sp.friendly_name = in.friendly_name.empty() ? sp.classifier : in.friendly_name;
+        sp.comment = in.comment;
+        std::vector<Record> recs;
+        if (Hr h = s.db->list_records(&kSecurityPropertiesType, false, recs); failed(h) || recs.empty())
+            return failed(h) ? h : hr::group_not_ready;
+        Record rec = recs.front();
+        rec.version += 1;
+        rec.modified = utc_now() + s.delta;
+        rec.modified_by = sp.group_peer_name;
+        rec.data = serialize_security_properties(sp);
+        if (Hr h = sign_and_store(rec, true, false); failed(h))
+            return h;
+        s.props = sp;
+        store_->set_group_friendly_name(identity_, group_name_, sp.friendly_name);
+    }
+    GroupEvent e;
+    e.type = kEventPropertyChanged;
+    notify(e);
+    return hr::ok;
+}
+
+// ------------------------------------------------------------------------------------------------
+// records
+
+namespace {
+
+bool is_app_record(const Record& r) { return !is_reserved_record_type(r.type); }
+
+Hr check_attributes(const std::u16string& xml)
+{
+    if (xml.empty())
+        return hr::ok;
+    std::vector<Attribute> attrs;
+    return parse_attributes(xml, attrs);
+}
+
+}  // namespace
+
+void Group::expire_now()
+{
+    std::vector<Record> purged;
+    {
+        std::lock_guard lock(mutex_);
+        if (state_->deleted || !state_->db)
+            return;
+        // DEFER_EXPIRATION: records do not expire while the node is offline ([MS-PPSEC] 2.2.3.1 E).
+        if (state_->props.option_flags & 0x4)
+            return;
+        if (failed(state_->db->purge_expired(utc_now() + state_->delta, purged)))
+            return;
+    }
+    for (auto& r : purged) {
+        if (!is_app_record(r) || (r.flags & kFlagDeleted))
+            continue;
+        GroupEvent e;
+        e.type = kEventRecordChanged;
+        e.change = kRecordExpired;
+        e.record_id = r.id;
+        e.record_type = r.type;
+        notify(e);
+    }
+}
+
+Hr Group::add_record(Record& rec)
+{
+    expire_now();
+    {
+        std::lock_guard lock(mutex_);
+        PD_GROUP_LIVE();
+        State& s = *state_;
+        // [MS-PPSEC] 2.2.3 / [MS-PPGRH] 2.2.1.9: the infrastructure's record types are reserved.
+        if (is_reserved_record_type(rec.type))
+            return hr::not_authorized;
+        if (rec.flags & ~kFlagAutoRefresh)
+            return hr::invalid_record;
+        if (rec.data.size() + 2 * rec.attributes.size() * sizeof(char16_t) > kMaxRecordBytes)
+            return hr::max_record_size_exceeded;
+        if (Hr h = check_attributes(rec.attributes); failed(h))
+            return h;
+        Ticks now = utc_now() + s.delta;
+        if (rec.expires <= now)
+            return hr::invalid_record_expiration;
+        // The infrastructure fills in everything else ([doc] PeerGroupAddRecord).
+        rec.id = random_guid();
+        rec.version = 1;
+        rec.creator = identity_;
+        rec.modified_by = identity_;
+        rec.created = now;
+        rec.modified = now;
+        if (Hr h = sign_and_store(rec, false, true); failed(h))
+            return h;
+    }
+    GroupEvent e;
+    e.type = kEventRecordChanged;
+    e.change = kRecordAdded;
+    e.record_id = rec.id;
+    e.record_type = rec.type;
+    notify(e);
+    return hr::ok;
+}
+
+Hr Group::update_record(const Record& in, Record& stored)
+{
+    expire_now();
+    {
+        std::lock_guard lock(mutex_);
+        PD_GROUP_LIVE();
+        State& s = *state_;
+        Record cur;
+        if (failed(s.db->get_record(in.id, cur)) || (cur.flags & kFlagDeleted) || !is_app_record(cur))
+            return hr::record_not_found;
+        // Only the creator, or an administrator, may change a record ([MS-PPSEC] 2.2.5.3).
+        if (cur.creator != identity_ && !s.is_admin())
+            return hr::not_authorized;
+        // type and flags must be given unchanged ([doc] PeerGroupUpdateRecord).
+        if (in.type != cur.type || in.flags != cur.flags)
+            return hr::invalid_arg;
+        if (in.data.size() + 2 * in.attributes.size() * sizeof(char16_t) > kMaxRecordBytes)
+            return hr::max_record_size_exceeded;
+        if (Hr h = check_attributes(in.attributes); failed(h))
+            return h;
+        // The expiration may only move later.
+        if (in.expires < cur.expires)
+            return hr::invalid_record_expiration;
+        Ticks now = utc_now() + s.delta;
+        cur.attributes = in.attributes;
+        cur.data = in.data;
+        cur.expires = in.expires;
+        cur.version += 1;
+        cur.modified_by = identity_;
+        cur.modified = std::max(now, cur.modified + 1);
+        if (Hr h = sign_and_store(cur, false, false); failed(h))
+            return h;
+        stored = cur;
+    }
+    GroupEvent e;
+    e.type = kEventRecordChanged;
+    e.change = kRecordUpdated;
+    e.record_id = stored.id;
+    e.record_type = stored.type;
+    notify(e);
+    return hr::ok;
+}
+
+Hr Group::delete_record(const Guid& id)
+{
+    expire_now();
+    Record cur;
+    {
+        std::lock_guard lock(mutex_);
+        PD_GROUP_LIVE();
+        State& s = *state_;
+        if (failed(s.db->get_record(id, cur)) || (cur.flags & kFlagDeleted) || !is_app_record(cur))
+            return hr::record_not_found;
+        if (cur.creator != identity_ && !s.is_admin())
+            return hr::not_authorized;
+        // A tombstone: marked deleted, payload and attributes dropped, kept until it expires so
+        // that the deletion reaches every member ([MS-PPGRH] 1.3.5).
+        cur.flags |= kFlagDeleted;
+        cur.data.clear();
+        cur.attributes.clear();
+        cur.version += 1;
+        cur.modified_by = identity_;
+        cur.modified = std::max(utc_now() + s.delta, cur.modified + 1);
+        if (Hr h = sign_and_store(cur, false, false); failed(h))
+            return h;
+    }
+    GroupEvent e;
+    e.type = kEventRecordChanged;
+    e.change = kRecordDeleted;
+    e.record_id = cur.id;
+    e.record_type = cur.type;
+    notify(e);
+    return hr::ok;
+}
+
+Hr Group::get_record(const Guid& id, Record& out)
+{
+    expire_now();
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    Record r;
+    if (failed(state_->db->get_record(id, r)) || (r.flags & kFlagDeleted) || !is_app_record(r))
+        return hr::record_not_found;
+    out = std::move(r);
+    return hr::ok;
+}
+
+Hr Group::enum_records(const Guid* type, std::vector<Record>& out)
+{
+    expire_now();
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    std::vector<Record> all;
+    if (Hr h = state_->db->list_records(type, false, all); failed(h))
+        return h;
+    out.clear();
+    for (auto& r : all)
+        if (is_app_record(r) && !(r.flags & kFlagDeleted))
+            out.push_back(std::move(r));
+    return hr::ok;
+}
+
+Hr Group::search_records(std::u16string_view query, std::vector<Record>& out)
+{
+    Search search;
+    if (Hr h = Search::parse(query, search); failed(h))
+        return h;
+    std::vector<Record> all;
+    if (Hr h = enum_records(nullptr, all); failed(h))
+        return h;
+    out.clear();
+    for (auto& r : all) {
+        bool match = false;
+        if (succeeded(search.matches_record(r, match)) && match)
+            out.push_back(std::move(r));
+    }
+    return hr::ok;
+}
+
+// ------------------------------------------------------------------------------------------------
+// time, database
+
+Hr Group::to_peer_time(Ticks utc, Ticks& peer)
+{
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    peer = utc + state_->delta;
+    return hr::ok;
+}
+
+Hr Group::to_universal_time(Ticks peer, Ticks& utc)
+{
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    utc = peer - state_->delta;
+    return hr::ok;
+}
+
+Hr Group::export_database(const std::string& path)
+{
+    expire_now();
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    return state_->db->export_file(path);
+}
+
+Hr Group::import_database(const std::string& path)
+{
+    std::vector<Record> changed;
+    {
+        std::lock_guard lock(mutex_);
+        PD_GROUP_LIVE();
+        // Records are merged by the [MS-PPGRH] 3.1.7.32 rule; only records whose signature checks
+        // against a known member's key are kept by the import (group_db validates the file).
+        if (Hr h = state_->db->import_file(path, changed); failed(h))
+            return h;
+        reload_properties();
+    }
+    for (auto& r : changed) {
+        if (!is_app_record(r))
+            continue;
+        GroupEvent e;
+        e.type = kEventRecordChanged;
+        e.change = (r.flags & kFlagDeleted) ? kRecordDeleted : (r.version == 1 ? kRecordAdded : kRecordUpdated);
+        e.record_id = r.id;
+        e.record_type = r.type;
+        notify(e);
+    }
+    return hr::ok;
+}
+
+// ------------------------------------------------------------------------------------------------
+// members
+
+Hr Group::members(std::u16string_view filter, bool present_only, std::vector<MemberInfo>& out)
+{
+    expire_now();
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    out.clear();
+    // Offline, no member is present ([doc] PEER_MEMBER: presence is published while connected).
+    if (present_only)
+        return hr::ok;
+    std::vector<Record> recs;
+    if (Hr h = state_->db->list_records(&kMembershipType, false, recs); failed(h))
+        return h;
+    for (auto& r : recs) {
+        Bytes p7;
+        std::vector<Bytes> certs;
+        std::vector<pki::CertInfo> ordered;
+        if (failed(parse_membership(r.data, p7)) || failed(pki::parse_pkcs7_certs(p7, certs)) ||
+            failed(pki::verify_gmc_chain(certs, utc_now(), ordered)) || ordered.empty())
+            continue;
+        const auto& leaf = ordered.back();
+        if (!filter.empty() && leaf.subject_peer_name != filter)
+            continue;
+        MemberInfo m;
+        m.identity = leaf.subject_peer_name;
+        m.friendly_name = leaf.subject_name;
+        m.spki = leaf.spki;
+        m.issuer_peer_name = leaf.issuer_peer_name;
+        m.issuer_friendly_name = leaf.issuer_name;
+        m.valid_from = leaf.not_before;
+        m.valid_to = leaf.not_after;
+        m.roles = leaf.roles;
+        // The local member first ([doc] PeerGroupEnumMembers).
+        if (m.identity == identity_)
+            out.insert(out.begin(), std::move(m));
+        else
+            out.push_back(std::move(m));
+    }
+    return hr::ok;
+}
+
+}  // namespace pd::p2p

@@ -1,0 +1,175 @@
+// A peer group on this machine ([doc] about-the-grouping-api, [MS-PPSEC] 1.3, fact sheet §2):
+// its persisted database (group_db.hpp), the group's certificates and keys, the records with
+// their [MS-PPSEC] 2.2.4 signatures, authorization by role, peer time, invitations and
+// credentials. Everything here works without other peers; connecting and flooding come later.
+//
+// Thread-safety: a Group is shared by every handle of the same (identity, group) in the process
+// and is safe to call from any thread. Subscribers are called after the change is committed and
+// with no lock held.
+#pragma once
+#include "pd/p2p/status.hpp"
+#include "pd/p2p/record_wire.hpp"
+#include "pd/p2p/types.hpp"
+#include "pd/p2p/user_store.hpp"
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pd::p2p {
+
+class GroupDb;
+
+// PEER_GROUP_PROPERTIES in engine types. Flags/schemes keep their p2p.h values.
+struct GroupProperties {
+    std::uint32_t flags = 0;                 // PEER_MEMBER_DATA_OPTIONAL 1, DISABLE_PRESENCE 2, DEFER_EXPIRATION 4
+    std::u16string cloud;
+    std::u16string classifier;
+    std::u16string group_peer_name;
+    std::u16string creator_peer_name;
+    std::u16string friendly_name;
+    std::u16string comment;
+    std::uint32_t member_data_lifetime = 0;  // seconds
+    std::uint32_t presence_lifetime = 0;     // seconds
+    std::uint32_t auth_schemes = 0;          // PEER_GROUP_GMC_AUTHENTICATION 1, PASSWORD 2
+    std::u16string password;                 // only as input (never returned)
+    Guid password_role;
+};
+
+inline constexpr std::uint32_t kDefaultMemberDataLifetime = 2419200;  // 28 days
+inline constexpr std::uint32_t kMinMemberDataLifetime = 8 * 3600;     // doc: 8 hours
+inline constexpr std::uint32_t kMaxMemberDataLifetime = 315360000;    // doc: 10 years
+inline constexpr std::uint32_t kDefaultPresenceLifetime = 300;        // and the minimum
+
+// The role GUIDs of p2p.h (PEER_GROUP_ROLE_ADMIN / MEMBER / INVITING_MEMBER).
+Guid role_admin();
+Guid role_member();
+Guid role_inviting_member();
+
+// One change, as the event layer needs it (PEER_GROUP_EVENT_*).
+struct GroupEvent {
+    std::uint32_t type = 0;      // PEER_GROUP_EVENT_TYPE value
+    std::uint32_t change = 0;    // PEER_RECORD_CHANGE_TYPE / PEER_MEMBER_CHANGE_TYPE
+    Guid record_id;
+    Guid record_type;
+    std::u16string identity;     // MEMBER_CHANGED
+    std::uint32_t status = 0;    // STATUS_CHANGED
+};
+using GroupListener = std::function<void(const GroupEvent&)>;
+
+// A member as PeerGroupEnumMembers reports it.
+struct MemberInfo {
+    std::u16string identity;
+    std::u16string friendly_name;
+    std::u16string attributes;
+    bool present = false;
+    Bytes spki;                  // the member's public key (SubjectPublicKeyInfo DER)
+    std::u16string issuer_peer_name;
+    std::u16string issuer_friendly_name;
+    Ticks valid_from = 0, valid_to = 0;
+    std::vector<Guid> roles;
+};
+
+// PeerGroupParseInvitation's result (PEER_INVITATION_INFO).
+struct InvitationInfo {
+    std::u16string cloud_name;
+    std::uint32_t scope = 0;         // PNRP_SCOPE: GLOBAL 1, SITE_LOCAL 2, LINK_LOCAL 3
+    std::uint32_t cloud_flags = 0;
+    std::u16string group_peer_name, issuer_peer_name, subject_peer_name;
+    std::u16string group_friendly_name, issuer_friendly_name, subject_friendly_name;
+    Ticks valid_from = 0, valid_to = 0;
+    std::vector<Guid> roles;
+    std::vector<std::u16string> classifiers;
+    Bytes subject_spki;
+    std::uint32_t auth_scheme = 0;   // PEER_GROUP_GMC_AUTHENTICATION / PASSWORD_AUTHENTICATION
+};
+Hr parse_invitation(std::u16string_view xml, InvitationInfo& out);
+
+class Group : public std::enable_shared_from_this<Group> {
+public:
+    // PeerGroupCreate: a new group key and GRC, the security-properties record and the creator's
+    // membership record ([MS-PPSEC] 3.1.4.1); the group is listed for the creator identity.
+    static Hr create(const std::shared_ptr<UserStore>& store, const GroupProperties& props,
+                     std::shared_ptr<Group>& out);
+    // PeerGroupOpen: the persisted group of `identity`, shared with other handles in the process.
+    static Hr open(const std::shared_ptr<UserStore>& store, std::u16string_view identity,
+                   std::u16string_view group_peer_name, std::shared_ptr<Group>& out);
+    // PeerGroupDelete: removes the database and the index row (open handles keep working on
+    // their in-memory object until closed, then fail).
+    static Hr destroy(const std::shared_ptr<UserStore>& store, std::u16string_view identity,
+                      std::u16string_view group_peer_name);
+    // PeerGroupImportConfig.
+    static Hr import_config(const std::shared_ptr<UserStore>& store, std::u16string_view xml,
+                            std::u16string_view password, bool overwrite, std::u16string& identity,
+                            std::u16string& group_peer_name);
+
+    ~Group();
+
+    const std::u16string& identity() const { return identity_; }
+    const std::u16string& group_peer_name() const { return group_name_; }
+
+    Hr properties(GroupProperties& out);
+    Hr set_properties(const GroupProperties& in);
+    std::uint32_t status() const { return 0; }  // offline: neither LISTENING nor HAS_CONNECTIONS
+
+    // Records. `rec` in: type, flags, attributes, expires (peer time), data; out: every field.
+    Hr add_record(Record& rec);
+    Hr update_record(const Record& rec, Record& stored);
+    Hr delete_record(const Guid& id);
+    Hr get_record(const Guid& id, Record& out);
+    Hr enum_records(const Guid* type, std::vector<Record>& out);
+    Hr search_records(std::u16string_view query, std::vector<Record>& out);
+
+    // Peer time = UTC + delta ([MS-PPGRH] 1.3.6); delta 0 until peers adjust it.
+    Hr to_peer_time(Ticks utc, Ticks& peer);
+    Hr to_universal_time(Ticks peer, Ticks& utc);
+
+    Hr export_database(const std::string& path);
+    Hr import_database(const std::string& path);
+
+    Hr members(std::u16string_view identity_filter, bool present_only, std::vector<MemberInfo>& out);
+
+    Hr create_invitation(std::u16string_view identity_xml, const Ticks* expiration,
+                         const std::vector<Guid>& roles, std::u16string& xml);
+    Hr create_password_invitation(std::u16string& xml);
+    Hr issue_credentials(std::u16string_view subject_identity, const MemberInfo* credentials,
+                         bool store_credentials, std::u16string& xml);
+    Hr export_config(std::u16string_view password, std::u16string& xml);
+
+    // Listeners of changes made through any handle of this process.
+    std::uint64_t subscribe(GroupListener listener);
+    void unsubscribe(std::uint64_t id);
+
+    // Drops expired records now ([MS-PPGRH] 3.1.5.2.4); the DLL calls it before reads.
+    void expire_now();
+
+private:
+    Group() = default;
+    struct State;
+    friend struct GroupAccess;
+    Hr load();
+    Hr reload_properties();
+    // Signs rec ([MS-PPSEC] 2.2.4) with the identity key, or the GRC key for the group's own
+    // records, and inserts or replaces it. Call with mutex_ held.
+    Hr sign_and_store(Record& rec, bool with_group_key, bool insert);
+    // Publishes (or republishes) the Membership record of `member` ([MS-PPSEC] 2.2.3.2).
+    Hr publish_membership(std::u16string_view member, const Bytes& chain_p7, Ticks now, Ticks expires);
+    // GMC chain for a subject, issued by this member ([MS-PPSEC] 3.1.7.5). Call with mutex_ held.
+    Hr issue_chain(const Bytes& subject_spki, std::u16string_view subject, std::u16string_view subject_friendly,
+                   std::vector<Guid> roles, const Ticks* not_before, const Ticks* not_after, Bytes& chain_p7);
+    void notify(const GroupEvent& e);
+
+    std::shared_ptr<UserStore> store_;
+    std::u16string identity_;
+    std::u16string group_name_;
+    std::unique_ptr<State> state_;
+    std::mutex mutex_;
+    std::mutex listeners_mutex_;
+    std::vector<std::pair<std::uint64_t, GroupListener>> listeners_;
+    std::uint64_t next_listener_ = 1;
+};
+
+}  // namespace pd::p2p
