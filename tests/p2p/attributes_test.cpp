@@ -1,6 +1,7 @@
 // Unit tests of record attribute XML and W3C datetime parsing (src/p2p/attributes.cpp).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "pd/p2p/attributes.hpp"
@@ -279,4 +280,17 @@ TEST(Attributes, WriteValidates)
     std::vector<Attribute> many(kMaxAttributes + 1);
     EXPECT_EQ(write_attributes(many, out), hr::too_many_attributes);
     EXPECT_EQ(out, u"keep");
+}
+
+TEST(Attributes, FuzzSeedsAreValid)
+{
+    for (const char* name : {"sdk-example.xml", "all-types.xml", "empty.xml"}) {
+        std::string path = std::string(PD_P2P_TEST_DATA) + "/fuzz/attributes/" + name;
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        ASSERT_NE(f, nullptr) << path;
+        std::string s(8192, '\0');
+        s.resize(std::fread(s.data(), 1, s.size(), f));
+        std::fclose(f);
+        EXPECT_EQ(code(utf16(s)), hr::ok) << name;
+    }
 }

@@ -1,6 +1,7 @@
 // Unit tests of base64 and the out-of-band XML documents (src/p2p/documents.cpp).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "pd/p2p/documents.hpp"
@@ -384,4 +385,35 @@ TEST(Documents, SizeLimit)
     ASSERT_EQ(write_identity_info(in, xml), hr::ok);
     ASSERT_EQ(parse_identity_info(xml, out), hr::ok);
     EXPECT_EQ(out.idc, in.idc);
+}
+
+namespace {
+
+std::u16string read_seed(const std::string& path)
+{
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    EXPECT_NE(f, nullptr) << path;
+    if (!f) return {};
+    std::string s;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
+    std::fclose(f);
+    return utf16(s);
+}
+
+}  // namespace
+
+TEST(Documents, FuzzSeedsAreValid)
+{
+    const std::string dir = std::string(PD_P2P_TEST_DATA) + "/fuzz/invitation/";
+    Invitation inv;
+    EXPECT_EQ(parse_invitation(read_seed(dir + "password-hgrp.xml"), inv), hr::ok);
+    EXPECT_EQ(parse_invitation(read_seed(dir + "gmc.xml"), inv), hr::ok);
+    EXPECT_GT(inv.gmc.size(), 100u);
+    GroupConfig cfg;
+    EXPECT_EQ(parse_group_config(read_seed(dir + "group-config.xml"), cfg), hr::ok);
+    IdentityInfo info;
+    EXPECT_EQ(parse_identity_info(read_seed(dir + "identity-info.xml"), info), hr::ok);
+    IdentityExport exp;
+    EXPECT_EQ(parse_identity_export(read_seed(dir + "identity-export.xml"), exp), hr::ok);
 }

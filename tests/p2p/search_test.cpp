@@ -1,6 +1,7 @@
 // Unit tests of PeerGroupSearchRecords queries (src/p2p/search.cpp).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "pd/p2p/search.hpp"
@@ -329,4 +330,17 @@ TEST(Search, WorstCaseWildcardIsBounded)
     Search s;
     ASSERT_EQ(Search::parse(q(clause(u"s", u"string", u"equal", pat)), s), hr::ok);
     EXPECT_FALSE(s.matches(r, attrs));
+}
+
+TEST(Search, FuzzSeedsAreValid)
+{
+    for (const char* name : {"sdk-and-or.xml", "wildcards.xml", "record-id.xml"}) {
+        std::string path = std::string(PD_P2P_TEST_DATA) + "/fuzz/search/" + name;
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        ASSERT_NE(f, nullptr) << path;
+        std::string s(8192, '\0');
+        s.resize(std::fread(s.data(), 1, s.size(), f));
+        std::fclose(f);
+        EXPECT_EQ(code(utf16(s)), hr::ok) << name;
+    }
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build the p2p XML fuzzers with clang (libFuzzer + ASan/UBSan) and run each for a bounded time.
+#   tests/p2p/run-fuzz.sh OUT_DIR [SECONDS=30]
+# Targets: fuzz_attributes (record attribute XML), fuzz_search (search queries + matching),
+# fuzz_invitation (invitation / group config / identity documents). Each runs SECONDS, so the
+# total is 3 x SECONDS plus the build. Inputs are UTF-16LE; the UTF-8 seeds of
+# tests/p2p/data/fuzz/<target>/ are converted with iconv into OUT_DIR/corpus-<target>.
+# Exits non-zero if a fuzzer finds a crash (artifacts are left in OUT_DIR).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="${1:?usage: run-fuzz.sh OUT_DIR [SECONDS]}"
+secs="${2:-30}"
+mkdir -p "$out/obj"
+out="$(cd "$out" && pwd)"
+
+CXX="${CXX_FUZZ:-clang++}"
+inc=(-I"$root/src/p2p/include")
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined "${inc[@]}")
+objs=()
+for name in types xml attributes search documents; do
+  obj="$out/obj/$name.o"
+  "$CXX" "${flags[@]}" -c "$root/src/p2p/$name.cpp" -o "$obj"
+  objs+=("$obj")
+done
+
+# A libFuzzer dictionary of the formats' tokens, encoded as UTF-16LE.
+dict="$out/p2p-xml.dict"
+: > "$dict"
+for word in '<' '>' '</' '/>' '="' '"' "'" '&amp;' '&lt;' '&gt;' '&quot;' '&apos;' '&#x' '&#' ';' \
+    '<![CDATA[' ']]>' '<!--' '-->' '<?xml version="1.0"?>' '<!DOCTYPE' '\*' '\?' '\\' '*' '?' \
+    attributes attribute name type int date string peersearch clause attrib compare and or \
+    equal notequal less greater lessorequal greaterorequal peerrecordid peerrecordtype \
+    peercreatorid peerlastmodifiedby peercreationtime peerlastmodificationtime \
+    PEERINVITATION VERSION 1.0 1.1 CLOUDNAME SCOPE GLOBAL SITELOCAL LINKLOCAL CLOUDFLAGS GMC \
+    GROUPPEERNAME GROUPFRIENDLYNAME PEERGROUPCONFIG IDENTITYPEERNAME DATA PEERIDENTITYINFO IDC \
+    PEERIDENTITYEXPORT PEERNAME xmlns:dt urn:schemas-microsoft-com:datatypes dt:dt bin.base64 \
+    '2003-01-31T10:00:00.5+01:00' 'Z' '=='; do
+  enc=""
+  for ((i = 0; i < ${#word}; i++)); do
+    c="${word:i:1}"
+    case "$c" in
+      '"') enc+='\x22\x00' ;;
+      '\') enc+='\x5C\x00' ;;
+      *) enc+="$(printf '\\x%02X\\x00' "'$c")" ;;
+    esac
+  done
+  printf '"%s"\n' "$enc" >> "$dict"
+done
+
+status=0
+for target in attributes search invitation; do
+  "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined "${inc[@]}" \
+    "$here/fuzz_$target.cpp" "${objs[@]}" -o "$out/p2p_fuzz_$target"
+  corpus="$out/corpus-$target"
+  mkdir -p "$corpus"
+  for seed in "$here"/data/fuzz/"$target"/*.xml; do
+    iconv -f UTF-8 -t UTF-16LE "$seed" > "$corpus/seed-$(basename "$seed" .xml)"
+  done
+  echo "== p2p_fuzz_$target for ${secs}s"
+  # -max_len bounds memory per input; libFuzzer exits non-zero on a crash/leak/timeout.
+  if ! (cd "$out" && "./p2p_fuzz_$target" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
+        -timeout=10 -dict="$dict" -print_final_stats=1 "$corpus" 2>&1 | tail -n 25); then
+    status=1
+  fi
+done
+[ "$status" -eq 0 ] && echo "fuzz: no crash in 3 x ${secs}s"
+exit "$status"
