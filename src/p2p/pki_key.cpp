@@ -1,5 +1,4 @@
 // RSA keys, CryptoAPI key blobs, hashes, authorities, the group password hash and PFX files.
-#include <cstring>
 #include <new>
 #include <utility>
 

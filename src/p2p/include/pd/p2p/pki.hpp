@@ -160,7 +160,10 @@ struct GmcRequest {
 // GMC signed by issuer_key, the key of issuer_cert (a GRC, or the issuer's own GMC). The issuer
 // must be allowed to issue the roles ([MS-PPSEC] 2.2.5.3; else hr::not_authorized) and the
 // validity must lie inside the issuer's (else hr::invalid_time_period).
-// issuer_key not matching issuer_cert: hr::invalid_arg; bad issuer cert: hr::invalid_credential.
+// issuer_key not matching issuer_cert, no/unknown roles, bad subject key: hr::invalid_arg;
+// a classifier over 150 chars or with NUL: hr::invalid_classifier; classifiers not delegated
+// by the issuer's list ([MS-PNRP] 2.2.3.5.1.5.1): hr::not_authorized; bad issuer cert:
+// hr::invalid_credential.
 Hr make_gmc(const Key& issuer_key, ByteSpan issuer_cert_der, const GmcRequest& req, Bytes& out);
 
 // [MS-PPSEC] 2.2.5.3: certs for Admin carry the empty list, Inviting Member/Member {"participant"}.
@@ -213,7 +216,8 @@ struct RecordSecurity {
 Hr parse_record_security(ByteSpan data, RecordSecurity& out);
 // Checks rec.security against the record fields with the signer's public key (the modifier's
 // GMC key). The signature is accepted in little-endian (CryptoAPI) and, for peers that store
-// it as PKCS#1 octets, big-endian order. hr::invalid_record when malformed or not matching.
+// it as PKCS#1 octets, big-endian order. hr::invalid_record when malformed or not matching,
+// hr::invalid_arg when signer_spki is not an RSA SubjectPublicKeyInfo.
 Hr verify_record_security(const Record& rec, ByteSpan signer_spki, GroupSecurity version);
 
 // ---- PFX ---------------------------------------------------------------------------------
