@@ -152,7 +152,7 @@ static void test_startup(void)
 {
     PEER_VERSION_DATA v;
     PEER_GROUP_PROPERTIES props;
-    HGROUP h = NULL;
+    HGROUP h = NULL, h2 = NULL;
     DWORD status;
     PWSTR name;
     HRESULT hr;
@@ -185,7 +185,7 @@ static void test_startup(void)
     ok_hr(PeerGroupShutdown(), S_OK, "second Shutdown");
     if (SUCCEEDED(hr))
         ok_hr(PeerGroupGetStatus(h, &status), PEER_E_NOT_INITIALIZED, "GetStatus after the last Shutdown");
-    ok_hr(PeerGroupCreate(&props, &h), PEER_E_NOT_INITIALIZED, "Create after the last Shutdown");
+    ok_hr(PeerGroupCreate(&props, &h2), PEER_E_NOT_INITIALIZED, "Create after the last Shutdown");
     ok_hr_in(PeerGroupShutdown(), PEER_E_NOT_INITIALIZED, E_UNEXPECTED, NO_HR, NO_HR, "one Shutdown too many");
 
     if (group_startup()) {
@@ -441,6 +441,7 @@ static void test_set_properties(void)
     HGROUP h = create_group(me, L"h5set", L"Settable"), h2 = NULL;
     PEER_GROUP_PROPERTIES *p = NULL, copy;
     WCHAR *f256 = wrepeat('f', 256);
+    ULONG presence;
     PWSTR name;
     HRESULT hr;
 
@@ -481,13 +482,18 @@ static void test_set_properties(void)
     copy.ulMemberDataLifetime = 100;
     set_fails(h, &copy, PEER_E_INVALID_GROUP_PROPERTIES, NO_HR, "member data lifetime of 100 s");
 
-    /* The creator changes the friendly name, comment and presence lifetime. */
+    /* The creator changes the friendly name and comment, then the presence lifetime (which the
+     * page does not list among the members that cannot be changed). */
     copy = *p;
     copy.pwzFriendlyName = L"Renamed";
     copy.pwzComment = L"A comment";
-    copy.ulPresenceLifetime = 900;
     ok_hr(PeerGroupSetProperties(h, &copy), S_OK, "SetProperties by the creator");
-    check_properties(h, me, L"h5set", L"Renamed", L"A comment", MEMBER_LIFETIME_DEFAULT, 900);
+    check_properties(h, me, L"h5set", L"Renamed", L"A comment", MEMBER_LIFETIME_DEFAULT, PRESENCE_LIFETIME_DEFAULT);
+    copy.ulPresenceLifetime = 900;
+    hr = PeerGroupSetProperties(h, &copy);
+    ok_hr(hr, S_OK, "SetProperties of the presence lifetime");
+    presence = SUCCEEDED(hr) ? 900 : PRESENCE_LIFETIME_DEFAULT;
+    check_properties(h, me, L"h5set", L"Renamed", L"A comment", MEMBER_LIFETIME_DEFAULT, presence);
     PeerFreeData(p);
 
     /* ... and they persist: Close, Open. */
@@ -495,7 +501,7 @@ static void test_set_properties(void)
     hr = PeerGroupOpen(me, name, NULL, &h2);
     ok_hr(hr, S_OK, "Open after SetProperties");
     if (SUCCEEDED(hr)) {
-        check_properties(h2, me, L"h5set", L"Renamed", L"A comment", MEMBER_LIFETIME_DEFAULT, 900);
+        check_properties(h2, me, L"h5set", L"Renamed", L"A comment", MEMBER_LIFETIME_DEFAULT, presence);
         ok(group_listed(me, name, L"Renamed"), "PeerEnumGroups does not list %s as Renamed\n", wa(name));
         ok_hr(PeerGroupClose(h2), S_OK, "Close");
     }

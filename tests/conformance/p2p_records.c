@@ -12,7 +12,7 @@
  * Create/Open. Public headers and <windows.h> only.
  *
  *   p2p_records.exe                               the tests
- *   p2p_records.exe child IDENTITY GROUP RECORDID (internal) reads and adds records */
+ *   p2p_records.exe child IDENTITY GROUP RECORDID VERSION   (internal) reads and adds records */
 #include "p2p_grouptest.h"
 
 static WCHAR store[MAX_PATH];
@@ -198,6 +198,7 @@ static void test_add_errors(HGROUP h)
     int before = count_records(h, &T_MAIN);
     BYTE *big;
     unsigned i;
+    HRESULT hr;
 
     rec_init(&r, h, &T_MAIN, 3600, NULL, "x", 2);
     ok_hr(PeerGroupAddRecord(h, NULL, &id), E_INVALIDARG, "AddRecord(NULL record)");
@@ -209,9 +210,20 @@ static void test_add_errors(HGROUP h)
     r.dwSize = sizeof(r) - 1;
     ok_hr_in(PeerGroupAddRecord(h, &r, &id), E_INVALIDARG, PEER_E_INVALID_RECORD, NO_HR, NO_HR, "dwSize - 1");
     r.dwSize = sizeof(r);
-    /* "An application cannot set these flags" (PEER_RECORD_FLAG_DELETED). */
+    /* "An application cannot set these flags": PEER_RECORD_FLAG_DELETED is refused (E_INVALIDARG
+     * or PEER_E_INVALID_RECORD) or ignored (the new record is live). */
     r.dwFlags = PEER_RECORD_FLAG_DELETED;
-    ok_hr_in(PeerGroupAddRecord(h, &r, &id), E_INVALIDARG, PEER_E_INVALID_RECORD, NO_HR, NO_HR, "DELETED flag");
+    hr = PeerGroupAddRecord(h, &r, &id);
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_INVALID_RECORD, S_OK, NO_HR, "DELETED flag");
+    if (SUCCEEDED(hr)) {
+        got = NULL;
+        ok_hr(PeerGroupGetRecord(h, &id, &got), S_OK, "GetRecord of a record added with the DELETED flag");
+        if (got) {
+            ok(!(got->dwFlags & PEER_RECORD_FLAG_DELETED), "a new record is marked deleted\n");
+            PeerFreeData(got);
+        }
+        PeerGroupDeleteRecord(h, &id);
+    }
     r.dwFlags = 0;
     /* ftExpiration is required and must lie ahead: the AddRecord page lists no code for it;
      * PEER_E_INVALID_RECORD_EXPIRATION (common return codes: "the record expiration specified is
@@ -737,14 +749,15 @@ static void check_bad_handle(HGROUP bad, const char *what)
 
 /* ---- 9. Persistence: Close/Open, another process -------------------------------------------- */
 
-/* child IDENTITY GROUP RECORDID: the record is there (version 3, creator IDENTITY); adds a
- * T_CHILD record. */
+/* child IDENTITY GROUP RECORDID VERSION: the record is there (that version, creator IDENTITY);
+ * adds a T_CHILD record. */
 static int child_main(char **argv)
 {
     PWSTR identity = arg_w(argv[2]), name = arg_w(argv[3]);
     PEER_RECORD *got = NULL;
     HGROUP h = NULL;
     GUID id;
+    DWORD version = strtoul(argv[5], NULL, 10);
     HRESULT hr;
 
     me = identity;
@@ -756,11 +769,12 @@ static int child_main(char **argv)
             hr = PeerGroupGetRecord(h, &id, &got);
             ok_hr(hr, S_OK, "child: GetRecord");
             if (SUCCEEDED(hr) && got) {
-                ok(got->dwVersion == 3, "child: version %lu, expected 3\n", got->dwVersion);
+                ok(got->dwVersion == version, "child: version %lu, expected %lu\n", got->dwVersion, version);
                 ok(wstr_eq(got->pwzCreatorId, identity), "child: creator %s\n", wa(got->pwzCreatorId));
-                ok(got->data.cbData == sizeof("second payload") &&
-                       !memcmp(got->data.pbData, "second payload", got->data.cbData),
-                   "child: data differs\n");
+                if (version == 3) /* test_update's payload */
+                    ok(got->data.cbData == sizeof("second payload") &&
+                           !memcmp(got->data.pbData, "second payload", got->data.cbData),
+                       "child: data differs\n");
                 PeerFreeData(got);
             }
             add_simple(h, &T_CHILD, NULL, "from the child");
@@ -779,10 +793,12 @@ static HGROUP test_persistence(HGROUP h, PCWSTR name, const GUID *id)
     PEER_RECORD *before = NULL, *after = NULL;
     char args[1024], gs[64];
     ITEMS it;
+    DWORD version;
     HRESULT hr;
 
     if (FAILED(PeerGroupGetRecord(h, id, &before)))
         before = NULL;
+    version = before ? before->dwVersion : 0;
     ok_hr(PeerGroupClose(h), S_OK, "Close");
     h = NULL;
     hr = PeerGroupOpen(me, name, NULL, &h);
@@ -814,7 +830,7 @@ static HGROUP test_persistence(HGROUP h, PCWSTR name, const GUID *id)
     /* Another process sees the record and adds one; this process sees that one after reopening. */
     ok_hr(PeerGroupClose(h), S_OK, "Close before the child");
     guid_str(id, gs, sizeof(gs));
-    snprintf(args, sizeof(args), "child %s %s %s", wa(me), wa(name), gs);
+    snprintf(args, sizeof(args), "child %s %s %s %lu", wa(me), wa(name), gs, version);
     ok(run_child(args) == 0, "the child process failed (see its output)\n");
     h = NULL;
     hr = PeerGroupOpen(me, name, NULL, &h);
@@ -976,7 +992,7 @@ int main(int argc, char **argv)
     GUID main_id = guid_null;
     PWSTR name;
 
-    if (argc >= 5 && !strcmp(argv[1], "child"))
+    if (argc >= 6 && !strcmp(argv[1], "child"))
         return child_main(argv);
 
     use_private_store(store, MAX_PATH, L"p2p_records");
