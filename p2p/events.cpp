@@ -170,6 +170,8 @@ HRESULT WINAPI PeerGroupUnregisterEvent(HPEEREVENT hPeerEvent)
     return guarded("PeerGroupUnregisterEvent", [&]() -> HRESULT {
         if (peernet_disabled())
             return PEER_E_CANNOT_START_SERVICE;
+        if (!group_started())
+            return PEER_E_NOT_INITIALIZED;
         auto r = handles().remove<EventRegistration>(handle_value(hPeerEvent), kEvent);
         if (!r)
             return E_INVALIDARG;
@@ -188,6 +190,8 @@ HRESULT WINAPI PeerGroupGetEventData(HPEEREVENT hPeerEvent, PPEER_GROUP_EVENT_DA
     return guarded("PeerGroupGetEventData", [&]() -> HRESULT {
         if (peernet_disabled())
             return PEER_E_CANNOT_START_SERVICE;
+        if (!group_started())
+            return PEER_E_NOT_INITIALIZED;
         if (!ppEventData)
             return E_INVALIDARG;
         auto r = handles().lookup<EventRegistration>(handle_value(hPeerEvent), kEvent);

@@ -488,6 +488,18 @@ HRESULT WINAPI PeerGroupIssueCredentials(HGROUP hGroup, PCWSTR pwzSubjectIdentit
                 cred.roles.push_back(to_guid(pCredentialInfo->pRoles[i]));
             if (pCredentialInfo->pwzFriendlyName)
                 cred.friendly_name = u16(pCredentialInfo->pwzFriendlyName);
+            // The subject's public key, as DER SubjectPublicKeyInfo for the engine.
+            if (!pCredentialInfo->pPublicKey)
+                return E_INVALIDARG;
+            DWORD len = 0;
+            if (!CryptEncodeObjectEx(X509_ASN_ENCODING, X509_PUBLIC_KEY_INFO, pCredentialInfo->pPublicKey, 0, nullptr,
+                                     nullptr, &len))
+                return E_INVALIDARG;
+            cred.spki.resize(len);
+            if (!CryptEncodeObjectEx(X509_ASN_ENCODING, X509_PUBLIC_KEY_INFO, pCredentialInfo->pPublicKey, 0, nullptr,
+                                     cred.spki.data(), &len))
+                return E_INVALIDARG;
+            cred.spki.resize(len);
             pcred = &cred;
         }
         std::u16string xml;

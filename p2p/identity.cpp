@@ -186,8 +186,9 @@ HRESULT WINAPI PeerIdentityGetXML(PCWSTR pwzIdentity, PWSTR* ppwzIdentityXML)
             return h;
         }
         std::u16string xml;
+        // The page lists E_HANDLE and E_INVALIDARG, not PEER_E_NOT_FOUND, for an unknown identity.
         if (HRESULT h = p2p::identity_xml(*store, name, xml); FAILED(h))
-            return h;
+            return h == PEER_E_NOT_FOUND ? E_INVALIDARG : h;
         return return_string(xml, ppwzIdentityXML);
     });
 }

@@ -157,8 +157,8 @@ HRESULT WINAPI PeerGetItemCount(HPEERENUM hPeerEnum, ULONG* pCount)
         if (!e)
             return E_INVALIDARG;
         std::lock_guard lock(e->mutex);
-        // The items not yet returned by PeerGetNextItem.
-        *pCount = static_cast<ULONG>(e->items.size() - e->next);
+        // All items of the enumeration, whatever PeerGetNextItem has returned already.
+        *pCount = static_cast<ULONG>(e->items.size());
         return S_OK;
     });
 }

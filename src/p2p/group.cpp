@@ -199,7 +199,9 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
         std::u16string group_name = pki::authority(state->group_key) + u"." + sp.classifier;
         sp.group_peer_name = group_name;
         sp.creator_peer_name = creator;
-        Ticks now = utc_now();
+        // Certificates carry whole seconds: validity computed from a rounded "now" so that the
+        // times read back from a certificate equal the ones it was made with.
+        Ticks now = utc_now() / kTicksPerSecond * kTicksPerSecond;
         Ticks forever = now + pki::kInfiniteLifetime;
         if (Hr h = pki::make_grc(state->group_key, group_name, sp.friendly_name, now, forever, 0, state->grc); failed(h))
             return h;

@@ -105,7 +105,7 @@ Hr Group::issue_chain(const Bytes& subject_spki, std::u16string_view subject, st
         if (!pki::can_issue(s.gmc.roles, r))
             return hr::not_authorized;
     }
-    Ticks now = utc_now_ticks();
+    Ticks now = utc_now_ticks() / kTicksPerSecond * kTicksPerSecond;  // certificates hold whole seconds
     Ticks from = not_before ? *not_before : now;
     // A child may not outlive its issuer: the default and the limit is the issuer's expiry.
     Ticks to = not_after ? *not_after : s.gmc.not_after;
@@ -123,20 +123,14 @@ Hr Group::issue_chain(const Bytes& subject_spki, std::u16string_view subject, st
     req.not_after = to;
     Bytes gmc;
     std::vector<Bytes> chain;
-    // The group's owner issues straight from the GRC (the shortest chain); any other member
-    // extends its own chain ([MS-PPSEC] 3.1.7.5), at most 24 links.
-    if (!s.group_key.empty() && !s.grc.empty()) {
-        if (Hr h = pki::make_gmc(s.group_key, s.grc, req, gmc); failed(h))
-            return h;
-        chain = {s.grc, gmc};
-    } else {
-        if (s.chain.size() >= pki::kMaxGmcChain)
-            return hr::chain_too_long;
-        if (Hr h = pki::make_gmc(s.identity_key, s.chain.back(), req, gmc); failed(h))
-            return h;
-        chain = s.chain;
-        chain.push_back(gmc);
-    }
+    // The new GMC is issued by this member with its identity key, extending its own chain
+    // (GRC -> ... -> this member's GMC -> new GMC, [MS-PPSEC] 3.1.7.5), at most 24 links.
+    if (s.chain.size() >= pki::kMaxGmcChain)
+        return hr::chain_too_long;
+    if (Hr h = pki::make_gmc(s.identity_key, s.chain.back(), req, gmc); failed(h))
+        return h;
+    chain = s.chain;
+    chain.push_back(gmc);
     chain_p7 = pki::pkcs7_certs(chain);
     return chain_p7.empty() ? hr::out_of_memory : hr::ok;
 }
@@ -220,16 +214,16 @@ Hr Group::issue_credentials(std::u16string_view subject, const MemberInfo* cred,
             break;
         }
     }
-    if (!cached) {
-        IdentityRow row;
-        if (failed(store_->get_identity(subject, row)))
-            return hr::identity_not_found;
-        pki::CertInfo ci;
-        if (failed(pki::parse_cert(row.cert, ci)))
-            return hr::invalid_arg;
-        spki = ci.spki;
-        friendly = row.friendly_name;
-        roles = {pki::kRoleMember};
+    // [MS-PPSEC] 3.1.4.5: without a cached GMC the application must supply the subject's key.
+    if (!cached && (!cred || cred->spki.empty()))
+        return hr::identity_not_found;
+    if (cred && !cred->spki.empty()) {
+        if (cached && cred->spki != spki)
+            return hr::invalid_arg;  // "MUST match the Public Key in the existing GMC"
+        if (!cached) {
+            spki = cred->spki;
+            roles = {pki::kRoleMember};
+        }
     }
     if (cred) {
         if (!cred->roles.empty())
@@ -313,10 +307,10 @@ Hr Group::import_config(const std::shared_ptr<UserStore>& store, std::u16string_
         pki::Key id_key, group_key;
         Bytes idc, grc;
         if (Hr h = pki::import_pfx(*id_pfx, password, id_key, idc); failed(h))
-            return h == pki::wrong_password ? h : hr::invalid_arg;
+            return hr::invalid_arg;  // a wrong password included ([doc]: E_INVALIDARG)
         if (g_pfx) {
             if (Hr h = pki::import_pfx(*g_pfx, password, group_key, grc); failed(h))
-                return h == pki::wrong_password ? h : hr::invalid_arg;
+                return hr::invalid_arg;  // a wrong password included ([doc]: E_INVALIDARG)
         }
         // The configuration must be self-consistent: the GMC chain certifies the identity key for
         // the named group, and the Security Properties record names the same group.
@@ -427,6 +421,9 @@ Hr parse_invitation(std::u16string_view xml, InvitationInfo& out)
     info.scope = static_cast<std::uint32_t>(inv.scope);
     info.cloud_flags = inv.cloud_flags;
     if (inv.password) {
+        PeerName pn;
+        if (failed(parse_peer_name(inv.group_peer_name, pn)) || !pn.secure())
+            return hr::invalid_arg;
         info.group_peer_name = inv.group_peer_name;
         info.group_friendly_name = inv.group_friendly_name;
         info.auth_scheme = kAuthPassword;

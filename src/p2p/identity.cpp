@@ -169,7 +169,8 @@ Hr parse_identity_xml(std::u16string_view xml, Bytes& idc_der, std::u16string& p
         return hr::invalid_arg;
     for (auto& der : certs) {
         pki::CertInfo ci;
-        if (succeeded(pki::parse_cert(der, ci)) && ci.type == pki::kCertIdc) {
+        // An IDC is self-signed: an altered certificate fails its own signature.
+        if (succeeded(pki::parse_cert(der, ci)) && ci.type == pki::kCertIdc && pki::verify_cert_signature(der, ci.spki)) {
             // The peer name must belong to the certified key ([MS-PNRP] 2.2.4).
             PeerName pn;
             if (failed(parse_peer_name(ci.subject_peer_name, pn)) || pn.authority != pki::authority_of_spki(ci.spki))
@@ -208,7 +209,7 @@ Hr import_identity(UserStore& store, std::u16string_view xml, std::u16string_vie
     pki::Key key;
     Bytes cert;
     if (Hr h = pki::import_pfx(ex.data, password, key, cert); failed(h))
-        return h == pki::wrong_password ? h : hr::invalid_arg;
+        return hr::invalid_arg;  // a wrong password included ([doc]: E_INVALIDARG)
     pki::CertInfo ci;
     if (failed(pki::parse_cert(cert, ci)) || ci.type != pki::kCertIdc || ci.spki != key.spki_der())
         return hr::invalid_arg;

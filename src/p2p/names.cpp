@@ -284,6 +284,9 @@ Hr to_host_name(std::u16string_view peer_name, std::u16string& host)
         if (failed(parse_peer_name(peer_name, pn))) return hr::cannot_convert_peer_name;
         std::string label;
         if (!encode_classifier(pn.classifier, label)) return hr::cannot_convert_peer_name;
+        // A DNS label holds at most 63 characters (RFC 1035 2.3.4): a longer classifier has no
+        // host name ("The conversion from a peer name failed. It ... is too long").
+        if (label.size() > 63) return hr::cannot_convert_peer_name;
         std::u16string result(label.begin(), label.end());
         if (pn.secure()) {
             result += u'.';

@@ -155,12 +155,29 @@ static void test_round_trips(void)
         round_trip(peer, NULL);
     }
 
-    /* 149 characters: within every documented limit (150 including the terminator). */
+    /* 63 characters: the longest classifier that fits one DNS label (RFC 1035 2.3.4). */
+    for (i = 0; i < 63; i++)
+        long_classifier[i] = (WCHAR)('a' + i % 26);
+    long_classifier[63] = 0;
+    swprintf(peer, 400, L"0.%ls", long_classifier);
+    round_trip(peer, NULL);
+
+    /* 149 characters is a valid peer name, but no valid host name holds it in one label: the
+     * conversion may fail with the code documented as "invalid format or is too long". */
     for (i = 0; i < 149; i++)
         long_classifier[i] = (WCHAR)('a' + i % 26);
     long_classifier[149] = 0;
     swprintf(peer, 400, L"0.%ls", long_classifier);
-    round_trip(peer, NULL);
+    {
+        HRESULT hr;
+        WCHAR *host = to_host(peer, &hr);
+        if (host) {
+            ok(is_pnrp_host_name(host), "149-character classifier -> host name %s\n", wn(host));
+            PeerFreeData(host);
+        } else {
+            ok(hr == PEER_E_CANNOT_CONVERT_PEER_NAME, "149-character classifier: %#lx\n", (unsigned long)hr);
+        }
+    }
 }
 
 /* Bad arguments. The pages list E_INVALIDARG only; PEER_E_CANNOT_CONVERT_PEER_NAME ("The
