@@ -191,12 +191,18 @@ HRESULT WINAPI PeerGroupDelete(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName)
     return guarded("PeerGroupDelete", [&]() -> HRESULT {
         if (HRESULT h = service_checks(); FAILED(h))
             return h;
-        if (!pwzIdentity || !*pwzIdentity || !pwzGroupPeerName || !*pwzGroupPeerName)
+        if ((pwzIdentity && !*pwzIdentity) || !pwzGroupPeerName || !*pwzGroupPeerName)
             return E_INVALIDARG;
         std::shared_ptr<p2p::UserStore> store;
         if (HRESULT h = p2p::UserStore::current(store); FAILED(h))
             return h;
-        return p2p::Group::destroy(store, u16(pwzIdentity), u16(pwzGroupPeerName));
+        // NULL identity: the user's default identity ([doc] PeerGroupDelete).
+        std::u16string identity;
+        if (pwzIdentity)
+            identity = u16(pwzIdentity);
+        else if (HRESULT h = p2p::default_identity(*store, identity); FAILED(h))
+            return h;
+        return p2p::Group::destroy(store, identity, u16(pwzGroupPeerName));
     });
 }
 
@@ -208,7 +214,10 @@ HRESULT WINAPI PeerGroupGetStatus(HGROUP hGroup, DWORD* pdwStatus)
             return h;
         if (!pdwStatus)
             return E_INVALIDARG;
-        *pdwStatus = g->group->status();
+        std::uint32_t status = 0;
+        if (HRESULT h = g->group->status(status); FAILED(h))
+            return h;
+        *pdwStatus = status;
         return S_OK;
     });
 }

@@ -109,7 +109,9 @@ Hr validate_new_properties(const GroupProperties& in, SecurityProperties& sp)
         return hr::invalid_group_properties;
     if (!in.group_peer_name.empty())
         return hr::invalid_group_properties;  // [doc] PeerGroupCreate: cannot be set
-    if (in.classifier.empty() || !valid_classifier(in.classifier))
+    // The classifier may be NULL/empty ([doc] PeerGroupCreate lists only pwzCreatorPeerName as
+    // required): the group peer name is then "<authority>.".
+    if (!valid_classifier(in.classifier))
         return hr::invalid_classifier;
     if (in.friendly_name.size() > 255)
         return hr::invalid_friendly_name;
@@ -233,7 +235,7 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
         Hr h = store->protector().protect(clear, sealed);
         Bytes chain_p7 = pki::pkcs7_certs(state->chain);
         if (succeeded(h))
-            h = db.put_meta(kMetaGroupPeerName, u16_bytes(group_name));
+            h = db.put_meta(kMetaGroupPeerName, utf8_bytes(group_name));
         if (succeeded(h))
             h = db.put_meta(kMetaIdentity, u16_bytes(creator));
         if (succeeded(h))
@@ -487,6 +489,14 @@ void Group::unsubscribe(std::uint64_t id)
 // ------------------------------------------------------------------------------------------------
 // properties
 
+Hr Group::status(std::uint32_t& out)
+{
+    std::lock_guard lock(mutex_);
+    PD_GROUP_LIVE();
+    out = 0;  // offline: neither PEER_GROUP_STATUS_LISTENING nor HAS_CONNECTIONS
+    return hr::ok;
+}
+
 Hr Group::properties(GroupProperties& out)
 {
     std::lock_guard lock(mutex_);
@@ -530,10 +540,15 @@ Hr Group::set_properties(const GroupProperties& in)
             return hr::invalid_group_properties;
         if ((in.flags & ~kKnownPropertyFlags) || in.friendly_name.size() > 255 || in.comment.size() > 255)
             return hr::invalid_group_properties;
-        // Lifetimes are fixed at creation ([MS-PPSEC] 2.2.3.1); 0 means "unchanged".
-        if ((in.member_data_lifetime && in.member_data_lifetime != sp.membership_lifetime) ||
-            (in.presence_lifetime && in.presence_lifetime != sp.presence_lifetime))
-            return hr::invalid_group_properties;
+        // Lifetimes: the API lets the creator change them (they are not in the page's list of
+        // fixed members); 0 keeps the current value. Same limits as at creation.
+        if (in.member_data_lifetime) {
+            if (in.member_data_lifetime < kMinMemberDataLifetime || in.member_data_lifetime > kMaxMemberDataLifetime)
+                return hr::invalid_group_properties;
+            sp.membership_lifetime = in.member_data_lifetime;
+        }
+        if (in.presence_lifetime)
+            sp.presence_lifetime = std::max(in.presence_lifetime, kDefaultPresenceLifetime);
         // Authentication schemes are fixed at creation too; the password and its role may change
         // in a password group.
         std::uint32_t schemes = sp.minor ? sp.auth_flags : kAuthGmc;
@@ -794,6 +809,10 @@ Hr Group::export_database(const std::string& path)
     expire_now();
     std::lock_guard lock(mutex_);
     PD_GROUP_LIVE();
+    std::error_code ec;
+    auto parent = std::filesystem::u8path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+        return hr::path_not_found;
     return state_->db->export_file(path);
 }
 

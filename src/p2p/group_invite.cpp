@@ -368,7 +368,7 @@ Hr Group::import_config(const std::shared_ptr<UserStore>& store, std::u16string_
         std::unique_ptr<GroupDb> db;
         if (Hr h = GroupDb::create(path, db); failed(h))
             return h;
-        Hr h = db->put_meta(kMetaGroupPeerName, u16_bytes(cfg.group_peer_name));
+        Hr h = db->put_meta(kMetaGroupPeerName, utf8_bytes(cfg.group_peer_name));
         if (succeeded(h))
             h = db->put_meta("identity", u16_bytes(cfg.identity_peer_name));
         if (succeeded(h))

@@ -26,6 +26,13 @@ struct Group::State {
 };
 
 
+// GroupDb keeps the group peer name (kMetaGroupPeerName) as UTF-8.
+inline Bytes utf8_bytes(std::u16string_view s)
+{
+    std::string u = utf8(s);
+    return Bytes(u.begin(), u.end());
+}
+
 inline Ticks utc_now_ticks()
 {
     auto d = std::chrono::system_clock::now().time_since_epoch();

@@ -152,10 +152,12 @@ Hr parse_security_properties(std::span<const std::uint8_t> in, SecurityPropertie
             if (!r.u32(skip))
                 return hr::invalid_record;
         }
-        // Maximum lengths of [MS-PPSEC] 2.2.3.1.
+        // Maximum lengths of [MS-PPSEC] 2.2.3.1, except where the API allows longer values: a
+        // group peer name of 40 + 1 + 149 characters (382 bytes with the NUL) and a friendly name
+        // of 255 characters ([doc] PEER_GROUP_PROPERTIES) do not fit the spec's 360 / 254 bytes.
         if (!r.string(p.comment, 1024) || !r.string(p.cloud, 254) || !r.string(p.classifier, 300) ||
-            !r.string(p.group_peer_name, 360) || !r.string(p.creator_peer_name, 382) ||
-            !r.string(p.friendly_name, 254))
+            !r.string(p.group_peer_name, 382) || !r.string(p.creator_peer_name, 382) ||
+            !r.string(p.friendly_name, 512))
             return hr::invalid_record;
         if (p.minor >= 1) {
             if (!r.u32(p.auth_flags) || !r.u32(passwords) || passwords != 1 || !r.string(p.password_hash, 1024) ||

@@ -113,7 +113,7 @@ public:
 
     Hr properties(GroupProperties& out);
     Hr set_properties(const GroupProperties& in);
-    std::uint32_t status() const { return 0; }  // offline: neither LISTENING nor HAS_CONNECTIONS
+    Hr status(std::uint32_t& out);  // offline: neither LISTENING nor HAS_CONNECTIONS
 
     // Records. `rec` in: type, flags, attributes, expires (peer time), data; out: every field.
     Hr add_record(Record& rec);

@@ -11,10 +11,10 @@
 
 namespace pd::p2p {
 
-// {02000000-0000-0000-0000-000000000000} and {01000000-0000-0000-0000-000000000000}: the first
-// byte of Data1 (little-endian) is 2 / 1.
-inline constexpr Guid kSecurityPropertiesType{{0x02}};
-inline constexpr Guid kMembershipType{{0x01}};
+// {02000000-0000-0000-0000-000000000000} and {01000000-0000-0000-0000-000000000000}: Data1 is
+// 0x02000000 / 0x01000000, so in GUID memory (Data1 little-endian) the 4th byte is 2 / 1.
+inline constexpr Guid kSecurityPropertiesType{{0, 0, 0, 0x02}};
+inline constexpr Guid kMembershipType{{0, 0, 0, 0x01}};
 // Record types P2P Graphing reserves ([MS-PPGRH] 2.2.1.9): {00000100-...} .. {00000400-...}.
 bool is_reserved_record_type(const Guid& type);
 

@@ -27,6 +27,7 @@ inline constexpr Hr already_exists = static_cast<Hr>(0x800700B7u);  // PEER_E_AL
 inline constexpr Hr disk_full = static_cast<Hr>(0x80070070u);  // PEER_E_DISK_FULL
 inline constexpr Hr invalid_identity = static_cast<Hr>(0x80072CEFu);  // PEER_E_INVALID_IDENTITY
 inline constexpr Hr cloud_not_found = static_cast<Hr>(0x80072CEDu);  // PEER_E_CLOUD_NOT_FOUND
+inline constexpr Hr path_not_found = static_cast<Hr>(0x80070003u);  // HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND)
 inline constexpr Hr file_not_found = static_cast<Hr>(0x80070002u);  // HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)
 inline constexpr Hr insufficient_buffer = static_cast<Hr>(0x8007007Au);  // HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER)
 
