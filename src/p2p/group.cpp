@@ -89,10 +89,6 @@ struct Wipe {
 std::mutex g_open_mutex;
 std::map<std::string, std::weak_ptr<Group>> g_open;
 
-std::string open_key(const UserStore& store, std::u16string_view identity, std::u16string_view group)
-{
-    return store.group_path(identity, group);
-}
 
 }  // namespace
 

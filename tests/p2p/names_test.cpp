@@ -167,7 +167,14 @@ TEST(HostName, RandomRoundTrip)
         }
         std::u16string name = authority + u"." + classifier;
         std::u16string host, back;
-        ASSERT_EQ(to_host_name(name, host), hr::ok) << utf8(name);
+        Hr h = to_host_name(name, host);
+        if (h == hr::cannot_convert_peer_name) {
+            // Only a classifier whose label would exceed 63 characters (RFC 1035) has no host name.
+            EXPECT_GT(classifier.size(), 10u) << utf8(name);
+            ++checked;
+            continue;
+        }
+        ASSERT_EQ(h, hr::ok) << utf8(name);
         for (char16_t c : host)
             ASSERT_TRUE((c >= u'a' && c <= u'z') || (c >= u'0' && c <= u'9') || c == u'-' || c == u'.') << utf8(host);
         ASSERT_EQ(from_host_name(host, back), hr::ok) << utf8(host);
