@@ -37,6 +37,8 @@ if [ -x tests/pccrc/run-fuzz.sh ]; then
   if [ "$secs" -gt 0 ]; then
     banner "fuzz: content-information parser, ${secs}s (libFuzzer)"
     bash tests/pccrc/run-fuzz.sh build/fuzz "$secs"; record "fuzz pccrc (${secs}s)" $?
+    banner "fuzz: P2P parsers (attributes, search, invitation/config/identity XML, record wire, Grouping record payloads), ${secs}s each"
+    bash tests/p2p/run-fuzz.sh build/fuzz-p2p "$secs"; record "fuzz p2p (5 x ${secs}s)" $?
   else
     banner "fuzz: skipped (PD_FUZZ_SECONDS=0)"
   fi

@@ -2,8 +2,9 @@
 # Build the p2p XML fuzzers with clang (libFuzzer + ASan/UBSan) and run each for a bounded time.
 #   tests/p2p/run-fuzz.sh OUT_DIR [SECONDS=30]
 # Targets: fuzz_attributes (record attribute XML), fuzz_search (search queries + matching),
-# fuzz_invitation (invitation / group config / identity documents). Each runs SECONDS, so the
-# total is 3 x SECONDS plus the build. Inputs are UTF-16LE; the UTF-8 seeds of
+# fuzz_invitation (invitation / group config / identity documents), fuzz_record (the [MS-PPGRH]
+# record wire layout), fuzz_security (the [MS-PPSEC] 2.2.3 record payloads). Each runs SECONDS,
+# so the total is 5 x SECONDS plus the build. Inputs are UTF-16LE; the UTF-8 seeds of
 # tests/p2p/data/fuzz/<target>/ are converted with iconv into OUT_DIR/corpus-<target>.
 # Exits non-zero if a fuzzer finds a crash (artifacts are left in OUT_DIR).
 set -euo pipefail
@@ -18,7 +19,7 @@ CXX="${CXX_FUZZ:-clang++}"
 inc=(-I"$root/src/p2p/include")
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined "${inc[@]}")
 objs=()
-for name in types xml attributes search documents; do
+for name in types xml attributes search documents record_wire security_records; do
   obj="$out/obj/$name.o"
   "$CXX" "${flags[@]}" -c "$root/src/p2p/$name.cpp" -o "$obj"
   objs+=("$obj")
@@ -49,12 +50,13 @@ for word in '<' '>' '</' '/>' '="' '"' "'" '&amp;' '&lt;' '&gt;' '&quot;' '&apos
 done
 
 status=0
-for target in attributes search invitation; do
+for target in attributes search invitation record security; do
   "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined "${inc[@]}" \
     "$here/fuzz_$target.cpp" "${objs[@]}" -o "$out/p2p_fuzz_$target"
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   for seed in "$here"/data/fuzz/"$target"/*.xml; do
+    [ -e "$seed" ] || continue
     iconv -f UTF-8 -t UTF-16LE "$seed" > "$corpus/seed-$(basename "$seed" .xml)"
   done
   echo "== p2p_fuzz_$target for ${secs}s"
@@ -64,5 +66,5 @@ for target in attributes search invitation; do
     status=1
   fi
 done
-[ "$status" -eq 0 ] && echo "fuzz: no crash in 3 x ${secs}s"
+[ "$status" -eq 0 ] && echo "fuzz: no crash in 5 x ${secs}s"
 exit "$status"
