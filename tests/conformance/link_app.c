@@ -87,8 +87,11 @@ int main(int argc, char **argv)
 
     memset(&version, 0xcc, sizeof(version));
     hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
-    ok(hr == E_NOTIMPL, "PeerGroupStartup returned %#lx\n", hr);
-    trace("PeerGroupStartup returned %#lx (E_NOTIMPL until issue 5)\n", hr);
+    ok(hr == S_OK, "PeerGroupStartup returned %#lx\n", hr);
+    ok(version.wVersion == PEER_GROUP_VERSION && version.wHighestVersion >= PEER_GROUP_VERSION,
+       "PeerGroupStartup versions %#x %#x\n", version.wVersion, version.wHighestVersion);
+    if (hr == S_OK)
+        ok(PeerGroupShutdown() == S_OK, "PeerGroupShutdown failed\n");
 
     test_loaded_from(where, L"peerdist.dll");
     test_loaded_from(where, L"p2p.dll");

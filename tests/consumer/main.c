@@ -9,8 +9,10 @@ int main(void)
     PEERDIST_INSTANCE_HANDLE instance;
     PEER_VERSION_DATA version;
     DWORD ret = PeerDistStartup(1, &instance, NULL);
-    HRESULT hr = PeerGroupStartup(PEER_GROUP_VERSION, &version); /* not implemented yet */
-    int failed = (ret != ERROR_SUCCESS) + (hr != E_NOTIMPL);
+    HRESULT hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
+    int failed = (ret != ERROR_SUCCESS) + (hr != S_OK);
+    if (hr == S_OK)
+        PeerGroupShutdown();
     if (ret == ERROR_SUCCESS)
         failed += PeerDistShutdown(instance) != ERROR_SUCCESS;
     printf("consumer: PeerDistStartup=%lu PeerGroupStartup=%#lx\n", ret, (unsigned long)hr);
