@@ -8,12 +8,15 @@
 #       file and writes its content information; a second process reads the content through the
 #       cache, falls back to the "origin" (the file) on the local-cache miss and adds the data with
 #       PeerDistClientAddData, verifying every byte; a third process reads it all from the cache.
+#  4.   P2P on one machine (tools/p2p-demo/p2p_demo.c): one process creates an identity and a
+#       peer group, adds, updates, deletes, searches and lists records and prints the record
+#       events it receives; a second process opens the persisted group and lists it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup/deps.sh
 bash tools/setup/openssl-mingw.sh >/dev/null
 cmake --preset windows >/dev/null
-cmake --build --preset windows --target link_app peerdist_demo
+cmake --build --preset windows --target link_app peerdist_demo p2p_demo
 prefix="$PWD/build/windows/wineprefix"
 echo "[demo] starting the Wine prefix $prefix"
 bash tools/wine/session.sh start "$prefix"
@@ -39,3 +42,11 @@ echo "[demo] 3b. client process: empty cache, so the data comes from the origin 
 tools/wine/run.sh "$demo" fetch "$win\\content.bin" "$win\\content.ci" | tr '\r' '\n' | grep -E '100%|^\[' | uniq
 echo "[demo] 3c. another client process: everything from the cache"
 tools/wine/run.sh "$demo" fetch "$win\\content.bin" "$win\\content.ci" | tr '\r' '\n' | grep -v '^ *reading' | grep -v '^$'
+
+echo; echo "[demo] 4. P2P: a peer group, its records, a search and the events, then another process"
+export OPENP2P_DIR="$win\\p2p"   # a fresh per-user store for the demo (default: %APPDATA%\OpenP2P)
+p2p=build/windows/bin/p2p_demo.exe
+echo "[demo] 4a. creator process"
+tools/wine/run.sh "$p2p" create "$win\\group.txt" | tr -d '\r'
+echo "[demo] 4b. another process opens the group from disk"
+tools/wine/run.sh "$p2p" open "$win\\group.txt" | tr -d '\r'
