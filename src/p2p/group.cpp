@@ -589,6 +589,17 @@ namespace {
 
 bool is_app_record(const Record& r) { return !is_reserved_record_type(r.type); }
 
+// PEER_GROUP_EVENT_RECORD_CHANGED for one record.
+GroupEvent record_event(std::uint32_t change, const Record& r)
+{
+    GroupEvent e;
+    e.type = kEventRecordChanged;
+    e.change = change;
+    e.record_id = r.id;
+    e.record_type = r.type;
+    return e;
+}
+
 Hr check_attributes(const std::u16string& xml)
 {
     if (xml.empty())
@@ -615,12 +626,7 @@ void Group::expire_now()
     for (auto& r : purged) {
         if (!is_app_record(r) || (r.flags & kFlagDeleted))
             continue;
-        GroupEvent e;
-        e.type = kEventRecordChanged;
-        e.change = kRecordExpired;
-        e.record_id = r.id;
-        e.record_type = r.type;
-        notify(e);
+        notify(record_event(kRecordExpired, r));
     }
 }
 
@@ -653,12 +659,7 @@ Hr Group::add_record(Record& rec)
         if (Hr h = sign_and_store(rec, false, true); failed(h))
             return h;
     }
-    GroupEvent e;
-    e.type = kEventRecordChanged;
-    e.change = kRecordAdded;
-    e.record_id = rec.id;
-    e.record_type = rec.type;
-    notify(e);
+    notify(record_event(kRecordAdded, rec));
     return hr::ok;
 }
 
@@ -696,12 +697,7 @@ Hr Group::update_record(const Record& in, Record& stored)
             return h;
         stored = cur;
     }
-    GroupEvent e;
-    e.type = kEventRecordChanged;
-    e.change = kRecordUpdated;
-    e.record_id = stored.id;
-    e.record_type = stored.type;
-    notify(e);
+    notify(record_event(kRecordUpdated, stored));
     return hr::ok;
 }
 
@@ -728,12 +724,7 @@ Hr Group::delete_record(const Guid& id)
         if (Hr h = sign_and_store(cur, false, false); failed(h))
             return h;
     }
-    GroupEvent e;
-    e.type = kEventRecordChanged;
-    e.change = kRecordDeleted;
-    e.record_id = cur.id;
-    e.record_type = cur.type;
-    notify(e);
+    notify(record_event(kRecordDeleted, cur));
     return hr::ok;
 }
 
@@ -827,12 +818,7 @@ Hr Group::import_database(const std::string& path)
     for (auto& r : changed) {
         if (!is_app_record(r))
             continue;
-        GroupEvent e;
-        e.type = kEventRecordChanged;
-        e.change = (r.flags & kFlagDeleted) ? kRecordDeleted : (r.version == 1 ? kRecordAdded : kRecordUpdated);
-        e.record_id = r.id;
-        e.record_type = r.type;
-        notify(e);
+        notify(record_event((r.flags & kFlagDeleted) ? kRecordDeleted : (r.version == 1 ? kRecordAdded : kRecordUpdated), r));
     }
     return hr::ok;
 }
