@@ -184,7 +184,7 @@ static void check_identity_calls(const WCHAR *identity, const WCHAR *export_xml,
         e = NULL;                                                   \
         hr = (call);                                                \
         snprintf(what, sizeof(what), "%s, %s", name, when);         \
-        ok_hr(hr, want, what);                                      \
+        ok_hr(hr, want, "%s", what);                                \
         if (hr == S_OK && out)                                      \
             PeerFreeData(out);                                      \
         if (hr == S_OK && prov)                                     \
@@ -226,7 +226,7 @@ static void check_group_calls(HGROUP group, const WCHAR *identity, const WCHAR *
     do {                                                     \
         hr = (call);                                         \
         snprintf(what, sizeof(what), "%s, %s", name, when);  \
-        ok_hr(hr, want, what);                               \
+        ok_hr(hr, want, "%s", what);                         \
     } while (0)
     memset(&props, 0, sizeof(props));
     props.dwSize = sizeof(props);

@@ -760,13 +760,13 @@ int main(void)
     WCHAR *name = NULL;
     HRESULT hr;
 
-    ei_use_private_store(dir, MAX_PATH, L"p2p_events");
+    p2p_use_store(dir, MAX_PATH, L"p2p_events", TRUE);
     test_not_initialized();
     hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
     ok(hr == S_OK, "PeerGroupStartup: %#lx\n", hr);
     if (hr != S_OK) {
         skip("no peer grouping: every other test needs it\n");
-        ei_remove_private_store(dir);
+        p2p_drop_store(dir);
         return wt_summary("p2p_events");
     }
     type_a = new_guid();
@@ -799,6 +799,6 @@ int main(void)
     hr = PeerGroupShutdown();
     ok(hr == S_OK, "PeerGroupShutdown: %#lx\n", hr);
     test_not_initialized(); /* after the matching shutdown (project choice) */
-    ei_remove_private_store(dir);
+    p2p_drop_store(dir);
     return wt_summary("p2p_events");
 }

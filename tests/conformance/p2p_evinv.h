@@ -1,6 +1,6 @@
-/* Helpers shared by p2p_events.c and p2p_invite.c, all static inline: a private identity/group
- * store per process (OPENP2P_DIR), time in FILETIME ticks, identities and groups made for a test,
- * records, GUID and string comparisons. Public headers (p2p.h) and <windows.h> only, so that the
+/* Helpers shared by p2p_events.c and p2p_invite.c, all static inline: identities and groups made
+ * for a test, records, GUID comparisons and time slack (the private store, time in FILETIME ticks
+ * and string helpers come from p2ptest.h). Public headers (p2p.h) and <windows.h> only, so that the
  * programs also run against the real Windows P2P.dll (which ignores OPENP2P_DIR). Include it
  * exactly once per program, before any other P2P header: it instantiates the role GUIDs
  * through <initguid.h>. */
@@ -17,112 +17,18 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "wtest.h"
+#include "p2ptest.h"
 
-#define TICKS_PER_SECOND 10000000ull
 #define TICKS_PER_DAY (86400ull * TICKS_PER_SECOND)
 
-/* ---- Private store ---------------------------------------------------------------------------- */
-
-/* Deletes a directory tree (best effort). TRUE if it is gone. */
-static inline BOOL ei_rm_tree(const WCHAR *dir)
-{
-    WCHAR pattern[MAX_PATH + 4], path[2 * MAX_PATH];
-    WIN32_FIND_DATAW fd;
-    HANDLE find;
-
-    _snwprintf(pattern, MAX_PATH + 3, L"%ls\\*", dir);
-    pattern[MAX_PATH + 3] = 0;
-    find = FindFirstFileW(pattern, &fd);
-    if (find != INVALID_HANDLE_VALUE) {
-        do {
-            if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L".."))
-                continue;
-            _snwprintf(path, 2 * MAX_PATH - 1, L"%ls\\%ls", dir, fd.cFileName);
-            path[2 * MAX_PATH - 1] = 0;
-            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-                ei_rm_tree(path);
-            else
-                DeleteFileW(path);
-        } while (FindNextFileW(find, &fd));
-        FindClose(find);
-    }
-    return RemoveDirectoryW(dir) || GetFileAttributesW(dir) == INVALID_FILE_ATTRIBUTES;
-}
-
-/* Points the DLL's per-user identity and group store at a fresh directory %TEMP%\<name>-<pid>
- * (project choice, docs/compat.md: OPENP2P_DIR is read at every call that opens the store and is
- * inherited by child processes). Call before any P2P function. */
-static inline void ei_use_private_store(WCHAR *dir, DWORD size, const WCHAR *name)
-{
-    WCHAR tmp[MAX_PATH];
-    GetTempPathW(MAX_PATH, tmp);
-    _snwprintf(dir, size - 1, L"%ls%ls-%lu", tmp, name, GetCurrentProcessId());
-    dir[size - 1] = 0;
-    ei_rm_tree(dir);
-    CreateDirectoryW(dir, NULL);
-    SetEnvironmentVariableW(L"OPENP2P_DIR", dir);
-}
-
-static inline void ei_remove_private_store(const WCHAR *dir)
-{
-    if (!ei_rm_tree(dir))
-        trace("could not delete the store directory %ls\n", dir);
-}
-
 /* ---- Time -------------------------------------------------------------------------------------- */
-
-static inline ULONGLONG ft_ticks(const FILETIME *ft) { return (ULONGLONG)ft->dwHighDateTime << 32 | ft->dwLowDateTime; }
-
-static inline FILETIME ticks_ft(ULONGLONG t)
-{
-    FILETIME ft;
-    ft.dwLowDateTime = (DWORD)t;
-    ft.dwHighDateTime = (DWORD)(t >> 32);
-    return ft;
-}
-
-static inline ULONGLONG now_ticks(void)
-{
-    FILETIME ft;
-    GetSystemTimeAsFileTime(&ft);
-    return ft_ticks(&ft);
-}
 
 /* |a - b| <= slack */
 static inline BOOL ticks_near(ULONGLONG a, ULONGLONG b, ULONGLONG slack) { return a > b ? a - b <= slack : b - a <= slack; }
 
-/* ---- Strings and GUIDs ------------------------------------------------------------------------ */
-
-static inline BOOL wstr_eq(PCWSTR a, PCWSTR b) { return a && b && !wcscmp(a, b); }
-
-/* Printable (UTF-8) form of a possibly NULL wide string, cut at 400 bytes (8 rotating buffers). */
-static inline const char *wdbg(PCWSTR s)
-{
-    static char bufs[8][512];
-    static LONG next;
-    char *buf = bufs[InterlockedIncrement(&next) & 7];
-    int n;
-    if (!s)
-        return "(null)";
-    n = WideCharToMultiByte(CP_UTF8, 0, s, (int)wcsnlen(s, 120), buf, 400, NULL, NULL);
-    buf[n > 0 ? n : 0] = 0;
-    if (wcslen(s) > 120)
-        strcat(buf, "...");
-    return buf;
-}
+/* ---- GUIDs -------------------------------------------------------------------------------------- */
 
 static inline BOOL guid_eq(const GUID *a, const GUID *b) { return !memcmp(a, b, sizeof(GUID)); }
-
-static inline const char *gdbg(const GUID *g)
-{
-    static char bufs[4][40];
-    static LONG next;
-    char *buf = bufs[InterlockedIncrement(&next) & 3];
-    snprintf(buf, 40, "{%08lx-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x}", g->Data1, g->Data2, g->Data3,
-             g->Data4[0], g->Data4[1], g->Data4[2], g->Data4[3], g->Data4[4], g->Data4[5], g->Data4[6], g->Data4[7]);
-    return buf;
-}
 
 /* A GUID unique to this run (record types, so that no earlier run's data matches). */
 static inline GUID new_guid(void)
@@ -191,7 +97,7 @@ static inline WCHAR *ei_group_name(HGROUP h)
 static inline HRESULT ei_add_record(HGROUP h, const GUID *type, const char *text, GUID *id)
 {
     PEER_RECORD rec;
-    FILETIME utc = ticks_ft(now_ticks() + 3600 * TICKS_PER_SECOND), peer;
+    FILETIME utc = ft_of(utc_now() + 3600 * TICKS_PER_SECOND), peer;
 
     memset(&rec, 0, sizeof(rec));
     rec.dwSize = sizeof(rec);

@@ -48,7 +48,7 @@ static int count_groups(PCWSTR identity)
     ITEMS it;
     int n;
     HRESULT hr = PeerEnumGroups(identity, &e);
-    ok_hr(hr, S_OK, "PeerEnumGroups(%s)", wa(identity));
+    ok_hr(hr, S_OK, "PeerEnumGroups(%s)", wn(identity));
     if (FAILED(hr) || !read_enum(e, 5, &it))
         return -1;
     n = (int)it.count;
@@ -71,8 +71,8 @@ static BOOL group_listed(PCWSTR identity, PCWSTR name, PCWSTR friendly)
         if (p && wstr_eq(p->pwzPeerName, name)) {
             found = TRUE;
             if (friendly)
-                ok(wstr_eq(p->pwzFriendlyName, friendly), "group %s: friendly name %s, expected %s\n", wa(name),
-                   wa(p->pwzFriendlyName), wa(friendly));
+                ok(wstr_eq(p->pwzFriendlyName, friendly), "group %s: friendly name %s, expected %s\n", wn(name),
+                   wn(p->pwzFriendlyName), wn(friendly));
         }
     }
     free_items(&it);
@@ -208,29 +208,29 @@ static void check_properties(HGROUP h, PCWSTR creator, PCWSTR classifier, PCWSTR
     PEER_GROUP_PROPERTIES *p = NULL;
     WCHAR group_auth[41], creator_auth[41];
     HRESULT hr = PeerGroupGetProperties(h, &p);
-    ok_hr(hr, S_OK, "GetProperties of %s", wa(classifier));
+    ok_hr(hr, S_OK, "GetProperties of %s", wn(classifier));
     if (FAILED(hr) || !p)
         return;
     ok(p->dwSize == sizeof(PEER_GROUP_PROPERTIES), "dwSize %lu\n", p->dwSize);
     /* pwzCloud: "the default value is global" (the PNRP global cloud is named Global_). */
-    ok(p->pwzCloud && !_wcsnicmp(p->pwzCloud, L"global", 6), "pwzCloud %s\n", wa(p->pwzCloud));
-    ok(wstr_eq(p->pwzClassifier, classifier), "pwzClassifier %s, expected %s\n", wa(p->pwzClassifier),
-       wa(classifier));
+    ok(p->pwzCloud && !_wcsnicmp(p->pwzCloud, L"global", 6), "pwzCloud %s\n", wn(p->pwzCloud));
+    ok(wstr_eq(p->pwzClassifier, classifier), "pwzClassifier %s, expected %s\n", wn(p->pwzClassifier),
+       wn(classifier));
     /* The group peer name = authority of the group's own key (a new key, not the creator's)
      * + "." + classifier ([MS-PPSEC] 3.1.4.1). */
     ok(is_secure_peer_name(p->pwzGroupPeerName, classifier, group_auth), "pwzGroupPeerName %s (classifier %s)\n",
-       wa(p->pwzGroupPeerName), wa(classifier));
-    ok(wstr_eq(p->pwzCreatorPeerName, creator), "pwzCreatorPeerName %s, expected %s\n", wa(p->pwzCreatorPeerName),
-       wa(creator));
+       wn(p->pwzGroupPeerName), wn(classifier));
+    ok(wstr_eq(p->pwzCreatorPeerName, creator), "pwzCreatorPeerName %s, expected %s\n", wn(p->pwzCreatorPeerName),
+       wn(creator));
     if (is_secure_peer_name(p->pwzGroupPeerName, NULL, group_auth) &&
         is_secure_peer_name(creator, NULL, creator_auth))
-        ok(wcscmp(group_auth, creator_auth), "the group has the creator's authority %s\n", wa(group_auth));
-    ok(wstr_eq(p->pwzFriendlyName, friendly), "pwzFriendlyName %s, expected %s\n", wa(p->pwzFriendlyName),
-       wa(friendly));
+        ok(wcscmp(group_auth, creator_auth), "the group has the creator's authority %s\n", wn(group_auth));
+    ok(wstr_eq(p->pwzFriendlyName, friendly), "pwzFriendlyName %s, expected %s\n", wn(p->pwzFriendlyName),
+       wn(friendly));
     if (comment)
-        ok(wstr_eq(p->pwzComment, comment), "pwzComment %s, expected %s\n", wa(p->pwzComment), wa(comment));
+        ok(wstr_eq(p->pwzComment, comment), "pwzComment %s, expected %s\n", wn(p->pwzComment), wn(comment));
     else
-        ok(!p->pwzComment || !p->pwzComment[0], "pwzComment %s, expected none\n", wa(p->pwzComment));
+        ok(!p->pwzComment || !p->pwzComment[0], "pwzComment %s, expected none\n", wn(p->pwzComment));
     ok(p->ulMemberDataLifetime == member_lifetime, "ulMemberDataLifetime %lu, expected %lu\n",
        p->ulMemberDataLifetime, member_lifetime);
     ok(p->ulPresenceLifetime == presence_lifetime, "ulPresenceLifetime %lu, expected %lu\n", p->ulPresenceLifetime,
@@ -313,7 +313,7 @@ static void test_create(void)
         pp = NULL;
         if (SUCCEEDED(PeerGroupGetProperties(h, &pp)) && pp) {
             ok(is_secure_peer_name(pp->pwzGroupPeerName, NULL, NULL), "NULL classifier: group peer name %s\n",
-               wa(pp->pwzGroupPeerName));
+               wn(pp->pwzGroupPeerName));
             PeerFreeData(pp);
         }
         discard_group(h, me);
@@ -430,7 +430,7 @@ static void set_fails(HGROUP h, PEER_GROUP_PROPERTIES *p, HRESULT want, HRESULT 
     ok_hr_in(PeerGroupSetProperties(h, p), want, want2, NO_HR, NO_HR, "SetProperties, %s", what);
     if (SUCCEEDED(PeerGroupGetProperties(h, &now)) && now) {
         ok(wstr_eq(now->pwzFriendlyName, L"Settable"), "%s changed the friendly name to %s\n", what,
-           wa(now->pwzFriendlyName));
+           wn(now->pwzFriendlyName));
         PeerFreeData(now);
     }
     (void)before;
@@ -502,7 +502,7 @@ static void test_set_properties(void)
     ok_hr(hr, S_OK, "Open after SetProperties");
     if (SUCCEEDED(hr)) {
         check_properties(h2, me, L"h5set", L"Renamed", L"A comment", MEMBER_LIFETIME_DEFAULT, presence);
-        ok(group_listed(me, name, L"Renamed"), "PeerEnumGroups does not list %s as Renamed\n", wa(name));
+        ok(group_listed(me, name, L"Renamed"), "PeerEnumGroups does not list %s as Renamed\n", wn(name));
         ok_hr(PeerGroupClose(h2), S_OK, "Close");
     }
     /* Only the creator may set properties (PEER_E_NOT_AUTHORIZED): another member needs
@@ -581,7 +581,7 @@ static void test_members(HGROUP h)
         if (it.count >= 1) {
             PEER_MEMBER *m = it.items[0];
             ok(m->dwSize == sizeof(PEER_MEMBER), "PEER_MEMBER dwSize %lu\n", m->dwSize);
-            ok(wstr_eq(m->pwzIdentity, me), "first member %s, expected %s\n", wa(m->pwzIdentity), wa(me));
+            ok(wstr_eq(m->pwzIdentity, me), "first member %s, expected %s\n", wn(m->pwzIdentity), wn(me));
             ok(!(m->dwFlags & ~(DWORD)PEER_MEMBER_PRESENT), "member flags %#lx\n", m->dwFlags);
             ok(m->cAddresses == 0 || m->pAddresses, "%lu addresses, no array\n", m->cAddresses);
             ok(m->pCredentialInfo != NULL, "no PEER_CREDENTIAL_INFO\n");
@@ -679,7 +679,7 @@ static void test_open_close(void)
     if (SUCCEEDED(hr)) {
         PWSTR name2 = group_name(h2);
         ok(h2 != h, "Open returned the creating handle\n");
-        ok(wstr_eq(name2, name), "Open: group peer name %s, expected %s\n", wa(name2), wa(name));
+        ok(wstr_eq(name2, name), "Open: group peer name %s, expected %s\n", wn(name2), wn(name));
         free(name2);
         hr = PeerGroupOpen(me, name, NULL, &h3);
         ok_hr(hr, S_OK, "a second Open");
@@ -793,7 +793,7 @@ static void test_policy(void)
     name = group_name(h);
     hr = PeerGroupEnumMembers(h, 0, NULL, &e);
     ok_hr(hr, S_OK, "EnumMembers");
-    if (!policy_set_disabled(&pol, 1)) {
+    if (!p2p_policy_set(&pol, 1)) {
         skip("cannot write HKLM\\%s (not an administrator)\n", P2P_POLICY_KEY);
     } else {
         /* Project choice (docs/compat.md): Disabled=1 turns the API off, read at every call. */
@@ -813,9 +813,9 @@ static void test_policy(void)
             ok_hr(PeerEndEnumeration(e), S_OK, "PeerEndEnumeration under the policy");
             hr = E_FAIL;
         }
-        ok(policy_set_disabled(&pol, 0), "cannot set Disabled=0\n");
+        ok(p2p_policy_set(&pol, 0), "cannot set Disabled=0\n");
         ok_hr(PeerGroupGetStatus(h, &status), S_OK, "GetStatus with Disabled=0");
-        policy_restore(&pol);
+        p2p_policy_restore(&pol);
         ok_hr(PeerGroupGetStatus(h, &status), S_OK, "GetStatus with the policy restored");
     }
     if (SUCCEEDED(hr))
@@ -837,15 +837,15 @@ static int child_open(char **argv)
     me = identity;
     if (group_startup()) {
         hr = PeerGroupOpen(identity, name, NULL, &h);
-        ok_hr(hr, S_OK, "child: Open %s", wa(name));
+        ok_hr(hr, S_OK, "child: Open %s", wn(name));
         if (SUCCEEDED(hr)) {
             hr = PeerGroupGetProperties(h, &p);
             ok_hr(hr, S_OK, "child: GetProperties");
             if (SUCCEEDED(hr) && p) {
-                ok(wstr_eq(p->pwzGroupPeerName, name), "child: group %s\n", wa(p->pwzGroupPeerName));
-                ok(wstr_eq(p->pwzCreatorPeerName, identity), "child: creator %s\n", wa(p->pwzCreatorPeerName));
+                ok(wstr_eq(p->pwzGroupPeerName, name), "child: group %s\n", wn(p->pwzGroupPeerName));
+                ok(wstr_eq(p->pwzCreatorPeerName, identity), "child: creator %s\n", wn(p->pwzCreatorPeerName));
                 ok(wstr_eq(p->pwzFriendlyName, friendly), "child: friendly name %s, expected %s\n",
-                   wa(p->pwzFriendlyName), wa(friendly));
+                   wn(p->pwzFriendlyName), wn(friendly));
                 p->pwzFriendlyName = L"ChildSet";
                 ok_hr(PeerGroupSetProperties(h, p), S_OK, "child: SetProperties");
                 PeerFreeData(p);
@@ -890,7 +890,7 @@ static void test_processes(void)
     ok_hr(PeerGroupClose(h), S_OK, "Close before the child");
     if (!name)
         return;
-    snprintf(args, sizeof(args), "child %s %s Life1", wa(me), wa(name));
+    snprintf(args, sizeof(args), "child %s %s Life1", wn(me), wn(name));
     ok(run_child(args) == 0, "the child process failed (see its output)\n");
 
     hr = PeerGroupOpen(me, name, NULL, &h2);
@@ -900,7 +900,7 @@ static void test_processes(void)
         ok_hr(PeerGroupClose(h2), S_OK, "Close");
     }
     ok_hr(PeerGroupDelete(me, name), S_OK, "Delete after the child");
-    snprintf(args, sizeof(args), "childgone %s %s", wa(me), wa(name));
+    snprintf(args, sizeof(args), "childgone %s %s", wn(me), wn(name));
     ok(run_child(args) == 0, "the second child process failed (see its output)\n");
     free(name);
 }
@@ -914,12 +914,12 @@ int main(int argc, char **argv)
     if (argc >= 4 && !strcmp(argv[1], "childgone"))
         return child_gone(argv);
 
-    use_private_store(store, MAX_PATH, L"p2p_group");
+    p2p_use_store(store, MAX_PATH, L"p2p_group", TRUE);
     me = new_identity(L"h5group", L"H5 Group Tester");
     other = new_identity(L"h5other", L"H5 Other");
     if (!me || !other) {
         ok(0, "no identities: nothing else can be tested\n");
-        rm_tree_w(store);
+        p2p_rm_tree(store);
         return wt_summary("p2p_group");
     }
 
@@ -945,7 +945,6 @@ int main(int argc, char **argv)
     }
     PeerFreeData(me);
     PeerFreeData(other);
-    if (!rm_tree_w(store))
-        trace("could not delete the store directory %s\n", wa(store));
+    p2p_drop_store(store);
     return wt_summary("p2p_group");
 }

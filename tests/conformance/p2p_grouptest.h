@@ -1,9 +1,8 @@
 /* Helpers shared by the Peer Grouping conformance programs (p2p_group.c, p2p_records.c), all
- * static: HRESULT checks, printable copies of wide strings, a private identity/group store per
- * process (OPENP2P_DIR), startup, identities and groups, enumerations read in chunks, peer time,
- * the "Turn off Microsoft Peer-to-Peer Networking Services" policy, and running this program
- * again as a child process. Public headers and <windows.h> only; every program includes this
- * header exactly once (it instantiates the role GUIDs through <initguid.h>). */
+ * static: startup, identities and groups, enumerations read in chunks, peer time, and running
+ * this program again as a child process (HRESULT checks, wide strings, the private store, time
+ * and the policy switch come from p2ptest.h). Public headers and <windows.h> only; every program
+ * includes this header exactly once (it instantiates the role GUIDs through <initguid.h>). */
 #ifndef PD_P2P_GROUPTEST_H
 #define PD_P2P_GROUPTEST_H
 
@@ -16,57 +15,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "wtest.h"
-
-#define NO_HR ((HRESULT)0x7fffffff) /* "no further code" in hr_in() */
-#define TICKS_PER_SECOND 10000000ull
-
-/* ---- HRESULT checks ------------------------------------------------------------------------- */
-
-#define ok_hr(got, want, ...) ok_hr_(__FILE__, __LINE__, (got), (want), __VA_ARGS__)
-static inline int ok_hr_(const char *file, int line, HRESULT got, HRESULT want, const char *fmt, ...)
-{
-    char what[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return wt_ok(file, line, got == want, "%s: got %#lx, expected %#lx\n", what, (unsigned long)got,
-                 (unsigned long)want);
-}
-
-/* got is one of up to four codes (unused ones NO_HR): for misuse whose code the documentation
- * leaves open between several listed values. */
-#define ok_hr_in(got, a, b, c, d, ...) ok_hr_in_(__FILE__, __LINE__, (got), (a), (b), (c), (d), __VA_ARGS__)
-static inline int ok_hr_in_(const char *file, int line, HRESULT got, HRESULT a, HRESULT b, HRESULT c, HRESULT d,
-                            const char *fmt, ...)
-{
-    char what[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return wt_ok(file, line, got == a || got == b || got == c || got == d,
-                 "%s: got %#lx, expected one of %#lx %#lx %#lx %#lx\n", what, (unsigned long)got, (unsigned long)a,
-                 (unsigned long)b, (unsigned long)c, (unsigned long)d);
-}
-
-/* A printable (ASCII, '?' for the rest) copy of a wide string, in one of 8 rotating buffers. */
-static inline const char *wa(const WCHAR *s)
-{
-    static char bufs[8][300];
-    static int next;
-    char *b = bufs[next++ % 8];
-    size_t i;
-    if (!s)
-        return "(null)";
-    for (i = 0; s[i] && i < sizeof(bufs[0]) - 1; i++)
-        b[i] = s[i] < 0x80 ? (char)s[i] : '?';
-    b[i] = 0;
-    return b;
-}
-
-static inline BOOL wstr_eq(const WCHAR *a, const WCHAR *b) { return a && b && !wcscmp(a, b); }
+#include "p2ptest.h"
 
 /* A wide string of n copies of c (malloc'd). */
 static inline WCHAR *wrepeat(WCHAR c, size_t n)
@@ -77,47 +26,6 @@ static inline WCHAR *wrepeat(WCHAR c, size_t n)
         s[i] = c;
     s[n] = 0;
     return s;
-}
-
-/* ---- Private store -------------------------------------------------------------------------- */
-
-/* Deletes a directory tree (best effort). TRUE if it is gone. */
-static inline BOOL rm_tree_w(const WCHAR *dir)
-{
-    WCHAR pattern[MAX_PATH + 4], path[2 * MAX_PATH];
-    WIN32_FIND_DATAW fd;
-    HANDLE find;
-
-    swprintf(pattern, MAX_PATH + 4, L"%ls\\*", dir);
-    find = FindFirstFileW(pattern, &fd);
-    if (find != INVALID_HANDLE_VALUE) {
-        do {
-            if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L".."))
-                continue;
-            swprintf(path, 2 * MAX_PATH, L"%ls\\%ls", dir, fd.cFileName);
-            if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
-                rm_tree_w(path);
-            else {
-                SetFileAttributesW(path, FILE_ATTRIBUTE_NORMAL);
-                DeleteFileW(path);
-            }
-        } while (FindNextFileW(find, &fd));
-        FindClose(find);
-    }
-    return RemoveDirectoryW(dir) || GetFileAttributesW(dir) == INVALID_FILE_ATTRIBUTES;
-}
-
-/* Points the DLL's per-user identity and group store at a fresh directory %TEMP%\<name>-<pid>
- * (project choice, docs/compat.md: OPENP2P_DIR is read at every call that opens the store and
- * is inherited by child processes; the real P2P.dll ignores it). */
-static inline void use_private_store(WCHAR *dir, DWORD size, const WCHAR *name)
-{
-    WCHAR tmp[MAX_PATH];
-    GetTempPathW(MAX_PATH, tmp);
-    swprintf(dir, size, L"%ls%ls-%lu", tmp, name, GetCurrentProcessId());
-    rm_tree_w(dir);
-    CreateDirectoryW(dir, NULL);
-    SetEnvironmentVariableW(L"OPENP2P_DIR", dir);
 }
 
 /* ---- Startup, identities, groups ------------------------------------------------------------ */
@@ -137,7 +45,7 @@ static inline PWSTR new_identity(const WCHAR *classifier, const WCHAR *friendly)
 {
     PWSTR name = NULL;
     HRESULT hr = PeerIdentityCreate(classifier, friendly, 0, &name);
-    ok_hr(hr, S_OK, "PeerIdentityCreate(%s)", wa(classifier));
+    ok_hr(hr, S_OK, "PeerIdentityCreate(%s)", wn(classifier));
     return SUCCEEDED(hr) ? name : NULL;
 }
 
@@ -159,7 +67,7 @@ static inline HGROUP create_group(PCWSTR creator, PCWSTR classifier, PCWSTR frie
     HRESULT hr;
     props_init(&p, creator, classifier, friendly);
     hr = PeerGroupCreate(&p, &h);
-    ok_hr(hr, S_OK, "PeerGroupCreate(%s, %s)", wa(creator), wa(classifier));
+    ok_hr(hr, S_OK, "PeerGroupCreate(%s, %s)", wn(creator), wn(classifier));
     return SUCCEEDED(hr) ? h : NULL;
 }
 
@@ -265,21 +173,6 @@ static inline void free_items(ITEMS *it)
 
 /* ---- Time ----------------------------------------------------------------------------------- */
 
-static inline ULONGLONG ft64(const FILETIME *ft) { return (ULONGLONG)ft->dwHighDateTime << 32 | ft->dwLowDateTime; }
-static inline FILETIME ft_of(ULONGLONG t)
-{
-    FILETIME ft;
-    ft.dwLowDateTime = (DWORD)t;
-    ft.dwHighDateTime = (DWORD)(t >> 32);
-    return ft;
-}
-static inline ULONGLONG utc_now(void)
-{
-    FILETIME ft;
-    GetSystemTimeAsFileTime(&ft);
-    return ft64(&ft);
-}
-
 /* The group's peer time `seconds` from now (0 on failure). */
 static inline ULONGLONG peer_time_in(HGROUP h, LONGLONG seconds)
 {
@@ -287,46 +180,6 @@ static inline ULONGLONG peer_time_in(HGROUP h, LONGLONG seconds)
     HRESULT hr = PeerGroupUniversalTimeToPeerTime(h, &u, &p);
     ok_hr(hr, S_OK, "PeerGroupUniversalTimeToPeerTime");
     return SUCCEEDED(hr) ? ft64(&p) : 0;
-}
-
-/* ---- Policy HKLM\SOFTWARE\Policies\Microsoft\Peernet, DWORD Disabled ------------------------ */
-
-#define P2P_POLICY_KEY "SOFTWARE\\Policies\\Microsoft\\Peernet"
-
-typedef struct {
-    HKEY key;
-    BOOL had_value;
-    DWORD old_value;
-} P2P_POLICY;
-
-/* Sets Disabled (remembering the value found the first time). FALSE if the key cannot be
- * written (not an administrator). */
-static inline BOOL policy_set_disabled(P2P_POLICY *p, DWORD disabled)
-{
-    DWORD size = sizeof(p->old_value);
-    if (!p->key) {
-        if (RegCreateKeyExA(HKEY_LOCAL_MACHINE, P2P_POLICY_KEY, 0, NULL, 0, KEY_SET_VALUE | KEY_QUERY_VALUE, NULL,
-                            &p->key, NULL) != ERROR_SUCCESS) {
-            p->key = NULL;
-            return FALSE;
-        }
-        p->had_value =
-            RegQueryValueExA(p->key, "Disabled", NULL, NULL, (BYTE *)&p->old_value, &size) == ERROR_SUCCESS;
-    }
-    return RegSetValueExA(p->key, "Disabled", 0, REG_DWORD, (const BYTE *)&disabled, sizeof(disabled)) ==
-           ERROR_SUCCESS;
-}
-
-static inline void policy_restore(P2P_POLICY *p)
-{
-    if (!p->key)
-        return;
-    if (p->had_value)
-        RegSetValueExA(p->key, "Disabled", 0, REG_DWORD, (const BYTE *)&p->old_value, sizeof(p->old_value));
-    else
-        RegDeleteValueA(p->key, "Disabled");
-    RegCloseKey(p->key);
-    p->key = NULL;
 }
 
 /* ---- Child processes ------------------------------------------------------------------------ */
@@ -367,14 +220,7 @@ static inline PWSTR arg_w(const char *s)
     return w;
 }
 
-/* GUID <-> text "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" for child arguments. */
-static inline void guid_str(const GUID *g, char *out, size_t size)
-{
-    snprintf(out, size, "{%08lx-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x}", (unsigned long)g->Data1, g->Data2,
-             g->Data3, g->Data4[0], g->Data4[1], g->Data4[2], g->Data4[3], g->Data4[4], g->Data4[5], g->Data4[6],
-             g->Data4[7]);
-}
-
+/* The GUID in a child argument (written with gdbg()). */
 static inline BOOL guid_parse(const char *s, GUID *g)
 {
     unsigned long d1;

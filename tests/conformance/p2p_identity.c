@@ -291,7 +291,8 @@ static void test_create(void)
     fill_name(text, 150);
     name = NULL;
     hr = PeerIdentityCreate(text, NULL, 0, &name);
-    ok_hr2(hr, E_INVALIDARG, PEER_E_CLASSIFIER_TOO_LONG, "PeerIdentityCreate(150-character classifier)");
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_CLASSIFIER_TOO_LONG, NO_HR, NO_HR,
+             "PeerIdentityCreate(150-character classifier)");
     if (hr == S_OK) {
         PeerIdentityDelete(name);
         PeerFreeData(name);
@@ -308,7 +309,8 @@ static void test_create(void)
     fill_name(text, 256);
     name = NULL;
     hr = PeerIdentityCreate(L"h4friendly256", text, 0, &name);
-    ok_hr2(hr, E_INVALIDARG, PEER_E_INVALID_FRIENDLY_NAME, "PeerIdentityCreate(256-character friendly name)");
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_INVALID_FRIENDLY_NAME, NO_HR, NO_HR,
+             "PeerIdentityCreate(256-character friendly name)");
     if (hr == S_OK) {
         PeerIdentityDelete(name);
         PeerFreeData(name);
@@ -407,7 +409,8 @@ static void test_create_with_provider(void)
     if (CryptAcquireContextW(&nokey, NULL, MS_ENHANCED_PROV_W, PROV_RSA_FULL, CRYPT_VERIFYCONTEXT)) {
         name = NULL;
         hr = PeerIdentityCreate(L"h4nokey", NULL, nokey, &name);
-        ok_hr2(hr, HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE), E_INVALIDARG, "PeerIdentityCreate(provider without key)");
+        ok_hr_in(hr, HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE), E_INVALIDARG, NO_HR, NO_HR,
+                 "PeerIdentityCreate(provider without key)");
         if (hr == S_OK) {
             PeerIdentityDelete(name);
             PeerFreeData(name);
@@ -458,7 +461,8 @@ static void test_friendly_name(void)
     ok_hr(PeerIdentitySetFriendlyName(name, L"Fourth"), S_OK, "PeerIdentitySetFriendlyName");
     fill_name(text, 256);
     hr = PeerIdentitySetFriendlyName(name, text);
-    ok_hr2(hr, E_INVALIDARG, PEER_E_INVALID_FRIENDLY_NAME, "PeerIdentitySetFriendlyName(256 characters)");
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_INVALID_FRIENDLY_NAME, NO_HR, NO_HR,
+             "PeerIdentitySetFriendlyName(256 characters)");
     ok_friendly(name, L"Fourth");
 
     ok_hr(PeerIdentityDelete(name), S_OK, "PeerIdentityDelete");
@@ -483,7 +487,7 @@ static void test_xml_and_key(void)
     /* A missing identity: the page lists E_HANDLE ("the handle to the identity is invalid") and
      * E_INVALIDARG, not PEER_E_NOT_FOUND. */
     hr = PeerIdentityGetXML(missing, &xml);
-    ok_hr2(hr, E_HANDLE, E_INVALIDARG, "PeerIdentityGetXML(missing identity)");
+    ok_hr_in(hr, E_HANDLE, E_INVALIDARG, NO_HR, NO_HR, "PeerIdentityGetXML(missing identity)");
     hr = PeerIdentityGetCryptKey(NULL, &prov);
     ok_hr(hr, E_INVALIDARG, "PeerIdentityGetCryptKey(NULL identity)");
     hr = PeerIdentityGetCryptKey(missing, &prov);
@@ -532,7 +536,7 @@ static void test_xml_and_key(void)
     hr = PeerIdentityGetCryptKey(name, &prov);
     ok_hr(hr, PEER_E_NOT_FOUND, "PeerIdentityGetCryptKey(deleted identity)");
     hr = PeerIdentityGetXML(name, &xml);
-    ok_hr2(hr, E_HANDLE, E_INVALIDARG, "PeerIdentityGetXML(deleted identity)");
+    ok_hr_in(hr, E_HANDLE, E_INVALIDARG, NO_HR, NO_HR, "PeerIdentityGetXML(deleted identity)");
     PeerFreeData(name);
     if (xml_null)
         PeerFreeData(xml_null);
@@ -604,7 +608,8 @@ static void test_export_import(void)
      * generic code) or the system's ERROR_INVALID_PASSWORD are accepted. */
     back = NULL;
     hr = PeerIdentityImport(xml, L"wrong pass", &back);
-    ok_hr2(hr, E_INVALIDARG, HRESULT_FROM_WIN32(ERROR_INVALID_PASSWORD), "PeerIdentityImport(wrong password)");
+    ok_hr_in(hr, E_INVALIDARG, HRESULT_FROM_WIN32(ERROR_INVALID_PASSWORD), NO_HR, NO_HR,
+             "PeerIdentityImport(wrong password)");
     if (hr == S_OK)
         PeerFreeData(back);
     /* Malformed or tampered XML: E_INVALIDARG. */
@@ -613,7 +618,7 @@ static void test_export_import(void)
         back = NULL;
         hr = PeerIdentityImport(bad_xml[i], L"S3cret pass", &back);
         snprintf(what, sizeof(what), "PeerIdentityImport(bad XML %u)", (unsigned)i);
-        ok_hr(hr, E_INVALIDARG, what);
+        ok_hr(hr, E_INVALIDARG, "%s", what);
         if (hr == S_OK)
             PeerFreeData(back);
     }
@@ -747,12 +752,14 @@ static void test_create_peer_name(void)
     fill_name(text, 150);
     out = NULL;
     hr = PeerCreatePeerName(name, text, &out);
-    ok_hr2(hr, E_INVALIDARG, PEER_E_CLASSIFIER_TOO_LONG, "PeerCreatePeerName(150-character classifier)");
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_CLASSIFIER_TOO_LONG, NO_HR, NO_HR,
+             "PeerCreatePeerName(150-character classifier)");
     if (hr == S_OK)
         PeerFreeData(out);
     out = NULL;
     hr = PeerCreatePeerName(NULL, text, &out);
-    ok_hr2(hr, E_INVALIDARG, PEER_E_CLASSIFIER_TOO_LONG, "PeerCreatePeerName(NULL, 150-character classifier)");
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_CLASSIFIER_TOO_LONG, NO_HR, NO_HR,
+             "PeerCreatePeerName(NULL, 150-character classifier)");
     if (hr == S_OK)
         PeerFreeData(out);
 
@@ -760,7 +767,7 @@ static void test_create_peer_name(void)
      * other identity function for it) is accepted too. */
     out = NULL;
     hr = PeerCreatePeerName(missing, L"x", &out);
-    ok_hr2(hr, E_INVALIDARG, PEER_E_NOT_FOUND, "PeerCreatePeerName(missing identity)");
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_NOT_FOUND, NO_HR, NO_HR, "PeerCreatePeerName(missing identity)");
     if (hr == S_OK)
         PeerFreeData(out);
 
@@ -1030,7 +1037,7 @@ static int child_main(const char *mode, const WCHAR *identity)
         hr = PeerIdentityGetCryptKey(identity, &prov);
         ok_hr(hr, PEER_E_NOT_FOUND, "child: PeerIdentityGetCryptKey(deleted)");
         hr = PeerIdentityGetXML(identity, &xml);
-        ok_hr2(hr, E_HANDLE, E_INVALIDARG, "child: PeerIdentityGetXML(deleted)");
+        ok_hr_in(hr, E_HANDLE, E_INVALIDARG, NO_HR, NO_HR, "child: PeerIdentityGetXML(deleted)");
     }
     wt_summary(mode);
     return wt_failed;

@@ -181,9 +181,9 @@ static void check_gmc_invitation_xml_(PCWSTR xml, const CERT_PUBLIC_KEY_INFO *su
     INT_PTR flags = element_pos(xml, L"CLOUDFLAGS"), gmc = element_pos(xml, L"GMC");
     INT_PTR root = element_pos(xml, L"PEERINVITATION");
 
-    ok(root_is(xml, L"PEERINVITATION"), "line %d: root element is not PEERINVITATION: %s\n", line, wdbg(xml));
+    ok(root_is(xml, L"PEERINVITATION"), "line %d: root element is not PEERINVITATION: %s\n", line, wn(xml));
     ok(root >= 0 && (in_start_tag(xml + root, L"VERSION=\"1.0\"") || in_start_tag(xml + root, L"VERSION=\"1.1\"")),
-       "line %d: VERSION attribute: %s\n", line, wdbg(xml));
+       "line %d: VERSION attribute: %s\n", line, wn(xml));
     ok(cloud > 0 && scope > cloud && flags > scope && gmc > flags,
        "line %d: elements out of order: CLOUDNAME %Id, SCOPE %Id, CLOUDFLAGS %Id, GMC %Id\n", line, cloud, scope,
        flags, gmc);
@@ -207,7 +207,7 @@ typedef struct {
 static void check_str_(PCWSTR got, PCWSTR want, const char *field, int line)
 {
     if (want)
-        ok(wstr_eq(got, want), "line %d: %s \"%s\", expected \"%s\"\n", line, field, wdbg(got), wdbg(want));
+        ok(wstr_eq(got, want), "line %d: %s \"%s\", expected \"%s\"\n", line, field, wn(got), wn(want));
 }
 
 static void check_roles_(ULONG count, const GUID *roles, ULONG want, int line)
@@ -230,7 +230,7 @@ static void check_parse_(PCWSTR xml, const EXPECT *e, int line)
 {
     PEER_INVITATION_INFO *info = NULL;
     HRESULT hr = PeerGroupParseInvitation(xml, &info);
-    ULONGLONG now = now_ticks(), start, end;
+    ULONGLONG now = utc_now(), start, end;
 
     ok(hr == S_OK && info, "line %d: PeerGroupParseInvitation: %#lx\n", line, hr);
     if (hr != S_OK || !info)
@@ -252,8 +252,8 @@ static void check_parse_(PCWSTR xml, const EXPECT *e, int line)
         check_str_(info->pwzIssuerFriendlyName, e->issuer_friendly, "issuer friendly name", line);
         check_str_(info->pwzSubjectPeerName, e->subject, "subject peer name", line);
         check_str_(info->pwzSubjectFriendlyName, e->subject_friendly, "subject friendly name", line);
-        start = ft_ticks(&info->ftValidityStart);
-        end = ft_ticks(&info->ftValidityEnd);
+        start = ft64(&info->ftValidityStart);
+        end = ft64(&info->ftValidityEnd);
         ok(start && start <= now + 2 * TICKS_PER_SECOND, "line %d: validity starts %lld s from now\n", line,
            (long long)(start - now) / (long long)TICKS_PER_SECOND);
         if (e->end)
@@ -269,7 +269,7 @@ static void check_parse_(PCWSTR xml, const EXPECT *e, int line)
         if (e->roles == ROLE_MEMBER)
             ok(info->cClassifiers == 1 && info->ppwzClassifiers && wstr_eq(info->ppwzClassifiers[0], L"participant"),
                "line %d: %lu classifiers (%s)\n", line, info->cClassifiers,
-               info->cClassifiers && info->ppwzClassifiers ? wdbg(info->ppwzClassifiers[0]) : "");
+               info->cClassifiers && info->ppwzClassifiers ? wn(info->ppwzClassifiers[0]) : "");
         if (e->roles == ROLE_ADMIN)
             ok(info->cClassifiers == 0, "line %d: %lu classifiers\n", line, info->cClassifiers);
         if (e->key)
@@ -314,8 +314,8 @@ static PWSTR invite(HGROUP h, PCWSTR identity_xml, FILETIME *expiration, ULONG n
 static void test_create_invitation(PCWSTR invitee_xml)
 {
     GUID roles[2] = {PEER_GROUP_ROLE_MEMBER, PEER_GROUP_ROLE_ADMIN}, bogus = new_guid();
-    ULONGLONG exp = (now_ticks() / TICKS_PER_SECOND + 3 * 86400) * TICKS_PER_SECOND; /* whole seconds */
-    FILETIME ft = ticks_ft(exp);
+    ULONGLONG exp = (utc_now() / TICKS_PER_SECOND + 3 * 86400) * TICKS_PER_SECOND; /* whole seconds */
+    FILETIME ft = ft_of(exp);
     WCHAR *half, *bad;
     PWSTR xml = NULL;
     EXPECT e;
@@ -394,7 +394,7 @@ static void test_create_invitation(PCWSTR invitee_xml)
             hr = PeerGroupCreateInvitation(group, bad, NULL, 1, roles, &xml);
             ok(bad_data_hr(hr), "altered IDC: %#lx\n", hr);
         } else {
-            ok(0, "identity XML without an IDC element: %s\n", wdbg(invitee_xml));
+            ok(0, "identity XML without an IDC element: %s\n", wn(invitee_xml));
         }
     }
     free(bad);
@@ -421,21 +421,21 @@ static void test_password_invitation(void)
         INT_PTR cloud = element_pos(xml, L"CLOUDNAME"), scope = element_pos(xml, L"SCOPE");
         INT_PTR flags = element_pos(xml, L"CLOUDFLAGS"), name = element_pos(xml, L"GROUPPEERNAME");
         INT_PTR friendly = element_pos(xml, L"GROUPFRIENDLYNAME");
-        ok(root_is(xml, L"PEERINVITATION"), "root element: %s\n", wdbg(xml));
+        ok(root_is(xml, L"PEERINVITATION"), "root element: %s\n", wn(xml));
         ok(element_pos(xml, L"PEERINVITATION") >= 0 &&
                in_start_tag(xml + element_pos(xml, L"PEERINVITATION"), L"VERSION=\"1.1\""),
-           "VERSION is not 1.1: %s\n", wdbg(xml));
+           "VERSION is not 1.1: %s\n", wn(xml));
         ok(cloud > 0 && scope > cloud && flags > scope && name > flags && friendly > name,
            "elements out of order: %Id %Id %Id %Id %Id\n", cloud, scope, flags, name, friendly);
         ok(element_pos(xml, L"GMC") < 0, "password invitation with a GMC\n");
         text = element_text(xml, L"GROUPPEERNAME");
-        ok(pprops && wstr_eq(text, pprops->pwzGroupPeerName), "GROUPPEERNAME %s\n", wdbg(text));
+        ok(pprops && wstr_eq(text, pprops->pwzGroupPeerName), "GROUPPEERNAME %s\n", wn(text));
         free(text);
         text = element_text(xml, L"SCOPE");
-        ok(wstr_eq(text, L"GLOBAL"), "SCOPE %s\n", wdbg(text));
+        ok(wstr_eq(text, L"GLOBAL"), "SCOPE %s\n", wn(text));
         free(text);
         text = element_text(xml, L"CLOUDFLAGS");
-        ok(wstr_eq(text, L"0"), "CLOUDFLAGS %s\n", wdbg(text));
+        ok(wstr_eq(text, L"0"), "CLOUDFLAGS %s\n", wn(text));
         free(text);
         ok(!wcsstr(xml, GROUP_PASSWORD), "the invitation contains the password\n");
 
@@ -683,7 +683,7 @@ static void test_parse_real(PCWSTR invitee_xml)
         /* An unknown version of an otherwise valid invitation. */
         wcscpy(copy, gmc_xml);
         p = wcsstr(copy, L"VERSION=\"1.");
-        ok(p != NULL, "no VERSION=\"1.x\" in %s\n", wdbg(gmc_xml));
+        ok(p != NULL, "no VERSION=\"1.x\" in %s\n", wn(gmc_xml));
         if (p) {
             PEER_INVITATION_INFO *info = NULL;
             p[9] = '9';
@@ -710,8 +710,8 @@ static PEER_CREDENTIAL_INFO credential(ULONGLONG end, GUID *role)
     ci.dwSize = sizeof(ci);
     ci.pwzFriendlyName = (PWSTR)INVITEE_FRIENDLY;
     ci.pPublicKey = invitee_key;
-    ci.ftValidityStart = ticks_ft(now_ticks());
-    ci.ftValidityEnd = ticks_ft(end);
+    ci.ftValidityStart = ft_of(utc_now());
+    ci.ftValidityEnd = ft_of(end);
     ci.cRoles = 1;
     ci.pRoles = role;
     return ci;
@@ -720,7 +720,7 @@ static PEER_CREDENTIAL_INFO credential(ULONGLONG end, GUID *role)
 static void test_issue_credentials(void)
 {
     GUID member = PEER_GROUP_ROLE_MEMBER;
-    ULONGLONG end = (now_ticks() / TICKS_PER_SECOND + 7 * 86400) * TICKS_PER_SECOND;
+    ULONGLONG end = (utc_now() / TICKS_PER_SECOND + 7 * 86400) * TICKS_PER_SECOND;
     PEER_CREDENTIAL_INFO ci = credential(end, &member), bad;
     PWSTR xml = NULL;
     HPEERENUM e = NULL;
@@ -755,12 +755,12 @@ static void test_issue_credentials(void)
         ok(hr == S_OK && count == 1, "members named by the subject: %#lx, %lu\n", hr, count);
         if (hr == S_OK && count == 1) {
             PEER_CREDENTIAL_INFO *mc = members[0]->pCredentialInfo;
-            ok(wstr_eq(members[0]->pwzIdentity, invitee), "member %s\n", wdbg(members[0]->pwzIdentity));
+            ok(wstr_eq(members[0]->pwzIdentity, invitee), "member %s\n", wn(members[0]->pwzIdentity));
             ok(mc != NULL, "member without credential info\n");
             if (mc) {
                 check_roles_(mc->cRoles, mc->pRoles, ROLE_MEMBER, __LINE__);
                 ok(key_eq(mc->pPublicKey, invitee_key), "member key differs\n");
-                ok(ticks_near(ft_ticks(&mc->ftValidityEnd), end, 2 * TICKS_PER_SECOND), "member validity end\n");
+                ok(ticks_near(ft64(&mc->ftValidityEnd), end, 2 * TICKS_PER_SECOND), "member validity end\n");
             }
         }
         if (hr == S_OK)
@@ -887,15 +887,15 @@ static void test_config(const WCHAR *store)
         return;
     /* The documented format: PEERGROUPCONFIG VERSION="1.0" with the identity, the group, the
      * cloud and the GMC chain of the identity. */
-    ok(root_is(xml, L"PEERGROUPCONFIG"), "root element: %s\n", wdbg(xml));
+    ok(root_is(xml, L"PEERGROUPCONFIG"), "root element: %s\n", wn(xml));
     ok(element_pos(xml, L"PEERGROUPCONFIG") >= 0 &&
            in_start_tag(xml + element_pos(xml, L"PEERGROUPCONFIG"), L"VERSION=\"1.0\""),
-       "VERSION: %s\n", wdbg(xml));
+       "VERSION: %s\n", wn(xml));
     text = element_text(xml, L"IDENTITYPEERNAME");
-    ok(text && wcsstr(text, creator), "IDENTITYPEERNAME %s\n", wdbg(text));
+    ok(text && wcsstr(text, creator), "IDENTITYPEERNAME %s\n", wn(text));
     free(text);
     text = element_text(xml, L"GROUPPEERNAME");
-    ok(text && gprops && wcsstr(text, gprops->pwzGroupPeerName), "GROUPPEERNAME %s\n", wdbg(text));
+    ok(text && gprops && wcsstr(text, gprops->pwzGroupPeerName), "GROUPPEERNAME %s\n", wn(text));
     free(text);
     ok(element_pos(xml, L"CLOUDNAME") > 0 && element_pos(xml, L"SCOPE") > 0 && element_pos(xml, L"CLOUDFLAGS") > 0,
        "CLOUDNAME, SCOPE or CLOUDFLAGS missing\n");
@@ -922,8 +922,8 @@ static void test_config(const WCHAR *store)
     hr = PeerGroupImportConfig(xml, CONFIG_PASSWORD, TRUE, &id, &name);
     ok(hr == S_OK, "ImportConfig, fOverwrite TRUE: %#lx\n", hr);
     if (hr == S_OK) {
-        ok(wstr_eq(id, creator), "imported identity %s\n", wdbg(id));
-        ok(gprops && wstr_eq(name, gprops->pwzGroupPeerName), "imported group %s\n", wdbg(name));
+        ok(wstr_eq(id, creator), "imported identity %s\n", wn(id));
+        ok(gprops && wstr_eq(name, gprops->pwzGroupPeerName), "imported group %s\n", wn(name));
         PeerFreeData(id);
         PeerFreeData(name);
     }
@@ -995,7 +995,7 @@ static int child_main(const char *files_a)
     HGROUP h = NULL;
     HRESULT hr;
 
-    ei_use_private_store(store, MAX_PATH, L"p2p_invite_child");
+    p2p_use_store(store, MAX_PATH, L"p2p_invite_child", TRUE);
     MultiByteToWideChar(CP_ACP, 0, files_a, -1, files, MAX_PATH);
     _snwprintf(path, MAX_PATH + 31, L"%ls\\config.xml", files);
     config = read_text(path);
@@ -1013,7 +1013,7 @@ static int child_main(const char *files_a)
     hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
     ok(hr == S_OK, "child: PeerGroupStartup: %#lx\n", hr);
     hr = PeerIdentityImport(idxml, IDENTITY_PASSWORD, &id);
-    ok(hr == S_OK && wstr_eq(id, who), "child: PeerIdentityImport: %#lx, %s\n", hr, wdbg(id));
+    ok(hr == S_OK && wstr_eq(id, who), "child: PeerIdentityImport: %#lx, %s\n", hr, wn(id));
     if (hr == S_OK)
         PeerFreeData(id);
 
@@ -1028,8 +1028,8 @@ static int child_main(const char *files_a)
     hr = PeerGroupImportConfig(config, CONFIG_PASSWORD, FALSE, &id, &g);
     ok(hr == S_OK, "child: PeerGroupImportConfig: %#lx\n", hr);
     if (hr == S_OK) {
-        ok(wstr_eq(id, who), "child: identity %s, expected %s\n", wdbg(id), wdbg(who));
-        ok(wstr_eq(g, gname), "child: group %s, expected %s\n", wdbg(g), wdbg(gname));
+        ok(wstr_eq(id, who), "child: identity %s, expected %s\n", wn(id), wn(who));
+        ok(wstr_eq(g, gname), "child: group %s, expected %s\n", wn(g), wn(gname));
         PeerFreeData(id);
         PeerFreeData(g);
     }
@@ -1045,9 +1045,9 @@ static int child_main(const char *files_a)
     if (hr == S_OK) {
         PEER_GROUP_PROPERTIES *props = ei_props(h);
         if (props) {
-            ok(wstr_eq(props->pwzGroupPeerName, gname), "child: group name %s\n", wdbg(props->pwzGroupPeerName));
-            ok(wstr_eq(props->pwzCreatorPeerName, who), "child: creator %s\n", wdbg(props->pwzCreatorPeerName));
-            ok(wstr_eq(props->pwzFriendlyName, friendly), "child: friendly name %s\n", wdbg(props->pwzFriendlyName));
+            ok(wstr_eq(props->pwzGroupPeerName, gname), "child: group name %s\n", wn(props->pwzGroupPeerName));
+            ok(wstr_eq(props->pwzCreatorPeerName, who), "child: creator %s\n", wn(props->pwzCreatorPeerName));
+            ok(wstr_eq(props->pwzFriendlyName, friendly), "child: friendly name %s\n", wn(props->pwzFriendlyName));
             PeerFreeData(props);
         }
         ok(PeerGroupClose(h) == S_OK, "child: PeerGroupClose\n");
@@ -1056,7 +1056,7 @@ static int child_main(const char *files_a)
     free(config);
     free(idxml);
     free(names);
-    ei_remove_private_store(store);
+    p2p_drop_store(store);
     return wt_summary("p2p_invite child");
 }
 
@@ -1072,12 +1072,12 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "child"))
         return child_main(argv[2]);
 
-    ei_use_private_store(store, MAX_PATH, L"p2p_invite");
+    p2p_use_store(store, MAX_PATH, L"p2p_invite", TRUE);
     hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
     ok(hr == S_OK, "PeerGroupStartup: %#lx\n", hr);
     if (hr != S_OK) {
         skip("no peer grouping: every test needs it\n");
-        ei_remove_private_store(store);
+        p2p_drop_store(store);
         return wt_summary("p2p_invite");
     }
     creator = ei_identity(L"invitecreator", CREATOR_FRIENDLY);
@@ -1134,6 +1134,6 @@ int main(int argc, char **argv)
         PeerFreeData(creator);
     }
     ok(PeerGroupShutdown() == S_OK, "PeerGroupShutdown\n");
-    ei_remove_private_store(store);
+    p2p_drop_store(store);
     return wt_summary("p2p_invite");
 }

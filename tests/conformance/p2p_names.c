@@ -222,7 +222,7 @@ static void test_errors(void)
         out = NULL;
         hr = PeerNameToPeerHostName(bad_peers[i], &out);
         snprintf(what, sizeof(what), "PeerNameToPeerHostName(\"%s\")", wn(bad_peers[i]));
-        ok_hr2(hr, E_INVALIDARG, PEER_E_CANNOT_CONVERT_PEER_NAME, what);
+        ok_hr_in(hr, E_INVALIDARG, PEER_E_CANNOT_CONVERT_PEER_NAME, NO_HR, NO_HR, "%s", what);
         if (hr == S_OK && out)
             PeerFreeData(out);
     }
@@ -234,7 +234,8 @@ static void test_errors(void)
     swprintf(peer, 400, L"0.%ls", classifier);
     out = NULL;
     hr = PeerNameToPeerHostName(peer, &out);
-    ok_hr2(hr, E_INVALIDARG, PEER_E_CANNOT_CONVERT_PEER_NAME, "PeerNameToPeerHostName(200-character classifier)");
+    ok_hr_in(hr, E_INVALIDARG, PEER_E_CANNOT_CONVERT_PEER_NAME, NO_HR, NO_HR,
+             "PeerNameToPeerHostName(200-character classifier)");
     if (hr == S_OK && out)
         PeerFreeData(out);
 
@@ -243,7 +244,7 @@ static void test_errors(void)
         out = NULL;
         hr = PeerHostNameToPeerName(bad_hosts[i], &out);
         snprintf(what, sizeof(what), "PeerHostNameToPeerName(\"%s\")", wn(bad_hosts[i]));
-        ok_hr2(hr, E_INVALIDARG, PEER_E_INVALID_PEER_HOST_NAME, what);
+        ok_hr_in(hr, E_INVALIDARG, PEER_E_INVALID_PEER_HOST_NAME, NO_HR, NO_HR, "%s", what);
         if (hr == S_OK && out)
             PeerFreeData(out);
     }

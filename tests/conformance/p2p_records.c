@@ -155,10 +155,10 @@ static void test_add_get(HGROUP h, GUID *main_id)
     ok(IsEqualGUID(&got->id, &id), "id differs\n");
     ok(got->dwVersion == 1, "dwVersion %lu, expected 1\n", got->dwVersion);
     ok(got->dwFlags == 0, "dwFlags %#lx\n", got->dwFlags);
-    ok(wstr_eq(got->pwzCreatorId, me), "pwzCreatorId %s, expected %s\n", wa(got->pwzCreatorId), wa(me));
-    ok(wstr_eq(got->pwzModifiedById, me), "pwzModifiedById %s, expected %s\n", wa(got->pwzModifiedById), wa(me));
+    ok(wstr_eq(got->pwzCreatorId, me), "pwzCreatorId %s, expected %s\n", wn(got->pwzCreatorId), wn(me));
+    ok(wstr_eq(got->pwzModifiedById, me), "pwzModifiedById %s, expected %s\n", wn(got->pwzModifiedById), wn(me));
     ok(got->pwzAttributes && wcsstr(got->pwzAttributes, L"topic") && wcsstr(got->pwzAttributes, L"news"),
-       "pwzAttributes %s\n", wa(got->pwzAttributes));
+       "pwzAttributes %s\n", wn(got->pwzAttributes));
     /* Creation and modification times are the group's peer time of the call
      * (managing-group-records); 2 s of slack for clock granularity. */
     ok(ft64(&got->ftCreation) + 2 * TICKS_PER_SECOND >= before && ft64(&got->ftCreation) <= after + 2 * TICKS_PER_SECOND,
@@ -327,12 +327,12 @@ static void test_attributes(HGROUP h)
 
     for (i = 0; i < (int)(sizeof(good) / sizeof(good[0])); i++) {
         rec_init(&r, h, &T_ATTR, 3600, good[i], NULL, 0);
-        ok_hr(PeerGroupAddRecord(h, &r, &id), S_OK, "valid attributes %d %s", i, wa(good[i]));
+        ok_hr(PeerGroupAddRecord(h, &r, &id), S_OK, "valid attributes %d %s", i, wn(good[i]));
     }
     before = count_records(h, &T_ATTR);
     for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
         rec_init(&r, h, &T_ATTR, 3600, bad[i], NULL, 0);
-        ok_hr(PeerGroupAddRecord(h, &r, &id), PEER_E_INVALID_ATTRIBUTES, "invalid attributes %d %s", i, wa(bad[i]));
+        ok_hr(PeerGroupAddRecord(h, &r, &id), PEER_E_INVALID_ATTRIBUTES, "invalid attributes %d %s", i, wn(bad[i]));
     }
     /* Deep nesting must be refused cleanly (no crash, no record). */
     deep = malloc((20000 * 7 + 64) * sizeof(WCHAR));
@@ -380,12 +380,12 @@ static void test_update(HGROUP h, const GUID *id)
         ok(IsEqualGUID(&got->id, id) && IsEqualGUID(&got->type, &old->type), "id or type changed\n");
         ok(got->data.cbData == sizeof(data2) && !memcmp(got->data.pbData, data2, sizeof(data2)), "data not updated\n");
         ok(got->pwzAttributes && wcsstr(got->pwzAttributes, L"sports") && !wcsstr(got->pwzAttributes, L"news"),
-           "attributes not updated: %s\n", wa(got->pwzAttributes));
+           "attributes not updated: %s\n", wn(got->pwzAttributes));
         ok(ft64(&got->ftExpiration) == ft64(&r.ftExpiration), "expiration not updated\n");
         ok(ft64(&got->ftCreation) == ft64(&old->ftCreation), "ftCreation changed\n");
         ok(ft64(&got->ftLastModified) >= ft64(&old->ftLastModified), "ftLastModified went back\n");
         ok(wstr_eq(got->pwzCreatorId, me) && wstr_eq(got->pwzModifiedById, me), "creator %s, modifier %s\n",
-           wa(got->pwzCreatorId), wa(got->pwzModifiedById));
+           wn(got->pwzCreatorId), wn(got->pwzModifiedById));
         ok(got->securityData.cbData > 0, "no securityData after the update\n");
         PeerFreeData(got);
         got = NULL;
@@ -555,7 +555,7 @@ static void search_is_(int line, HGROUP h, const WCHAR *xml, long expect)
 {
     HRESULT hr = S_OK;
     long got = search_mask(h, xml, &hr);
-    ok(got == expect, "line %d: search %s: records %#lx (hr %#lx), expected %#lx\n", line, wa(xml), got,
+    ok(got == expect, "line %d: search %s: records %#lx (hr %#lx), expected %#lx\n", line, wn(xml), got,
        (unsigned long)hr, expect);
 }
 
@@ -564,7 +564,7 @@ static void search_fails_(int line, HGROUP h, const WCHAR *xml, HRESULT a, HRESU
 {
     HPEERENUM e = (HPEERENUM)0xdeadbeef;
     HRESULT hr = PeerGroupSearchRecords(h, xml, &e);
-    ok_hr_in_(__FILE__, line, hr, a, b, NO_HR, NO_HR, "search %s", wa(xml));
+    ok_hr_in_(__FILE__, line, hr, a, b, NO_HR, NO_HR, "search %s", wn(xml));
     if (SUCCEEDED(hr))
         PeerEndEnumeration(e);
 }
@@ -770,7 +770,7 @@ static int child_main(char **argv)
             ok_hr(hr, S_OK, "child: GetRecord");
             if (SUCCEEDED(hr) && got) {
                 ok(got->dwVersion == version, "child: version %lu, expected %lu\n", got->dwVersion, version);
-                ok(wstr_eq(got->pwzCreatorId, identity), "child: creator %s\n", wa(got->pwzCreatorId));
+                ok(wstr_eq(got->pwzCreatorId, identity), "child: creator %s\n", wn(got->pwzCreatorId));
                 if (version == 3) /* test_update's payload */
                     ok(got->data.cbData == sizeof("second payload") &&
                            !memcmp(got->data.pbData, "second payload", got->data.cbData),
@@ -791,7 +791,7 @@ static int child_main(char **argv)
 static HGROUP test_persistence(HGROUP h, PCWSTR name, const GUID *id)
 {
     PEER_RECORD *before = NULL, *after = NULL;
-    char args[1024], gs[64];
+    char args[1024];
     ITEMS it;
     DWORD version;
     HRESULT hr;
@@ -817,7 +817,7 @@ static HGROUP test_persistence(HGROUP h, PCWSTR name, const GUID *id)
                !memcmp(after->data.pbData, before->data.pbData, before->data.cbData),
            "data changed across Close/Open\n");
         ok(wstr_eq(after->pwzAttributes, before->pwzAttributes), "attributes changed: %s\n",
-           wa(after->pwzAttributes));
+           wn(after->pwzAttributes));
         ok(after->securityData.cbData == before->securityData.cbData &&
                !memcmp(after->securityData.pbData, before->securityData.pbData, before->securityData.cbData),
            "securityData changed across Close/Open\n");
@@ -829,8 +829,7 @@ static HGROUP test_persistence(HGROUP h, PCWSTR name, const GUID *id)
 
     /* Another process sees the record and adds one; this process sees that one after reopening. */
     ok_hr(PeerGroupClose(h), S_OK, "Close before the child");
-    guid_str(id, gs, sizeof(gs));
-    snprintf(args, sizeof(args), "child %s %s %s %lu", wa(me), wa(name), gs, version);
+    snprintf(args, sizeof(args), "child %s %s %s %lu", wn(me), wn(name), gdbg(id), version);
     ok(run_child(args) == 0, "the child process failed (see its output)\n");
     h = NULL;
     hr = PeerGroupOpen(me, name, NULL, &h);
@@ -841,7 +840,7 @@ static HGROUP test_persistence(HGROUP h, PCWSTR name, const GUID *id)
         ok(it.count == 1, "%lu records of the child, expected 1\n", it.count);
         if (it.count == 1) {
             PEER_RECORD *r = it.items[0];
-            ok(wstr_eq(r->pwzCreatorId, me), "child record creator %s\n", wa(r->pwzCreatorId));
+            ok(wstr_eq(r->pwzCreatorId, me), "child record creator %s\n", wn(r->pwzCreatorId));
             ok(r->data.cbData == sizeof("from the child") && !memcmp(r->data.pbData, "from the child", r->data.cbData),
                "child record data differs\n");
         }
@@ -954,8 +953,8 @@ static void test_export_import(void)
         hr = PeerGroupImportConfig(config, L"h5-config-pw", FALSE, &id_name, &grp_name);
         ok_hr(hr, S_OK, "ImportConfig");
         if (SUCCEEDED(hr)) {
-            ok(wstr_eq(id_name, me) && wstr_eq(grp_name, name), "ImportConfig: %s / %s\n", wa(id_name),
-               wa(grp_name));
+            ok(wstr_eq(id_name, me) && wstr_eq(grp_name, name), "ImportConfig: %s / %s\n", wn(id_name),
+               wn(grp_name));
             PeerFreeData(id_name);
             PeerFreeData(grp_name);
         }
@@ -995,11 +994,11 @@ int main(int argc, char **argv)
     if (argc >= 6 && !strcmp(argv[1], "child"))
         return child_main(argv);
 
-    use_private_store(store, MAX_PATH, L"p2p_records");
+    p2p_use_store(store, MAX_PATH, L"p2p_records", TRUE);
     me = new_identity(L"h5records", L"H5 Records Tester");
     if (!me || !group_startup()) {
         ok(0, "no identity or no PeerGroupStartup: nothing else can be tested\n");
-        rm_tree_w(store);
+        p2p_rm_tree(store);
         return wt_summary("p2p_records");
     }
     h = create_group(me, L"h5records", L"Records");
@@ -1028,7 +1027,6 @@ int main(int argc, char **argv)
     free(name);
     group_shutdown();
     PeerFreeData(me);
-    if (!rm_tree_w(store))
-        trace("could not delete the store directory %s\n", wa(store));
+    p2p_drop_store(store);
     return wt_summary("p2p_records");
 }

@@ -1,8 +1,11 @@
-/* Helpers shared by the p2p.dll conformance programs (p2p_identity, p2p_names, p2p_errors), all
- * static inline: a private identity/group store per process (OPENP2P_DIR, see docs/compat.md; the
- * real P2P.dll ignores the variable), the "Turn off Microsoft Peer-to-Peer Networking Services"
- * policy switch, HRESULT checks, and small wide-string helpers.
- * Public headers and <windows.h> only. */
+/* Helpers shared by the p2p.dll conformance programs (p2p_identity, p2p_names, p2p_errors, and
+ * through p2p_grouptest.h and p2p_evinv.h also p2p_group, p2p_records, p2p_events, p2p_invite),
+ * all static inline: a private identity/group store per process (OPENP2P_DIR, see
+ * docs/compat.md; the real P2P.dll ignores the variable), the "Turn off Microsoft Peer-to-Peer
+ * Networking Services" policy switch, HRESULT checks, time in FILETIME ticks, and small wide-string
+ * and GUID helpers.
+ * Public headers and <windows.h> only. A program that instantiates GUIDs (<initguid.h>) includes
+ * <p2p.h> before this header. */
 #ifndef PD_P2PTEST_H
 #define PD_P2PTEST_H
 
@@ -20,28 +23,45 @@
 /* The HRESULT that PeerGroupStartup returns while the policy turns the API off. */
 #define P2P_HR_SERVICE_DEPENDENCY_FAIL HRESULT_FROM_WIN32(ERROR_SERVICE_DEPENDENCY_FAIL)
 
-/* One check of an HRESULT: `got` must equal `want`. */
-#define ok_hr(got, want, what) ok_hr_((got), (want), (what), __LINE__)
-static inline int ok_hr_(HRESULT got, HRESULT want, const char *what, int line)
+#define NO_HR ((HRESULT)0x7fffffff) /* "no further code" in ok_hr_in() */
+#define TICKS_PER_SECOND 10000000ull
+
+/* One check of an HRESULT: `got` must equal `want`; the rest is a printf description. */
+#define ok_hr(got, want, ...) ok_hr_(__FILE__, __LINE__, (got), (want), __VA_ARGS__)
+static inline int ok_hr_(const char *file, int line, HRESULT got, HRESULT want, const char *fmt, ...)
 {
-    return ok(got == want, "line %d: %s: returned %#lx, expected %#lx\n", line, what, (unsigned long)got,
-              (unsigned long)want);
+    char what[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return wt_ok(file, line, got == want, "%s: got %#lx, expected %#lx\n", what, (unsigned long)got,
+                 (unsigned long)want);
 }
 
-/* `got` must be one of two codes (where the documentation allows either; see the call site). */
-#define ok_hr2(got, want1, want2, what) ok_hr2_((got), (want1), (want2), (what), __LINE__)
-static inline int ok_hr2_(HRESULT got, HRESULT want1, HRESULT want2, const char *what, int line)
+/* got is one of up to four codes (unused ones NO_HR): for misuse whose code the documentation
+ * leaves open between several listed values (see the call site). */
+#define ok_hr_in(got, a, b, c, d, ...) ok_hr_in_(__FILE__, __LINE__, (got), (a), (b), (c), (d), __VA_ARGS__)
+static inline int ok_hr_in_(const char *file, int line, HRESULT got, HRESULT a, HRESULT b, HRESULT c, HRESULT d,
+                            const char *fmt, ...)
 {
-    return ok(got == want1 || got == want2, "line %d: %s: returned %#lx, expected %#lx or %#lx\n", line, what,
-              (unsigned long)got, (unsigned long)want1, (unsigned long)want2);
+    char what[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return wt_ok(file, line, got == a || got == b || got == c || got == d,
+                 "%s: got %#lx, expected one of %#lx %#lx %#lx %#lx\n", what, (unsigned long)got, (unsigned long)a,
+                 (unsigned long)b, (unsigned long)c, (unsigned long)d);
 }
 
-/* A wide string for messages (ASCII only; others become '?'). Rotates over 4 static buffers. */
+/* A printable copy of a wide string for messages and child arguments (ASCII only; others become
+ * '?'). Rotates over 8 static buffers. */
 static inline const char *wn(const WCHAR *s)
 {
-    static char bufs[4][512];
-    static int next;
-    char *b = bufs[next++ & 3];
+    static char bufs[8][512];
+    static LONG next;
+    char *b = bufs[InterlockedIncrement(&next) & 7];
     size_t i;
     if (!s)
         return "(null)";
@@ -52,6 +72,34 @@ static inline const char *wn(const WCHAR *s)
 }
 
 static inline BOOL wstr_eq(const WCHAR *a, const WCHAR *b) { return a && b && !wcscmp(a, b); }
+
+/* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}", for messages and child arguments (4 rotating buffers). */
+static inline const char *gdbg(const GUID *g)
+{
+    static char bufs[4][40];
+    static LONG next;
+    char *buf = bufs[InterlockedIncrement(&next) & 3];
+    snprintf(buf, 40, "{%08lx-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x}", g->Data1, g->Data2, g->Data3,
+             g->Data4[0], g->Data4[1], g->Data4[2], g->Data4[3], g->Data4[4], g->Data4[5], g->Data4[6], g->Data4[7]);
+    return buf;
+}
+
+/* ---- Time in FILETIME ticks (100 ns) ---- */
+
+static inline ULONGLONG ft64(const FILETIME *ft) { return (ULONGLONG)ft->dwHighDateTime << 32 | ft->dwLowDateTime; }
+static inline FILETIME ft_of(ULONGLONG t)
+{
+    FILETIME ft;
+    ft.dwLowDateTime = (DWORD)t;
+    ft.dwHighDateTime = (DWORD)(t >> 32);
+    return ft;
+}
+static inline ULONGLONG utc_now(void)
+{
+    FILETIME ft;
+    GetSystemTimeAsFileTime(&ft);
+    return ft64(&ft);
+}
 
 /* Deletes a directory tree (best effort). TRUE if it is gone. */
 static inline BOOL p2p_rm_tree(const WCHAR *dir)
