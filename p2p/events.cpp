@@ -26,7 +26,9 @@ struct Filter {
 };
 
 struct EventRegistration {
-    std::shared_ptr<p2p::Group> group;
+    // Weak: only group handles own a group, so the last owner is always an application thread
+    // (never the group's watcher thread delivering an event).
+    std::weak_ptr<p2p::Group> group;
     std::uint64_t listener = 0;
     std::uint64_t group_handle = 0;
     HANDLE event = nullptr;  // our duplicate of the caller's event
@@ -93,7 +95,8 @@ bool known_event_type(DWORD t)
 void release(const std::shared_ptr<EventRegistration>& r)
 {
     if (r->listener)
-        r->group->unsubscribe(r->listener);
+        if (auto g = r->group.lock())
+            g->unsubscribe(r->listener);
 }
 
 } // namespace

@@ -92,7 +92,7 @@ std::map<std::string, std::weak_ptr<Group>> g_open;
 
 }  // namespace
 
-Group::~Group() = default;
+Group::~Group() { stop_watcher(); }
 
 // ------------------------------------------------------------------------------------------------
 // creation and opening
@@ -415,7 +415,10 @@ Hr Group::sign_and_store(Record& rec, bool with_group_key, bool insert)
     rec.security.clear();
     if (Hr h = pki::record_security(rec, creator_serial, serial, *key, s.version, rec.security); failed(h))
         return h;
-    return insert ? s.db->insert_record(rec) : s.db->replace_record(rec);
+    Hr h = insert ? s.db->insert_record(rec) : s.db->replace_record(rec);
+    if (succeeded(h))
+        s.note(rec);
+    return h;
 }
 
 Hr Group::publish_membership(std::u16string_view member, const Bytes& chain_p7, Ticks now, Ticks expires)
@@ -464,9 +467,13 @@ void Group::notify(const GroupEvent& e)
 
 std::uint64_t Group::subscribe(GroupListener listener)
 {
-    std::lock_guard lock(listeners_mutex_);
-    std::uint64_t id = next_listener_++;
-    listeners_.emplace_back(id, std::move(listener));
+    std::uint64_t id;
+    {
+        std::lock_guard lock(listeners_mutex_);
+        id = next_listener_++;
+        listeners_.emplace_back(id, std::move(listener));
+    }
+    start_watcher();
     return id;
 }
 
@@ -622,6 +629,11 @@ void Group::expire_now()
             return;
         if (failed(state_->db->purge_expired(utc_now() + state_->delta, purged)))
             return;
+        if (state_->watching && !purged.empty()) {
+            for (auto& r : purged)
+                state_->seen.erase(r.id);
+            state_->seen_version = state_->db->data_version();
+        }
     }
     for (auto& r : purged) {
         if (!is_app_record(r) || (r.flags & kFlagDeleted))

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <thread>
 
 namespace pd::p2p {
 
@@ -21,6 +24,28 @@ struct Group::State {
     Ticks delta = 0;
     SecurityProperties props;
     pki::GroupSecurity version = pki::GroupSecurity::v1_0;
+
+    // Changes made by other processes (group_watch.cpp): the records as last seen (id ->
+    // version, flags) and the database version they correspond to. Kept current by this
+    // process's own writes, so only other processes' changes produce events from the watcher.
+    struct Seen {
+        std::uint32_t version = 0, flags = 0;
+        Guid type;
+    };
+    std::map<Guid, Seen> seen;
+    std::uint64_t seen_version = 0;
+    bool watching = false;
+    std::thread watcher;
+    std::condition_variable watch_cv;
+    bool stop_watch = false;
+
+    void note(const Record& r)
+    {
+        if (watching) {
+            seen[r.id] = {r.version, r.flags, r.type};
+            seen_version = db->data_version();
+        }
+    }
 
     bool is_admin() const { return std::find(gmc.roles.begin(), gmc.roles.end(), pki::kRoleAdmin) != gmc.roles.end(); }
 };

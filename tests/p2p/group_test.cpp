@@ -9,9 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <mutex>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -172,6 +174,45 @@ TEST_F(GroupTest, EventsReachListenersAndExpiryIsReported)
     Record r2 = record();
     ASSERT_EQ(g->add_record(r2), hr::ok);
     EXPECT_EQ(seen.size(), 2u);
+}
+
+// Another process writing the same database (here: another SQLite connection) is seen by the
+// group's watcher and reported to its listeners.
+TEST_F(GroupTest, ChangesOfAnotherConnectionBecomeEvents)
+{
+    auto g = make_group();
+    Record r = record();
+    ASSERT_EQ(g->add_record(r), hr::ok);
+    std::mutex m;
+    std::vector<GroupEvent> seen;
+    g->subscribe([&](const GroupEvent& e) {
+        std::lock_guard lock(m);
+        seen.push_back(e);
+    });
+    std::unique_ptr<GroupDb> other;
+    ASSERT_EQ(GroupDb::open(store_->group_path(alice_, g->group_peer_name()), other), hr::ok);
+    Record changed = r;
+    changed.version = 2;
+    changed.data = {4, 5};
+    ASSERT_EQ(other->replace_record(changed), hr::ok);
+    Record added = r;
+    added.id.b[0] ^= 0xFF;
+    ASSERT_EQ(other->insert_record(added), hr::ok);
+    for (int i = 0; i < 40; ++i) {
+        {
+            std::lock_guard lock(m);
+            if (seen.size() >= 2)
+                break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::lock_guard lock(m);
+    ASSERT_EQ(seen.size(), 2u);
+    std::sort(seen.begin(), seen.end(), [](auto& a, auto& b) { return a.change < b.change; });
+    EXPECT_EQ(seen[0].change, 1u);  // ADDED
+    EXPECT_EQ(seen[0].record_id, added.id);
+    EXPECT_EQ(seen[1].change, 2u);  // UPDATED
+    EXPECT_EQ(seen[1].record_id, r.id);
 }
 
 TEST_F(GroupTest, ReopenDatabaseExportImportAndDelete)

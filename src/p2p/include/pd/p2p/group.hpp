@@ -139,7 +139,8 @@ public:
                          bool store_credentials, std::u16string& xml);
     Hr export_config(std::u16string_view password, std::u16string& xml);
 
-    // Listeners of changes made through any handle of this process.
+    // Listeners of changes made through any handle of this process, and (polled every 250 ms
+    // while at least one listener exists) of changes other processes make to the same database.
     std::uint64_t subscribe(GroupListener listener);
     void unsubscribe(std::uint64_t id);
 
@@ -161,6 +162,10 @@ private:
     Hr issue_chain(const Bytes& subject_spki, std::u16string_view subject, std::u16string_view subject_friendly,
                    std::vector<Guid> roles, const Ticks* not_before, const Ticks* not_after, Bytes& chain_p7);
     void notify(const GroupEvent& e);
+    // Watches the database for other processes' changes while anyone listens (group_watch.cpp).
+    void start_watcher();
+    void stop_watcher();
+    void watch_loop();
 
     std::shared_ptr<UserStore> store_;
     std::u16string identity_;
