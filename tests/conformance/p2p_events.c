@@ -753,13 +753,65 @@ static void test_threads(void)
 
 /* ---- Main -------------------------------------------------------------------------------------- */
 
-int main(void)
+/* Child: opens the group the parent created (same user, same store) and adds one record of the
+ * given type. Exit code 0 on success. */
+static int child_add(const char *identity, const char *group_name, const char *type)
+{
+    PEER_VERSION_DATA version;
+    PWSTR id = arg_w(identity), gn = arg_w(group_name);
+    HGROUP h = NULL;
+    GUID t, rid;
+    HRESULT hr;
+    int failed = 1;
+
+    if (guid_parse(type, &t) && PeerGroupStartup(PEER_GROUP_VERSION, &version) == S_OK) {
+        hr = PeerGroupOpen(id, gn, NULL, &h);
+        ok(hr == S_OK, "child: PeerGroupOpen: %#lx\n", hr);
+        if (hr == S_OK) {
+            hr = ei_add_record(h, &t, "from another process", &rid);
+            ok(hr == S_OK, "child: PeerGroupAddRecord: %#lx\n", hr);
+            failed = hr != S_OK;
+            PeerGroupClose(h);
+        }
+        PeerGroupShutdown();
+    }
+    free(id);
+    free(gn);
+    wt_summary("p2p_events child");
+    return failed;
+}
+
+/* All applications of the user that open a group share its database (conceptual page "How to
+ * connect to a peer group"): a record another process adds raises RECORD_CHANGED here too. */
+static void test_other_process(const WCHAR *name)
+{
+    static PEER_GROUP_EVENT_DATA evs[MAX_EVENTS];
+    HANDLE ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    HPEEREVENT he = reg(group, ev, 1, &reg_records);
+    char args[1024];
+    int n, i, added = 0;
+
+    snprintf(args, sizeof(args), "child-add %s %s %s", wn(creator), wn(name), gdbg(&type_b));
+    ok(p2p_run_self(args) == 0, "child process failed\n");
+    n = collect(he, ev, evs, 1);
+    for (i = 0; i < n; i++)
+        if (evs[i].eventType == PEER_GROUP_EVENT_RECORD_CHANGED && evs[i].recordChangeData.changeType == PEER_RECORD_ADDED &&
+            IsEqualGUID(&evs[i].recordChangeData.recordType, &type_b))
+            added++;
+    ok(added == 1, "%d ADDED events for the other process's record (of %d events)\n", added, n);
+    unreg(he);
+    CloseHandle(ev);
+}
+
+int main(int argc, char **argv)
 {
     WCHAR dir[MAX_PATH];
     PEER_VERSION_DATA version;
     WCHAR *name = NULL;
     HRESULT hr;
 
+    if (argc == 5 && !strcmp(argv[1], "child-add"))
+        return child_add(argv[2], argv[3], argv[4]);
     p2p_use_store(dir, MAX_PATH, L"p2p_events", TRUE);
     test_not_initialized();
     hr = PeerGroupStartup(PEER_GROUP_VERSION, &version);
@@ -785,6 +837,8 @@ int main(void)
         test_unregister_stops();
         test_close_stops();
         test_threads();
+        if (name)
+            test_other_process(name);
         ok(PeerGroupClose(group) == S_OK, "PeerGroupClose\n");
         if (name)
             ok(PeerGroupDelete(creator, name) == S_OK, "PeerGroupDelete\n");

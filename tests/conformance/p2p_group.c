@@ -891,7 +891,7 @@ static void test_processes(void)
     if (!name)
         return;
     snprintf(args, sizeof(args), "child %s %s Life1", wn(me), wn(name));
-    ok(run_child(args) == 0, "the child process failed (see its output)\n");
+    ok(p2p_run_self(args) == 0, "the child process failed (see its output)\n");
 
     hr = PeerGroupOpen(me, name, NULL, &h2);
     ok_hr(hr, S_OK, "Open after the child");
@@ -901,7 +901,7 @@ static void test_processes(void)
     }
     ok_hr(PeerGroupDelete(me, name), S_OK, "Delete after the child");
     snprintf(args, sizeof(args), "childgone %s %s", wn(me), wn(name));
-    ok(run_child(args) == 0, "the second child process failed (see its output)\n");
+    ok(p2p_run_self(args) == 0, "the second child process failed (see its output)\n");
     free(name);
 }
 

@@ -830,7 +830,7 @@ static HGROUP test_persistence(HGROUP h, PCWSTR name, const GUID *id)
     /* Another process sees the record and adds one; this process sees that one after reopening. */
     ok_hr(PeerGroupClose(h), S_OK, "Close before the child");
     snprintf(args, sizeof(args), "child %s %s %s %lu", wn(me), wn(name), gdbg(id), version);
-    ok(run_child(args) == 0, "the child process failed (see its output)\n");
+    ok(p2p_run_self(args) == 0, "the child process failed (see its output)\n");
     h = NULL;
     hr = PeerGroupOpen(me, name, NULL, &h);
     ok_hr(hr, S_OK, "Open after the child");

@@ -240,4 +240,58 @@ static inline BOOL p2p_identity_listed(const WCHAR *identity, const WCHAR *frien
     return found;
 }
 
+/* ---- Child processes ------------------------------------------------------------------------ */
+
+/* Runs this program again with `args` (after the program name), waits up to 120 s, returns
+ * its exit code (or -1). The child inherits OPENP2P_DIR. */
+static inline int p2p_run_self(const char *args)
+{
+    char exe[MAX_PATH], cmd[4096];
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    DWORD code = (DWORD)-1;
+
+    GetModuleFileNameA(NULL, exe, sizeof(exe));
+    snprintf(cmd, sizeof(cmd), "\"%s\" %s", exe, args);
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    if (!CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
+        ok(0, "CreateProcess failed: %lu\n", GetLastError());
+        return -1;
+    }
+    if (WaitForSingleObject(pi.hProcess, 120000) != WAIT_OBJECT_0) {
+        ok(0, "child %s did not end within 120 s\n", args);
+        TerminateProcess(pi.hProcess, 99);
+    }
+    GetExitCodeProcess(pi.hProcess, &code);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return (int)code;
+}
+
+/* A wide copy (malloc'd) of an ANSI argument. */
+static inline PWSTR arg_w(const char *s)
+{
+    int n = MultiByteToWideChar(CP_ACP, 0, s, -1, NULL, 0);
+    PWSTR w = malloc(n * sizeof(WCHAR));
+    MultiByteToWideChar(CP_ACP, 0, s, -1, w, n);
+    return w;
+}
+
+/* The GUID in a child argument (written with gdbg()). */
+static inline BOOL guid_parse(const char *s, GUID *g)
+{
+    unsigned long d1;
+    unsigned d2, d3, b[8], i;
+    if (sscanf(s, "{%8lx-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x}", &d1, &d2, &d3, &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+               &b[6], &b[7]) != 11)
+        return FALSE;
+    g->Data1 = d1;
+    g->Data2 = (WORD)d2;
+    g->Data3 = (WORD)d3;
+    for (i = 0; i < 8; i++)
+        g->Data4[i] = (BYTE)b[i];
+    return TRUE;
+}
+
 #endif /* PD_P2PTEST_H */
