@@ -6,12 +6,14 @@
  *                          and writes "identity\ngroup" to FILE
  *   p2p_demo open FILE     another process: opens the persisted group named in FILE and lists
  *                          its records and members
+ *   p2p_demo bench N       times N AddRecord calls, then EnumRecords and SearchRecords over them
  */
 #include <windows.h>
 #include <p2p.h>
 #include <initguid.h>
 #include <objbase.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 
@@ -220,17 +222,73 @@ static int do_open(const char *file)
     return 0;
 }
 
+static double seconds_since(LARGE_INTEGER start)
+{
+    LARGE_INTEGER now, freq;
+    QueryPerformanceCounter(&now);
+    QueryPerformanceFrequency(&freq);
+    return (double)(now.QuadPart - start.QuadPart) / (double)freq.QuadPart;
+}
+
+static int do_bench(int n)
+{
+    PWSTR identity = NULL;
+    PEER_GROUP_PROPERTIES props;
+    HGROUP group = NULL;
+    HPEERENUM e;
+    LARGE_INTEGER t0;
+    ULONG count = 0;
+    GUID id;
+    double secs;
+    int i;
+
+    if (!check(PeerIdentityCreate(L"bench", NULL, 0, &identity), "PeerIdentityCreate"))
+        return 1;
+    memset(&props, 0, sizeof props);
+    props.dwSize = sizeof props;
+    props.pwzCreatorPeerName = identity;
+    props.pwzClassifier = L"bench";
+    if (!check(PeerGroupCreate(&props, &group), "PeerGroupCreate"))
+        return 1;
+    QueryPerformanceCounter(&t0);
+    for (i = 0; i < n; i++)
+        if (!check(add_chat(group, i, "benchmark record payload", &id), "PeerGroupAddRecord"))
+            return 1;
+    secs = seconds_since(t0);
+    printf("[bench] AddRecord: %d records in %.2f s = %.0f records/s (%.2f ms each; signed, committed)\n", n, secs,
+           n / secs, 1000 * secs / n);
+    QueryPerformanceCounter(&t0);
+    if (check(PeerGroupEnumRecords(group, NULL, &e), "PeerGroupEnumRecords")) {
+        PeerGetItemCount(e, &count);
+        PeerEndEnumeration(e);
+    }
+    printf("[bench] EnumRecords: %lu records in %.1f ms\n", count, 1000 * seconds_since(t0));
+    QueryPerformanceCounter(&t0);
+    if (check(PeerGroupSearchRecords(group, L"<peersearch><clause attrib=\"n\" type=\"int\" compare=\"less\">100</clause></peersearch>", &e),
+              "PeerGroupSearchRecords")) {
+        PeerGetItemCount(e, &count);
+        PeerEndEnumeration(e);
+    }
+    printf("[bench] SearchRecords (n < 100): %lu of %d records in %.1f ms\n", count, n, 1000 * seconds_since(t0));
+    PeerGroupClose(group);
+    PeerFreeData(identity);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     PEER_VERSION_DATA version;
     int ret;
-    if (argc != 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "open"))) {
-        printf("usage: p2p_demo create|open FILE\n");
+    if (argc != 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "open") && strcmp(argv[1], "bench"))) {
+        printf("usage: p2p_demo create|open FILE | bench N\n");
         return 2;
     }
     if (!check(PeerGroupStartup(PEER_GROUP_VERSION, &version), "PeerGroupStartup"))
         return 1;
-    ret = !strcmp(argv[1], "create") ? do_create(argv[2]) : do_open(argv[2]);
+    if (!strcmp(argv[1], "bench"))
+        ret = do_bench(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1000);
+    else
+        ret = !strcmp(argv[1], "create") ? do_create(argv[2]) : do_open(argv[2]);
     PeerGroupShutdown();
     return ret;
 }
