@@ -821,9 +821,14 @@ Hr Group::import_database(const std::string& path)
     {
         std::lock_guard lock(mutex_);
         PD_GROUP_LIVE();
-        // Records are merged by the [MS-PPGRH] 3.1.7.32 rule; only records whose signature checks
-        // against a known member's key are kept by the import (group_db validates the file).
-        if (Hr h = state_->db->import_file(path, changed); failed(h))
+        // Records are merged by the [MS-PPGRH] 3.1.7.32 rule, and only if every record of the
+        // file is signed ([MS-PPSEC] 2.2.4) by a member whose GMC chain leads to this group's GRC
+        // (its Membership record already stored or in the same file): a forged or altered file
+        // changes nothing (PEER_E_INVALID_DATABASE).
+        if (Hr h = state_->db->import_file(path, changed, [this](const std::vector<Record>& records) {
+                return validate_signatures(records);
+            });
+            failed(h))
             return h;
         reload_properties();
     }
@@ -831,6 +836,40 @@ Hr Group::import_database(const std::string& path)
         if (!is_app_record(r))
             continue;
         notify(record_event((r.flags & kFlagDeleted) ? kRecordDeleted : (r.version == 1 ? kRecordAdded : kRecordUpdated), r));
+    }
+    return hr::ok;
+}
+
+Hr Group::validate_signatures(const std::vector<Record>& records)
+{
+    State& s = *state_;
+    pki::CertInfo grc;
+    if (failed(pki::parse_cert(s.grc, grc)))
+        return hr::invalid_group;
+    // GMC serial (DER order) -> the certified key, from every valid Membership record.
+    std::map<Bytes, Bytes> keys{{grc.serial, grc.spki}};
+    std::vector<Record> members;
+    s.db->list_records(&kMembershipType, true, members);
+    for (const auto& r : records)
+        if (r.type == kMembershipType)
+            members.push_back(r);
+    for (const auto& m : members) {
+        Bytes p7;
+        std::vector<Bytes> certs;
+        std::vector<pki::CertInfo> ordered;
+        if (failed(parse_membership(m.data, p7)) || failed(pki::parse_pkcs7_certs(p7, certs)) ||
+            failed(pki::verify_gmc_chain(certs, 0, ordered)) || ordered.empty() || ordered.front().spki != grc.spki)
+            continue;
+        for (const auto& c : ordered)
+            keys.emplace(c.serial, c.spki);
+    }
+    for (const auto& r : records) {
+        pki::RecordSecurity sec;
+        if (failed(pki::parse_record_security(r.security, sec)))
+            return hr::invalid_database;
+        auto k = keys.find(sec.modifier_serial);
+        if (k == keys.end() || failed(pki::verify_record_security(r, k->second, s.version)))
+            return hr::invalid_database;
     }
     return hr::ok;
 }

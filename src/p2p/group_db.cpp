@@ -475,7 +475,8 @@ Hr GroupDb::export_file(const std::string& path_utf8)
     }
 }
 
-Hr GroupDb::import_file(const std::string& path_utf8, std::vector<Record>& changed)
+Hr GroupDb::import_file(const std::string& path_utf8, std::vector<Record>& changed,
+                        const std::function<Hr(const std::vector<Record>&)>& validate)
 {
     if (path_utf8.empty()) return hr::invalid_arg;
     try {
@@ -525,6 +526,9 @@ Hr GroupDb::import_file(const std::string& path_utf8, std::vector<Record>& chang
         if (failed(h) && h != hr::not_found) return h;
         if (utf16(std::string_view(reinterpret_cast<const char*>(own_name.data()), own_name.size())) != group)
             return hr::invalid_group;
+        if (validate) {
+            if (Hr v = validate(records); failed(v)) return v;
+        }
 
         std::vector<Record> stored;
         h = impl_->guarded([&] {

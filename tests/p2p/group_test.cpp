@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <mutex>
 #include <thread>
@@ -227,6 +229,17 @@ TEST_F(GroupTest, ReopenDatabaseExportImportAndDelete)
         ASSERT_EQ(g->add_record(r), hr::ok);
         id = r.id;
         ASSERT_EQ(g->export_database(file.string()), hr::ok);
+        // A copy whose record payload was altered is refused as a whole (signature check).
+        {
+            std::ifstream in(file, std::ios::binary);
+            std::string bytes((std::istreambuf_iterator<char>(in)), {});
+            auto at = bytes.find(std::string("\x01\x02\x03", 3));
+            ASSERT_NE(at, std::string::npos);
+            bytes[at + 1] = 0x7f;
+            std::ofstream out(dir_ / "forged.db", std::ios::binary);
+            out << bytes;
+        }
+        EXPECT_EQ(g->import_database((dir_ / "forged.db").string()), hr::invalid_database);
         ASSERT_EQ(g->delete_record(id), hr::ok);
         ASSERT_EQ(g->import_database(file.string()), hr::ok);  // the tombstone wins (higher version)
         Record got;

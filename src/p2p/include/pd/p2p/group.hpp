@@ -162,6 +162,8 @@ private:
     Hr issue_chain(const Bytes& subject_spki, std::u16string_view subject, std::u16string_view subject_friendly,
                    std::vector<Guid> roles, const Ticks* not_before, const Ticks* not_after, Bytes& chain_p7);
     void notify(const GroupEvent& e);
+    // Every record signed by a member of this group (import_database). Call with mutex_ held.
+    Hr validate_signatures(const std::vector<Record>& records);
     // Watches the database for other processes' changes while anyone listens (group_watch.cpp).
     void start_watcher();
     void stop_watcher();

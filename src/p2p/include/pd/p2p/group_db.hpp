@@ -16,6 +16,7 @@
 // corrupt or foreign file), hr::fail (other SQLite errors, logged).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,7 +85,10 @@ public:
     // hr::invalid_database if the file is malformed (bounds-checked: truncation, bad magic/version,
     // counts or lengths beyond the file, invalid records, trailing bytes, > 1 GiB),
     // hr::file_not_found if it does not exist.
-    Hr import_file(const std::string& path_utf8, std::vector<Record>& changed);
+    // `validate` (optional) sees every record of the file after parsing and before anything is
+    // merged; a failure aborts the import with that code and changes nothing.
+    Hr import_file(const std::string& path_utf8, std::vector<Record>& changed,
+                   const std::function<Hr(const std::vector<Record>&)>& validate = {});
 
     const std::string& path() const;
 
