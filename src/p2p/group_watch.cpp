@@ -5,7 +5,8 @@
 // the event registrations of the others. While a Group has listeners, a watcher thread polls the
 // database version every 250 ms; when another process has committed, it compares the records
 // with the last snapshot and reports RECORD_CHANGED (added / updated / deleted / expired) and
-// PROPERTY_CHANGED. The thread starts with the first PeerGroupRegisterEvent, never in DllMain.
+// PROPERTY_CHANGED; it also expires records on time (EXPIRED events without a call from the
+// application). The thread starts with the first PeerGroupRegisterEvent, never in DllMain.
 #include "group_state.hpp"
 
 namespace pd::p2p {
@@ -71,6 +72,13 @@ void Group::watch_loop()
     State& s = *state_;
     while (!s.stop_watch) {
         s.watch_cv.wait_for(lock, std::chrono::milliseconds(250));
+        if (s.stop_watch || s.deleted || !s.db)
+            break;
+        // Records that expire while the application waits for events: purged and reported
+        // (EXPIRED) without waiting for its next call.
+        lock.unlock();
+        expire_now();
+        lock.lock();
         if (s.stop_watch || s.deleted || !s.db)
             break;
         std::uint64_t v = s.db->data_version();
