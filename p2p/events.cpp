@@ -171,10 +171,8 @@ HRESULT WINAPI PeerGroupRegisterEvent(HGROUP hGroup, HANDLE hEvent, DWORD cEvent
 HRESULT WINAPI PeerGroupUnregisterEvent(HPEEREVENT hPeerEvent)
 {
     return guarded("PeerGroupUnregisterEvent", [&]() -> HRESULT {
-        if (peernet_disabled())
-            return PEER_E_CANNOT_START_SERVICE;
-        if (!group_started())
-            return PEER_E_NOT_INITIALIZED;
+        if (HRESULT c = group_service_checks(); FAILED(c))
+            return c;
         auto r = handles().remove<EventRegistration>(handle_value(hPeerEvent), kEvent);
         if (!r)
             return E_INVALIDARG;
@@ -191,10 +189,8 @@ HRESULT WINAPI PeerGroupUnregisterEvent(HPEEREVENT hPeerEvent)
 HRESULT WINAPI PeerGroupGetEventData(HPEEREVENT hPeerEvent, PPEER_GROUP_EVENT_DATA* ppEventData)
 {
     return guarded("PeerGroupGetEventData", [&]() -> HRESULT {
-        if (peernet_disabled())
-            return PEER_E_CANNOT_START_SERVICE;
-        if (!group_started())
-            return PEER_E_NOT_INITIALIZED;
+        if (HRESULT c = group_service_checks(); FAILED(c))
+            return c;
         if (!ppEventData)
             return E_INVALIDARG;
         auto r = handles().lookup<EventRegistration>(handle_value(hPeerEvent), kEvent);

@@ -23,21 +23,7 @@ bool group_started()
     return g_startups > 0;
 }
 
-HRESULT lookup_group(HGROUP h, HRESULT invalid, std::shared_ptr<GroupHandle>& out)
-{
-    if (peernet_disabled())
-        return PEER_E_CANNOT_START_SERVICE;
-    if (!group_started())
-        return PEER_E_NOT_INITIALIZED;
-    out = handles().lookup<GroupHandle>(handle_value(h), kGroup);
-    return out ? S_OK : invalid;
-}
-
-} // namespace pd::p2pdll
-
-namespace {
-
-HRESULT service_checks()
+HRESULT group_service_checks()
 {
     if (peernet_disabled())
         return PEER_E_CANNOT_START_SERVICE;
@@ -45,6 +31,18 @@ HRESULT service_checks()
         return PEER_E_NOT_INITIALIZED;
     return S_OK;
 }
+
+HRESULT lookup_group(HGROUP h, HRESULT invalid, std::shared_ptr<GroupHandle>& out)
+{
+    if (HRESULT c = group_service_checks(); FAILED(c))
+        return c;
+    out = handles().lookup<GroupHandle>(handle_value(h), kGroup);
+    return out ? S_OK : invalid;
+}
+
+} // namespace pd::p2pdll
+
+namespace {
 
 HRESULT new_handle(std::shared_ptr<p2p::Group> group, HGROUP* out)
 {
@@ -136,7 +134,7 @@ HRESULT WINAPI PeerGroupShutdown(void)
 HRESULT WINAPI PeerGroupCreate(PPEER_GROUP_PROPERTIES pProperties, HGROUP* phGroup)
 {
     return guarded("PeerGroupCreate", [&]() -> HRESULT {
-        if (HRESULT h = service_checks(); FAILED(h))
+        if (HRESULT h = group_service_checks(); FAILED(h))
             return h;
         if (!pProperties || !phGroup)
             return E_INVALIDARG;
@@ -158,7 +156,7 @@ HRESULT WINAPI PeerGroupCreate(PPEER_GROUP_PROPERTIES pProperties, HGROUP* phGro
 HRESULT WINAPI PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR pwzCloud, HGROUP* phGroup)
 {
     return guarded("PeerGroupOpen", [&]() -> HRESULT {
-        if (HRESULT h = service_checks(); FAILED(h))
+        if (HRESULT h = group_service_checks(); FAILED(h))
             return h;
         if (!pwzIdentity || !*pwzIdentity || !pwzGroupPeerName || !*pwzGroupPeerName || !phGroup)
             return E_INVALIDARG;
@@ -176,7 +174,7 @@ HRESULT WINAPI PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR
 HRESULT WINAPI PeerGroupClose(HGROUP hGroup)
 {
     return guarded("PeerGroupClose", [&]() -> HRESULT {
-        if (HRESULT h = service_checks(); FAILED(h))
+        if (HRESULT h = group_service_checks(); FAILED(h))
             return h;
         auto g = handles().remove<GroupHandle>(handle_value(hGroup), kGroup);
         if (!g)
@@ -189,7 +187,7 @@ HRESULT WINAPI PeerGroupClose(HGROUP hGroup)
 HRESULT WINAPI PeerGroupDelete(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName)
 {
     return guarded("PeerGroupDelete", [&]() -> HRESULT {
-        if (HRESULT h = service_checks(); FAILED(h))
+        if (HRESULT h = group_service_checks(); FAILED(h))
             return h;
         if ((pwzIdentity && !*pwzIdentity) || !pwzGroupPeerName || !*pwzGroupPeerName)
             return E_INVALIDARG;
@@ -541,7 +539,7 @@ HRESULT WINAPI PeerGroupImportConfig(PCWSTR pwzXML, PCWSTR pwzPassword, BOOL fOv
                                      PWSTR* ppwzGroup)
 {
     return guarded("PeerGroupImportConfig", [&]() -> HRESULT {
-        if (HRESULT h = service_checks(); FAILED(h))
+        if (HRESULT h = group_service_checks(); FAILED(h))
             return h;
         if (!pwzXML || !pwzPassword || !ppwzIdentity || !ppwzGroup)
             return E_INVALIDARG;

@@ -20,6 +20,10 @@ struct GroupHandle {
 // Number of PeerGroupStartup calls not yet matched by PeerGroupShutdown.
 bool group_started();
 
+// The checks every group function starts with: PEER_E_CANNOT_START_SERVICE under the Peernet
+// policy, PEER_E_NOT_INITIALIZED before PeerGroupStartup; S_OK otherwise.
+HRESULT group_service_checks();
+
 // The group behind hGroup after the common checks (policy, Startup, live handle). On failure
 // returns the code: PEER_E_CANNOT_START_SERVICE, PEER_E_NOT_INITIALIZED, or `invalid` for a handle
 // that is not a live group (PEER_E_INVALID_GROUP or E_INVALIDARG, per the function's page).

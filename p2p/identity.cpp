@@ -25,6 +25,19 @@ bool plausible_name(PCWSTR name)
     return name && *name && bounded_len(name, 4096) <= 4096;
 }
 
+// Runs fn(store, result) on the user's store and hands the string result back as one block.
+template <typename F>
+HRESULT string_from_store(PWSTR* out, F&& fn)
+{
+    std::shared_ptr<p2p::UserStore> store;
+    if (HRESULT h = open_store(store); FAILED(h))
+        return h;
+    std::u16string result;
+    if (HRESULT h = fn(*store, result); FAILED(h))
+        return h;
+    return return_string(result, out);
+}
+
 size_t write_name_pair(FlatBuilder& b, std::u16string_view name, std::u16string_view friendly)
 {
     size_t pair = b.reserve<PEER_NAME_PAIR>();
@@ -57,7 +70,7 @@ HRESULT WINAPI PeerIdentityCreate(PCWSTR pwzClassifier, PCWSTR pwzFriendlyName, 
             HCRYPTKEY k = 0;
             if (!CryptGetUserKey(hCryptProv, AT_KEYEXCHANGE, &k)) {
                 DWORD e = GetLastError();
-                return e == ERROR_INVALID_HANDLE || e == ERROR_INVALID_PARAMETER || e == NTE_BAD_UID
+                return e == ERROR_INVALID_HANDLE || e == ERROR_INVALID_PARAMETER || e == static_cast<DWORD>(NTE_BAD_UID)
                            ? HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE) : E_INVALIDARG;
             }
             DWORD len = 0;
@@ -110,13 +123,13 @@ HRESULT WINAPI PeerIdentityGetFriendlyName(PCWSTR pwzIdentity, PWSTR* ppwzFriend
     return guarded("PeerIdentityGetFriendlyName", [&]() -> HRESULT {
         if (!plausible_name(pwzIdentity) || !ppwzFriendlyName)
             return E_INVALIDARG;
-        std::shared_ptr<p2p::UserStore> store;
-        if (HRESULT h = open_store(store); FAILED(h))
-            return h;
-        p2p::IdentityRow row;
-        if (HRESULT h = store->get_identity(u16(pwzIdentity), row); FAILED(h))
-            return h;
-        return return_string(row.friendly_name, ppwzFriendlyName);
+        return string_from_store(ppwzFriendlyName, [&](p2p::UserStore& store, std::u16string& out) -> HRESULT {
+            p2p::IdentityRow row;
+            if (HRESULT h = store.get_identity(u16(pwzIdentity), row); FAILED(h))
+                return h;
+            out = row.friendly_name;
+            return S_OK;
+        });
     });
 }
 
@@ -176,20 +189,16 @@ HRESULT WINAPI PeerIdentityGetXML(PCWSTR pwzIdentity, PWSTR* ppwzIdentityXML)
     return guarded("PeerIdentityGetXML", [&]() -> HRESULT {
         if (!ppwzIdentityXML || (pwzIdentity && !*pwzIdentity))
             return E_INVALIDARG;
-        std::shared_ptr<p2p::UserStore> store;
-        if (HRESULT h = open_store(store); FAILED(h))
-            return h;
-        std::u16string name;
-        if (pwzIdentity) {
-            name = u16(pwzIdentity);
-        } else if (HRESULT h = p2p::default_identity(*store, name); FAILED(h)) {
-            return h;
-        }
-        std::u16string xml;
-        // The page lists E_HANDLE and E_INVALIDARG, not PEER_E_NOT_FOUND, for an unknown identity.
-        if (HRESULT h = p2p::identity_xml(*store, name, xml); FAILED(h))
+        return string_from_store(ppwzIdentityXML, [&](p2p::UserStore& store, std::u16string& xml) -> HRESULT {
+            std::u16string name;
+            if (pwzIdentity)
+                name = u16(pwzIdentity);
+            else if (HRESULT h = p2p::default_identity(store, name); FAILED(h))
+                return h;
+            // The page lists E_HANDLE and E_INVALIDARG, not PEER_E_NOT_FOUND, for an unknown identity.
+            HRESULT h = p2p::identity_xml(store, name, xml);
             return h == PEER_E_NOT_FOUND ? E_INVALIDARG : h;
-        return return_string(xml, ppwzIdentityXML);
+        });
     });
 }
 
@@ -198,13 +207,9 @@ HRESULT WINAPI PeerIdentityExport(PCWSTR pwzIdentity, PCWSTR pwzPassword, PWSTR*
     return guarded("PeerIdentityExport", [&]() -> HRESULT {
         if (!plausible_name(pwzIdentity) || !pwzPassword || !ppwzExportXML)
             return E_INVALIDARG;
-        std::shared_ptr<p2p::UserStore> store;
-        if (HRESULT h = open_store(store); FAILED(h))
-            return h;
-        std::u16string xml;
-        if (HRESULT h = p2p::export_identity(*store, u16(pwzIdentity), u16(pwzPassword), xml); FAILED(h))
-            return h;
-        return return_string(xml, ppwzExportXML);
+        return string_from_store(ppwzExportXML, [&](p2p::UserStore& store, std::u16string& xml) -> HRESULT {
+            return p2p::export_identity(store, u16(pwzIdentity), u16(pwzPassword), xml);
+        });
     });
 }
 
@@ -213,13 +218,9 @@ HRESULT WINAPI PeerIdentityImport(PCWSTR pwzImportXML, PCWSTR pwzPassword, PWSTR
     return guarded("PeerIdentityImport", [&]() -> HRESULT {
         if (!pwzImportXML || !pwzPassword || !ppwzIdentity)
             return E_INVALIDARG;
-        std::shared_ptr<p2p::UserStore> store;
-        if (HRESULT h = open_store(store); FAILED(h))
-            return h;
-        std::u16string name;
-        if (HRESULT h = p2p::import_identity(*store, u16(pwzImportXML), u16(pwzPassword), name); FAILED(h))
-            return h;
-        return return_string(name, ppwzIdentity);
+        return string_from_store(ppwzIdentity, [&](p2p::UserStore& store, std::u16string& name) -> HRESULT {
+            return p2p::import_identity(store, u16(pwzImportXML), u16(pwzPassword), name);
+        });
     });
 }
 
@@ -228,13 +229,9 @@ HRESULT WINAPI PeerIdentityGetDefault(PWSTR* ppwzPeerName)
     return guarded("PeerIdentityGetDefault", [&]() -> HRESULT {
         if (!ppwzPeerName)
             return E_INVALIDARG;
-        std::shared_ptr<p2p::UserStore> store;
-        if (HRESULT h = open_store(store); FAILED(h))
-            return h;
-        std::u16string name;
-        if (HRESULT h = p2p::default_identity(*store, name); FAILED(h))
-            return h;
-        return return_string(name, ppwzPeerName);
+        return string_from_store(ppwzPeerName, [](p2p::UserStore& store, std::u16string& name) -> HRESULT {
+            return p2p::default_identity(store, name);
+        });
     });
 }
 

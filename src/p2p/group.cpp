@@ -21,7 +21,6 @@
 #include "pd/p2p/search.hpp"
 #include "pd/p2p/security_records.hpp"
 
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <cstring>
@@ -38,25 +37,11 @@ Guid role_inviting_member() { return pki::kRoleInvitingMember; }
 namespace {
 
 constexpr std::uint32_t kFlagAutoRefresh = 0x1;
-constexpr std::uint32_t kFlagDeleted = 0x2;
 constexpr std::uint32_t kKnownPropertyFlags = 0x7;
 constexpr std::uint32_t kAuthGmc = 0x1, kAuthPassword = 0x2;
-constexpr const char* kMetaIdentity = "identity";
-constexpr const char* kMetaGmc = "gmc";
-constexpr const char* kMetaGrc = "grc";
-constexpr const char* kMetaGroupKey = "group_key";
-constexpr const char* kMetaTimeDelta = "peer_time_delta";
-
-// PEER_GROUP_EVENT_* and change types of p2p.h.
-constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3;
-constexpr std::uint32_t kRecordAdded = 1, kRecordUpdated = 2, kRecordDeleted = 3, kRecordExpired = 4;
 
 Ticks utc_now() { return utc_now_ticks(); }
 
-Bytes u16_bytes(std::u16string_view s)
-{
-    return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), reinterpret_cast<const std::uint8_t*>(s.data() + s.size()));
-}
 std::u16string bytes_u16(const Bytes& b)
 {
     std::u16string s(b.size() / 2, u'\0');
@@ -74,15 +59,6 @@ Guid random_guid()
     g.b[8] = static_cast<std::uint8_t>((g.b[8] & 0x3F) | 0x80);  // RFC 4122 variant
     return g;
 }
-
-struct Wipe {
-    Bytes& b;
-    ~Wipe()
-    {
-        if (!b.empty())
-            OPENSSL_cleanse(b.data(), b.size());
-    }
-};
 
 // The process-wide table of open groups: every handle of the same (store, identity, group)
 // shares one Group, so a change made through one handle reaches the registrations of all.
@@ -185,7 +161,7 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
         IdentityKeys id;
         if (Hr h = load_identity(*store, creator, id); failed(h))
             return h == hr::not_found ? hr::identity_not_found : h;
-        Wipe wipe{id.private_pkcs8};
+        WipeOnExit wipe{id.private_pkcs8};
         auto state = std::make_unique<State>();
         if (Hr h = pki::Key::from_pkcs8_der(id.private_pkcs8, state->identity_key); failed(h))
             return hr::no_key_access;
@@ -227,7 +203,7 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
             return h;
         auto& db = *state->db;
         Bytes sealed, clear = state->group_key.private_pkcs8_der();
-        Wipe wipe_group{clear};
+        WipeOnExit wipe_group{clear};
         Hr h = store->protector().protect(clear, sealed);
         Bytes chain_p7 = pki::pkcs7_certs(state->chain);
         if (succeeded(h))
@@ -324,7 +300,7 @@ Hr Group::load()
     IdentityKeys id;
     if (Hr h = load_identity(*store_, identity_, id); failed(h))
         return h == hr::not_found ? hr::identity_not_found : h;
-    Wipe wipe{id.private_pkcs8};
+    WipeOnExit wipe{id.private_pkcs8};
     if (failed(pki::Key::from_pkcs8_der(id.private_pkcs8, s.identity_key)))
         return hr::no_key_access;
     Bytes chain_p7;
@@ -342,7 +318,7 @@ Hr Group::load()
     Bytes sealed;
     if (succeeded(s.db->get_meta(kMetaGroupKey, sealed)) && !sealed.empty()) {
         Bytes clear;
-        Wipe w{clear};
+        WipeOnExit w{clear};
         if (succeeded(store_->protector().unprotect(sealed, clear)))
             pki::Key::from_pkcs8_der(clear, s.group_key);
     }
@@ -596,16 +572,6 @@ namespace {
 
 bool is_app_record(const Record& r) { return !is_reserved_record_type(r.type); }
 
-// PEER_GROUP_EVENT_RECORD_CHANGED for one record.
-GroupEvent record_event(std::uint32_t change, const Record& r)
-{
-    GroupEvent e;
-    e.type = kEventRecordChanged;
-    e.change = change;
-    e.record_id = r.id;
-    e.record_type = r.type;
-    return e;
-}
 
 Hr check_attributes(const std::u16string& xml)
 {
@@ -854,11 +820,8 @@ Hr Group::validate_signatures(const std::vector<Record>& records)
         if (r.type == kMembershipType)
             members.push_back(r);
     for (const auto& m : members) {
-        Bytes p7;
-        std::vector<Bytes> certs;
         std::vector<pki::CertInfo> ordered;
-        if (failed(parse_membership(m.data, p7)) || failed(pki::parse_pkcs7_certs(p7, certs)) ||
-            failed(pki::verify_gmc_chain(certs, 0, ordered)) || ordered.empty() || ordered.front().spki != grc.spki)
+        if (failed(membership_chain(m, 0, ordered)) || ordered.front().spki != grc.spki)
             continue;
         for (const auto& c : ordered)
             keys.emplace(c.serial, c.spki);
@@ -890,11 +853,8 @@ Hr Group::members(std::u16string_view filter, bool present_only, std::vector<Mem
     if (Hr h = state_->db->list_records(&kMembershipType, false, recs); failed(h))
         return h;
     for (auto& r : recs) {
-        Bytes p7;
-        std::vector<Bytes> certs;
         std::vector<pki::CertInfo> ordered;
-        if (failed(parse_membership(r.data, p7)) || failed(pki::parse_pkcs7_certs(p7, certs)) ||
-            failed(pki::verify_gmc_chain(certs, utc_now(), ordered)) || ordered.empty())
+        if (failed(membership_chain(r, utc_now(), ordered)))
             continue;
         const auto& leaf = ordered.back();
         if (!filter.empty() && leaf.subject_peer_name != filter)

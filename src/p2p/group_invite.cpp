@@ -6,7 +6,6 @@
 #include "pd/p2p/identity.hpp"
 #include "pd/p2p/names.hpp"
 
-#include <openssl/crypto.h>
 
 #include <cstring>
 #include <filesystem>
@@ -16,20 +15,6 @@ namespace pd::p2p {
 namespace {
 
 constexpr std::uint32_t kAuthGmc = 0x1, kAuthPassword = 0x2;
-
-struct Wipe {
-    Bytes& b;
-    ~Wipe()
-    {
-        if (!b.empty())
-            OPENSSL_cleanse(b.data(), b.size());
-    }
-};
-
-Bytes u16_bytes(std::u16string_view s)
-{
-    return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), reinterpret_cast<const std::uint8_t*>(s.data() + s.size()));
-}
 
 CloudScope scope_of(std::u16string_view cloud)
 {
@@ -199,12 +184,8 @@ Hr Group::issue_credentials(std::u16string_view subject, const MemberInfo* cred,
     std::vector<Record> recs;
     s.db->list_records(&kMembershipType, false, recs);
     for (auto& r : recs) {
-        Bytes p7;
-        std::vector<Bytes> certs;
         std::vector<pki::CertInfo> ordered;
-        if (succeeded(parse_membership(r.data, p7)) && succeeded(pki::parse_pkcs7_certs(p7, certs)) &&
-            succeeded(pki::verify_gmc_chain(certs, utc_now_ticks(), ordered)) && !ordered.empty() &&
-            ordered.back().subject_peer_name == subject) {
+        if (succeeded(membership_chain(r, utc_now_ticks(), ordered)) && ordered.back().subject_peer_name == subject) {
             spki = ordered.back().spki;
             friendly = ordered.back().subject_name;
             roles = ordered.back().roles;
@@ -348,7 +329,7 @@ Hr Group::import_config(const std::shared_ptr<UserStore>& store, std::u16string_
             row.cert = idc;
             row.created = utc_now_ticks();
             Bytes clear = id_key.private_pkcs8_der();
-            Wipe w{clear};
+            WipeOnExit w{clear};
             if (Hr h = store->protector().protect(clear, row.sealed_key); failed(h))
                 return h;
             if (Hr h = store->add_identity(row); failed(h))
@@ -370,17 +351,17 @@ Hr Group::import_config(const std::shared_ptr<UserStore>& store, std::u16string_
             return h;
         Hr h = db->put_meta(kMetaGroupPeerName, utf8_bytes(cfg.group_peer_name));
         if (succeeded(h))
-            h = db->put_meta("identity", u16_bytes(cfg.identity_peer_name));
+            h = db->put_meta(kMetaIdentity, u16_bytes(cfg.identity_peer_name));
         if (succeeded(h))
-            h = db->put_meta("gmc", pki::pkcs7_certs(ordered_der));
+            h = db->put_meta(kMetaGmc, pki::pkcs7_certs(ordered_der));
         if (succeeded(h))
-            h = db->put_meta("grc", grc.empty() ? ordered_der.front() : grc);
+            h = db->put_meta(kMetaGrc, grc.empty() ? ordered_der.front() : grc);
         if (succeeded(h) && !group_key.empty()) {
             Bytes clear = group_key.private_pkcs8_der(), sealed;
-            Wipe w{clear};
+            WipeOnExit w{clear};
             h = store->protector().protect(clear, sealed);
             if (succeeded(h))
-                h = db->put_meta("group_key", sealed);
+                h = db->put_meta(kMetaGroupKey, sealed);
         }
         if (succeeded(h))
             h = db->insert_record(sec_rec);

@@ -1,4 +1,5 @@
-// The private state of pd::p2p::Group, shared by group.cpp and group_invite.cpp.
+// The private state of pd::p2p::Group and the helpers its files share (group.cpp,
+// group_invite.cpp, group_watch.cpp).
 #pragma once
 #include "pd/p2p/group.hpp"
 #include "pd/p2p/group_db.hpp"
@@ -12,6 +13,52 @@
 #include <thread>
 
 namespace pd::p2p {
+
+// GroupDb meta keys of a group database (see group.cpp's header comment).
+inline constexpr const char* kMetaIdentity = "identity";
+inline constexpr const char* kMetaGmc = "gmc";
+inline constexpr const char* kMetaGrc = "grc";
+inline constexpr const char* kMetaGroupKey = "group_key";
+inline constexpr const char* kMetaTimeDelta = "peer_time_delta";
+
+// PEER_GROUP_EVENT_* and PEER_RECORD_CHANGE_TYPE values of p2p.h; PEER_RECORD_FLAG_DELETED.
+inline constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3;
+inline constexpr std::uint32_t kRecordAdded = 1, kRecordUpdated = 2, kRecordDeleted = 3, kRecordExpired = 4;
+inline constexpr std::uint32_t kFlagDeleted = 0x2;
+
+// PEER_GROUP_EVENT_RECORD_CHANGED for one record.
+inline GroupEvent record_event(std::uint32_t change, const Guid& id, const Guid& type)
+{
+    GroupEvent e;
+    e.type = kEventRecordChanged;
+    e.change = change;
+    e.record_id = id;
+    e.record_type = type;
+    return e;
+}
+inline GroupEvent record_event(std::uint32_t change, const Record& r) { return record_event(change, r.id, r.type); }
+
+// A Membership record's GMC chain ([MS-PPSEC] 2.2.3.2), verified and ordered root first
+// (`now` 0: validity periods not checked).
+inline Hr membership_chain(const Record& membership, Ticks now, std::vector<pki::CertInfo>& ordered,
+                           std::vector<Bytes>* ordered_der = nullptr)
+{
+    Bytes p7;
+    std::vector<Bytes> certs;
+    if (Hr h = parse_membership(membership.data, p7); failed(h))
+        return h;
+    if (Hr h = pki::parse_pkcs7_certs(p7, certs); failed(h))
+        return h;
+    if (Hr h = pki::verify_gmc_chain(certs, now, ordered, ordered_der); failed(h))
+        return h;
+    return ordered.empty() ? hr::invalid_credential : hr::ok;
+}
+
+// The UTF-16 code units of a string as bytes (meta values).
+inline Bytes u16_bytes(std::u16string_view s)
+{
+    return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), reinterpret_cast<const std::uint8_t*>(s.data() + s.size()));
+}
 
 struct Group::State {
     std::unique_ptr<GroupDb> db;

@@ -11,23 +11,6 @@
 
 namespace pd::p2p {
 
-namespace {
-
-constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3;
-constexpr std::uint32_t kRecordAdded = 1, kRecordUpdated = 2, kRecordDeleted = 3, kRecordExpired = 4;
-constexpr std::uint32_t kFlagDeleted = 0x2;
-
-GroupEvent record_change(std::uint32_t change, const Guid& id, const Guid& type)
-{
-    GroupEvent e;
-    e.type = kEventRecordChanged;
-    e.change = change;
-    e.record_id = id;
-    e.record_type = type;
-    return e;
-}
-
-}  // namespace
 
 void Group::start_watcher()
 {
@@ -104,17 +87,17 @@ void Group::watch_loop()
                 bool deleted = (r.flags & kFlagDeleted) != 0;
                 if (old == s.seen.end()) {
                     if (!deleted)
-                        events.push_back(record_change(kRecordAdded, r.id, r.type));
+                        events.push_back(record_event(kRecordAdded, r.id, r.type));
                 } else if (deleted && !(old->second.flags & kFlagDeleted))
-                    events.push_back(record_change(kRecordDeleted, r.id, r.type));
+                    events.push_back(record_event(kRecordDeleted, r.id, r.type));
                 else if (!deleted)
-                    events.push_back(record_change(kRecordUpdated, r.id, r.type));
+                    events.push_back(record_event(kRecordUpdated, r.id, r.type));
             }
         }
         // Records another process purged after they expired.
         for (auto& [id, old] : s.seen)
             if (!now.count(id) && !(old.flags & kFlagDeleted) && !is_reserved_record_type(old.type))
-                events.push_back(record_change(kRecordExpired, id, old.type));
+                events.push_back(record_event(kRecordExpired, id, old.type));
         s.seen = std::move(now);
         if (events.empty())
             continue;

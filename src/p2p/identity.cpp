@@ -3,7 +3,6 @@
 #include "pd/p2p/documents.hpp"
 #include "pd/p2p/pki.hpp"
 
-#include <openssl/crypto.h>
 
 #include <cstdlib>
 #include <ctime>
@@ -35,16 +34,6 @@ std::u16string user_name()
     return u"user";
 }
 
-// Wipes a clear private key when it leaves scope.
-struct Wipe {
-    Bytes& b;
-    ~Wipe()
-    {
-        if (!b.empty())
-            OPENSSL_cleanse(b.data(), b.size());
-    }
-};
-
 Hr store_new_identity(UserStore& store, const pki::Key& key, std::u16string_view classifier,
                       std::u16string_view friendly_name, const Bytes* cert_in, bool is_default,
                       std::u16string& peer_name)
@@ -54,10 +43,10 @@ Hr store_new_identity(UserStore& store, const pki::Key& key, std::u16string_view
     IdentityRow existing;
     if (succeeded(store.get_identity(name, existing)))
         return hr::already_exists;
-    std::vector<IdentityRow> all;
-    if (Hr h = store.list_identities(all); failed(h))
+    size_t count = 0;
+    if (Hr h = store.count_identities(count); failed(h))
         return h;
-    if (all.size() >= kMaxIdentities)
+    if (count >= kMaxIdentities)
         return hr::too_many_identities;
     IdentityRow row;
     row.peer_name = name;
@@ -74,7 +63,7 @@ Hr store_new_identity(UserStore& store, const pki::Key& key, std::u16string_view
             return h;
     }
     Bytes clear = key.private_pkcs8_der();
-    Wipe wipe{clear};
+    WipeOnExit wipe{clear};
     if (clear.empty())
         return hr::no_key_access;
     if (Hr h = store.protector().protect(clear, row.sealed_key); failed(h))
@@ -88,7 +77,7 @@ Hr store_new_identity(UserStore& store, const pki::Key& key, std::u16string_view
 Hr load_key(UserStore& store, const IdentityRow& row, pki::Key& key)
 {
     Bytes clear;
-    Wipe wipe{clear};
+    WipeOnExit wipe{clear};
     if (Hr h = store.protector().unprotect(row.sealed_key, clear); failed(h))
         return h;
     return failed(pki::Key::from_pkcs8_der(clear, key)) ? hr::no_key_access : hr::ok;

@@ -2,6 +2,13 @@
 
 namespace pd::p2p {
 
+void secure_wipe(Bytes& b) noexcept
+{
+    volatile std::uint8_t* p = b.data();
+    for (size_t i = 0; i < b.size(); ++i)
+        p[i] = 0;
+}
+
 std::u16string utf16(std::string_view s)
 {
     std::u16string out;

@@ -262,26 +262,20 @@ Hr UserStore::current(std::shared_ptr<UserStore>& out)
     std::string dir = user_store_dir();
     if (dir.empty())
         return hr::dbinitialization_failed;
+    // One store (one connection) per directory, kept for the life of the process.
     static std::mutex mutex;
-    static std::map<std::string, std::weak_ptr<UserStore>> stores;
+    static std::map<std::string, std::shared_ptr<UserStore>> stores;
     std::lock_guard lock(mutex);
-    if (auto s = stores[dir].lock()) {
-        // The directory may have been deleted under us (tests remove their stores).
-        std::error_code ec;
-        if (fs::exists(fs::u8path(dir) / "identities.db", ec)) {
-            out = std::move(s);
-            return hr::ok;
-        }
+    auto& s = stores[dir];
+    // The directory may have been deleted under us (tests remove their stores): reopen then.
+    std::error_code ec;
+    if (!s || !fs::exists(fs::u8path(dir) / "identities.db", ec)) {
+        std::shared_ptr<UserStore> fresh;
+        if (Hr h = open(dir, fresh); failed(h))
+            return h;
+        s = std::move(fresh);
     }
-    std::shared_ptr<UserStore> s;
-    Hr h = open(dir, s);
-    if (failed(h))
-        return h;
-    // Keep one store per directory alive for the process (a store is cheap: one connection).
-    static std::map<std::string, std::shared_ptr<UserStore>> keep;
-    keep[dir] = s;
-    stores[dir] = s;
-    out = std::move(s);
+    out = s;
     return hr::ok;
 }
 
@@ -363,6 +357,16 @@ Hr UserStore::list_identities(std::vector<IdentityRow>& rows)
         read_identity(q, r);
         rows.push_back(std::move(r));
     }
+    return hr::ok;
+    PD_STORE_CATCH
+}
+
+Hr UserStore::count_identities(size_t& count)
+{
+    std::lock_guard lock(mutex_);
+    PD_STORE_TRY
+    sql::Stmt q(impl_->db, "SELECT COUNT(*) FROM identity");
+    count = q.step() ? static_cast<size_t>(q.col_i64(0)) : 0;
     return hr::ok;
     PD_STORE_CATCH
 }

@@ -45,6 +45,14 @@ struct Record {
     Bytes data;
 };
 
+// Zeroes a buffer of secret bytes (keys, passwords) in a way the compiler cannot drop.
+void secure_wipe(Bytes& b) noexcept;
+// Wipes `b` when the scope ends (clear private keys held for one call).
+struct WipeOnExit {
+    Bytes& b;
+    ~WipeOnExit() { secure_wipe(b); }
+};
+
 // UTF-8 <-> UTF-16 conversion (unpaired surrogates / invalid UTF-8 become U+FFFD).
 std::u16string utf16(std::string_view utf8);
 std::string utf8(std::u16string_view utf16);

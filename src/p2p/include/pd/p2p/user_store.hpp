@@ -66,6 +66,7 @@ public:
     Hr add_identity(const IdentityRow& row);                 // hr::already_exists
     Hr get_identity(std::u16string_view name, IdentityRow& row);  // hr::not_found
     Hr list_identities(std::vector<IdentityRow>& rows);      // creation order
+    Hr count_identities(size_t& count);
     Hr set_friendly_name(std::u16string_view name, std::u16string_view friendly);
     Hr default_identity(std::optional<IdentityRow>& row);    // the row marked default, if any
     // Deletes the identity and its group index rows; returns the group rows that were removed
