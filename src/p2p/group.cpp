@@ -40,7 +40,6 @@ constexpr std::uint32_t kFlagAutoRefresh = 0x1;
 constexpr std::uint32_t kKnownPropertyFlags = 0x7;
 constexpr std::uint32_t kAuthGmc = 0x1, kAuthPassword = 0x2;
 
-Ticks utc_now() { return utc_now_ticks(); }
 
 std::u16string bytes_u16(const Bytes& b)
 {
@@ -175,7 +174,7 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
         sp.creator_peer_name = creator;
         // Certificates carry whole seconds: validity computed from a rounded "now" so that the
         // times read back from a certificate equal the ones it was made with.
-        Ticks now = utc_now() / kTicksPerSecond * kTicksPerSecond;
+        Ticks now = utc_now_ticks() / kTicksPerSecond * kTicksPerSecond;
         Ticks forever = now + pki::kInfiniteLifetime;
         if (Hr h = pki::make_grc(state->group_key, group_name, sp.friendly_name, now, forever, 0, state->grc); failed(h))
             return h;
@@ -308,7 +307,7 @@ Hr Group::load()
         return hr::invalid_group;
     std::vector<pki::CertInfo> ordered;
     std::vector<Bytes> ordered_der;
-    if (failed(pki::verify_gmc_chain(s.chain, utc_now(), ordered, &ordered_der)) || ordered.empty())
+    if (failed(pki::verify_gmc_chain(s.chain, utc_now_ticks(), ordered, &ordered_der)) || ordered.empty())
         return hr::invalid_group;
     s.chain = ordered_der;
     s.gmc = ordered.back();
@@ -551,7 +550,7 @@ Hr Group::set_properties(const GroupProperties& in)
             return failed(h) ? h : hr::group_not_ready;
         Record rec = recs.front();
         rec.version += 1;
-        rec.modified = utc_now() + s.delta;
+        rec.modified = utc_now_ticks() + s.delta;
         rec.modified_by = sp.group_peer_name;
         rec.data = serialize_security_properties(sp);
         if (Hr h = sign_and_store(rec, true, false); failed(h))
@@ -593,7 +592,7 @@ void Group::expire_now()
         // DEFER_EXPIRATION: records do not expire while the node is offline ([MS-PPSEC] 2.2.3.1 E).
         if (state_->props.option_flags & 0x4)
             return;
-        if (failed(state_->db->purge_expired(utc_now() + state_->delta, purged)))
+        if (failed(state_->db->purge_expired(utc_now_ticks() + state_->delta, purged)))
             return;
         if (state_->watching && !purged.empty()) {
             for (auto& r : purged)
@@ -624,7 +623,7 @@ Hr Group::add_record(Record& rec)
             return hr::max_record_size_exceeded;
         if (Hr h = check_attributes(rec.attributes); failed(h))
             return h;
-        Ticks now = utc_now() + s.delta;
+        Ticks now = utc_now_ticks() + s.delta;
         if (rec.expires <= now)
             return hr::invalid_record_expiration;
         // The infrastructure fills in everything else ([doc] PeerGroupAddRecord).
@@ -664,7 +663,7 @@ Hr Group::update_record(const Record& in, Record& stored)
         // The expiration may only move later.
         if (in.expires < cur.expires)
             return hr::invalid_record_expiration;
-        Ticks now = utc_now() + s.delta;
+        Ticks now = utc_now_ticks() + s.delta;
         cur.attributes = in.attributes;
         cur.data = in.data;
         cur.expires = in.expires;
@@ -698,7 +697,7 @@ Hr Group::delete_record(const Guid& id)
         cur.attributes.clear();
         cur.version += 1;
         cur.modified_by = identity_;
-        cur.modified = std::max(utc_now() + s.delta, cur.modified + 1);
+        cur.modified = std::max(utc_now_ticks() + s.delta, cur.modified + 1);
         if (Hr h = sign_and_store(cur, false, false); failed(h))
             return h;
     }
@@ -854,7 +853,7 @@ Hr Group::members(std::u16string_view filter, bool present_only, std::vector<Mem
         return h;
     for (auto& r : recs) {
         std::vector<pki::CertInfo> ordered;
-        if (failed(membership_chain(r, utc_now(), ordered)))
+        if (failed(membership_chain(r, utc_now_ticks(), ordered)))
             continue;
         const auto& leaf = ordered.back();
         if (!filter.empty() && leaf.subject_peer_name != filter)
