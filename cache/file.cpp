@@ -11,7 +11,9 @@
 #include <unistd.h>
 #endif
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 
 namespace pd::cache {
 
@@ -41,46 +43,72 @@ std::shared_ptr<File> File::open(const std::filesystem::path& path, bool create)
 File::~File()
 {
 #ifdef _WIN32
-    if (view_)
-        UnmapViewOfFile(view_);
     if (handle_)
         CloseHandle(handle_);
 #else
-    if (view_)
-        munmap(const_cast<std::uint8_t*>(view_), view_size_);
     if (fd_ >= 0)
         ::close(fd_);
 #endif
 }
 
-const std::uint8_t* File::map()
+bool File::stamp(Stamp& out) const
 {
-    std::call_once(mapped_, [this] {
 #ifdef _WIN32
-        LARGE_INTEGER size;
-        if (!GetFileSizeEx(handle_, &size) || size.QuadPart <= 0)
-            return;
-        HANDLE m = CreateFileMappingW(handle_, nullptr, PAGE_READONLY, 0, 0, nullptr);
-        if (!m)
-            return;
-        void* v = MapViewOfFile(m, FILE_MAP_READ, 0, 0, 0);
-        CloseHandle(m); // the view keeps the mapping alive
-        if (!v)
-            return;
-        view_size_ = static_cast<std::uint64_t>(size.QuadPart);
-        view_ = static_cast<const std::uint8_t*>(v);
+    FILE_BASIC_INFO basic{};
+    LARGE_INTEGER size;
+    if (!GetFileInformationByHandleEx(handle_, FileBasicInfo, &basic, sizeof basic) || !GetFileSizeEx(handle_, &size))
+        return false;
+    out.size = static_cast<std::uint64_t>(size.QuadPart);
+    out.change = basic.ChangeTime.QuadPart;
+    out.write = basic.LastWriteTime.QuadPart;
 #else
-        struct stat st {};
-        if (fstat(fd_, &st) != 0 || st.st_size <= 0)
-            return;
-        void* v = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd_, 0);
-        if (v == MAP_FAILED)
-            return;
-        view_size_ = static_cast<std::uint64_t>(st.st_size);
-        view_ = static_cast<const std::uint8_t*>(v);
+    struct stat st {};
+    if (fstat(fd_, &st) != 0)
+        return false;
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.change = std::int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec;
+    out.write = std::int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
 #endif
-    });
-    return view_;
+    return true;
+}
+
+bool File::Stamp::settled(unsigned ms) const
+{
+#ifdef _WIN32
+    FILETIME ft;
+    GetSystemTimeAsFileTime(&ft);
+    std::int64_t now = static_cast<std::int64_t>((std::uint64_t{ft.dwHighDateTime} << 32) | ft.dwLowDateTime);
+    std::int64_t unit = 10000; // 100 ns per tick
+#else
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    std::int64_t now = std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+    std::int64_t unit = 1000000;
+#endif
+    std::int64_t latest = std::max(change, write);
+    // A change time in the future (clock set back) never settles: verify every read.
+    return now >= latest && now - latest >= static_cast<std::int64_t>(ms) * unit;
+}
+
+bool File::is_at(const std::filesystem::path& path) const
+{
+#ifdef _WIN32
+    BY_HANDLE_FILE_INFORMATION mine{}, theirs{};
+    if (!GetFileInformationByHandle(handle_, &mine))
+        return false;
+    HANDLE h = CreateFileW(path.c_str(), FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE)
+        return false;
+    BOOL ok = GetFileInformationByHandle(h, &theirs);
+    CloseHandle(h);
+    return ok && mine.dwVolumeSerialNumber == theirs.dwVolumeSerialNumber &&
+           mine.nFileIndexHigh == theirs.nFileIndexHigh && mine.nFileIndexLow == theirs.nFileIndexLow;
+#else
+    struct stat mine {}, theirs {};
+    return fstat(fd_, &mine) == 0 && ::stat(path.c_str(), &theirs) == 0 && mine.st_dev == theirs.st_dev &&
+           mine.st_ino == theirs.st_ino;
+#endif
 }
 
 bool File::reserve(std::uint64_t size)
@@ -104,10 +132,6 @@ bool File::reserve(std::uint64_t size)
 
 bool File::read_at(std::uint64_t offset, std::span<std::uint8_t> out)
 {
-    if (const std::uint8_t* v = map(); v && offset <= view_size_ && out.size() <= view_size_ - offset) {
-        std::memcpy(out.data(), v + offset, out.size());
-        return true;
-    }
     while (!out.empty()) {
 #ifdef _WIN32
         OVERLAPPED ov{};

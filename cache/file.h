@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <span>
 
 namespace pd::cache {
@@ -22,20 +21,33 @@ public:
     File& operator=(const File&) = delete;
 
     // Exactly out.size() bytes at `offset`; false on error or end of file. Thread-safe.
-    // Reads are copies out of a read-only mapping of the whole file, made on the first read (no
-    // system call per read: under Wine a positional ReadFile costs about as much as copying
-    // 1 MiB); ranges beyond the mapping fall back to a positional read.
+    // A positional read (pread / ReadFile with an offset), never a memory mapping: another
+    // process (or a hostile user) may truncate the file at any moment, and a mapped read past
+    // the new end would fault instead of failing.
     bool read_at(std::uint64_t offset, std::span<std::uint8_t> out);
     bool write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
     // Grows the file to `size` bytes (sparse where the platform allows) if it is smaller.
     bool reserve(std::uint64_t size);
 
+    // What changes whenever anybody writes or truncates the file: its size, its modification
+    // time and its status-change time (ctime; Windows ChangeTime, which Wine takes from ctime).
+    // ctime cannot be set back by an unprivileged user (utimensat sets only atime/mtime), so an
+    // unchanged stamp means the bytes read under it are the bytes verified under it.
+    struct Stamp {
+        std::uint64_t size = 0;
+        std::int64_t change = 0; // ns (Linux) / 100 ns (Windows) since the platform's epoch
+        std::int64_t write = 0;
+        bool operator==(const Stamp&) const = default;
+        // True once the file has not changed for `ms` milliseconds: only then is a verification
+        // remembered (a second write within the clock tick of the first would leave ctime as is).
+        bool settled(unsigned ms) const;
+    };
+    bool stamp(Stamp& out) const;
+    // True when `path` names this very file (not deleted, not replaced by another file).
+    bool is_at(const std::filesystem::path& path) const;
+
 private:
     File() = default;
-    const std::uint8_t* map();
-    std::once_flag mapped_;
-    const std::uint8_t* view_ = nullptr;
-    std::uint64_t view_size_ = 0;
 #ifdef _WIN32
     void* handle_ = nullptr;
 #else

@@ -20,21 +20,33 @@ constexpr int kBusyTimeoutMs = 30000; // another process holding the write lock
 
 class SqliteError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit SqliteError(const std::string& what, int code = SQLITE_ERROR) : std::runtime_error(what), code_(code) {}
+    // The (extended) SQLite result code.
+    int code() const { return code_; }
+    // The file is damaged or is not a database: only rebuilding it helps.
+    bool corrupt() const
+    {
+        int primary = code_ & 0xff;
+        return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+    }
+
+private:
+    int code_;
 };
 
 [[noreturn]] inline void fail(sqlite3* db, const char* what)
 {
-    throw SqliteError(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    throw SqliteError(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
+                      db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM);
 }
 
 inline void exec(sqlite3* db, const char* sql)
 {
     char* msg = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg); rc != SQLITE_OK) {
         std::string text = msg ? msg : sqlite3_errmsg(db);
         sqlite3_free(msg);
-        throw SqliteError(std::string(sql).substr(0, 60) + ": " + text);
+        throw SqliteError(std::string(sql).substr(0, 60) + ": " + text, sqlite3_extended_errcode(db));
     }
 }
 
@@ -101,7 +113,9 @@ struct ResetGuard {
 
 inline bool same(Bytes a, Bytes b) { return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin()); }
 
-inline sqlite3* open_db(const std::filesystem::path& file)
+// Opens (creating) a database. `mmap`: memory-mapped reads of the database file; off for a file
+// that another party might truncate under us (a mapped read past the end faults instead of failing).
+inline sqlite3* open_db(const std::filesystem::path& file, bool mmap = true)
 {
     sqlite3* db = nullptr;
     auto name = file.u8string();
@@ -110,12 +124,13 @@ inline sqlite3* open_db(const std::filesystem::path& file)
     if (rc != SQLITE_OK) {
         std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
         sqlite3_close(db);
-        throw SqliteError("cannot open " + std::string(reinterpret_cast<const char*>(name.c_str())) + ": " + msg);
+        throw SqliteError("cannot open " + std::string(reinterpret_cast<const char*>(name.c_str())) + ": " + msg, rc);
     }
     sqlite3_busy_timeout(db, kBusyTimeoutMs);
     sqlite3_extended_result_codes(db, 1);
-    // Memory-mapped reads: a cached block is copied once, from the mapping to the caller.
-    exec(db, "PRAGMA mmap_size=1073741824");
+    // Memory-mapped reads of the database pages (fewer system calls per lookup).
+    if (mmap)
+        exec(db, "PRAGMA mmap_size=1073741824");
     exec(db, "PRAGMA foreign_keys=ON");
     return db;
 }

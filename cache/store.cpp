@@ -10,12 +10,16 @@
 
 #include "sqlite.h"
 
+#include "pd/pccrc/crypto.hpp"
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <list>
 #include <map>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
 #include <mutex>
 #include <stdexcept>
@@ -31,6 +35,21 @@ constexpr int kSchemaVersion = 2;
 constexpr std::size_t kOpenFiles = 256;      // data files kept open per store
 constexpr std::size_t kReaders = 4;            // read connections (parallel readers)
 constexpr std::int64_t kTouchInterval = 60;    // seconds between LRU updates of one segment
+constexpr unsigned kSettleMs = 100;            // a file unchanged this long keeps its verifications
+constexpr std::size_t kQuarantineKept = 3;     // copies of damaged index files kept
+constexpr std::uint32_t kWholeSegment = ~0u;   // a "bad block" index meaning: the segment's file is gone
+
+// The bytes of a block hash to the hash its key names ([MS-PCCRC] 4.1.2 for V1 blocks, 4.1.3 for
+// V2 segments: in both cases H(stored bytes) == the listed hash, H given by key.algorithm).
+bool bytes_match(const BlockKey& key, Bytes data)
+{
+    namespace pccrc = pd::pccrc;
+    auto alg = static_cast<pccrc::HashAlgorithm>(key.algorithm);
+    std::size_t size = pccrc::digest_size(alg);
+    if (size == 0 || key.hash.size() != size)
+        return false;
+    return same(pccrc::hash(alg, data).span(), key.hash);
+}
 
 std::int64_t now_seconds()
 {
@@ -43,7 +62,7 @@ struct Reader {
     Stmt find;      // where (segment, idx) is stored, and its hash
     Stmt version;   // PRAGMA data_version
 
-    explicit Reader(const std::filesystem::path& file) : db(open_db(file))
+    explicit Reader(const std::filesystem::path& file) : db(open_db(file, false))
     {
         find = Stmt(db, "SELECT b.segment, b.pos, b.length, b.hash FROM blocks b JOIN segments s ON b.segment = s.id "
                         "WHERE s.hohodk = ?1 AND b.idx = ?2");
@@ -77,10 +96,25 @@ struct Store::Impl {
     Config config;
     std::filesystem::path file;
 
+    // Guards the connections (writer, pool, version_reader) against recover(), which replaces
+    // them: every use holds it shared, recover() exclusive.
+    std::shared_mutex conn_mutex;
+
+    // Blocks verified by this process, per segment, valid while the segment's data file keeps the
+    // stamp they were verified under.
+    struct Checked {
+        File::Stamp stamp;
+        std::vector<bool> blocks;
+    };
+    std::mutex checked_mutex;
+    std::unordered_map<std::int64_t, Checked> checked;
+
+    std::atomic<std::uint64_t> n_verified{0}, n_dropped{0}, n_repaired{0}, n_resets{0};
+
     std::mutex write_mutex;   // guards writer and its statements
     sqlite3* writer = nullptr;
-    Stmt seg_find, seg_insert, seg_add_bytes, seg_touch, seg_delete, block_find, block_insert, tag_insert, total_get,
-        total_add;
+    Stmt seg_find, seg_insert, seg_add_bytes, seg_touch, seg_delete, block_find, block_insert, block_delete, block_move,
+        block_count, tag_insert, total_get, total_add;
 
     // Open data files, least recently used first out.
     std::mutex files_mutex;
@@ -177,13 +211,19 @@ struct Store::Impl {
         } catch (const std::exception& e) {
             PD_WARN("cache: recording segment use: {}", e.what());
         }
+        close_connections();
+    }
+
+    void close_connections()
+    {
         pool.clear();
         version_reader.reset();
         for (Stmt* s : {&seg_find, &seg_insert, &seg_add_bytes, &seg_touch, &seg_delete, &block_find, &block_insert,
-                        &tag_insert, &total_get, &total_add})
+                        &block_delete, &block_move, &block_count, &tag_insert, &total_get, &total_add})
             *s = Stmt();
         if (writer)
             sqlite3_close(writer);
+        writer = nullptr;
     }
 
     void create_schema()
@@ -209,8 +249,11 @@ struct Store::Impl {
                  "INSERT OR IGNORE INTO meta VALUES('bytes', 0);");
             Stmt v(writer, "SELECT value FROM meta WHERE key = 'schema'");
             if (v.step()) {
+                // Another schema (an older or newer build): unusable here, so it is treated like a
+                // damaged index and reset (an empty cache beats a cache that never opens).
                 if (v.col_i64(0) != kSchemaVersion)
-                    throw SqliteError("cache schema version " + std::to_string(v.col_i64(0)) + " is not supported");
+                    throw SqliteError("cache schema version " + std::to_string(v.col_i64(0)) + " is not supported",
+                                      SQLITE_CORRUPT);
             } else {
                 exec(writer, ("INSERT INTO meta VALUES('schema', " + std::to_string(kSchemaVersion) + ")").c_str());
             }
@@ -228,8 +271,11 @@ struct Store::Impl {
         seg_add_bytes = Stmt(writer, "UPDATE segments SET bytes = bytes + ?2, last_used = ?3 WHERE id = ?1");
         seg_touch = Stmt(writer, "UPDATE segments SET last_used = ?2 WHERE hohodk = ?1");
         seg_delete = Stmt(writer, "DELETE FROM segments WHERE id = ?1 RETURNING bytes");
-        block_find = Stmt(writer, "SELECT hash FROM blocks WHERE segment = ?1 AND idx = ?2");
+        block_find = Stmt(writer, "SELECT hash, pos, length FROM blocks WHERE segment = ?1 AND idx = ?2");
         block_insert = Stmt(writer, "INSERT INTO blocks(segment, idx, hash, pos, length) VALUES(?1, ?2, ?3, ?4, ?5)");
+        block_delete = Stmt(writer, "DELETE FROM blocks WHERE segment = ?1 AND idx = ?2 RETURNING length");
+        block_move = Stmt(writer, "UPDATE blocks SET pos = ?3, length = ?4 WHERE segment = ?1 AND idx = ?2");
+        block_count = Stmt(writer, "SELECT count(*) FROM blocks WHERE segment = ?1");
         tag_insert = Stmt(writer, "INSERT OR IGNORE INTO tags(tag, segment) VALUES(?1, ?2)");
         total_get = Stmt(writer, "SELECT value FROM meta WHERE key = 'bytes'");
         total_add = Stmt(writer, "UPDATE meta SET value = value + ?1 WHERE key = 'bytes'");
@@ -258,6 +304,7 @@ struct Store::Impl {
     template <typename F>
     auto with_reader(F&& body)
     {
+        std::shared_lock conn(conn_mutex);
         auto r = take_reader();
         exec(r->db, "BEGIN");
         struct End {
@@ -410,6 +457,7 @@ struct Store::Impl {
     auto write_transaction(F&& body)
     {
         std::vector<std::int64_t> dropped;
+        std::shared_lock conn(conn_mutex);
         std::unique_lock lock(write_mutex);
         exec(writer, "BEGIN IMMEDIATE");
         try {
@@ -423,6 +471,316 @@ struct Store::Impl {
         } catch (...) {
             sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
             throw;
+        }
+    }
+
+    void open_connections()
+    {
+        writer = open_db(file, false);
+        create_schema();
+        prepare();
+    }
+
+    // ---- verification state (this process) ----
+
+    // Whether block `idx` of segment `id` was verified under `stamp` (forgets the segment's
+    // verifications when its file changed since).
+    bool is_checked(std::int64_t id, const File::Stamp& stamp, std::uint32_t idx)
+    {
+        std::lock_guard lock(checked_mutex);
+        auto it = checked.find(id);
+        if (it == checked.end())
+            return false;
+        if (!(it->second.stamp == stamp)) {
+            checked.erase(it);
+            return false;
+        }
+        return idx < it->second.blocks.size() && it->second.blocks[idx];
+    }
+    void mark_checked(std::int64_t id, const File::Stamp& stamp, std::uint32_t idx)
+    {
+        std::lock_guard lock(checked_mutex);
+        auto& c = checked[id];
+        if (!(c.stamp == stamp)) {
+            c.stamp = stamp;
+            c.blocks.clear();
+        }
+        if (c.blocks.size() <= idx)
+            c.blocks.resize(idx + 1);
+        c.blocks[idx] = true;
+    }
+    void forget_checked(std::int64_t id)
+    {
+        std::lock_guard lock(checked_mutex);
+        checked.erase(id);
+    }
+
+    // The data file of segment `id` for writing: the cached handle only if the path still names
+    // that file (it may have been deleted or replaced on disk), else a new one (created).
+    std::shared_ptr<File> file_for_write(std::int64_t id)
+    {
+        std::shared_ptr<File> f;
+        {
+            std::lock_guard lock(files_mutex);
+            for (auto& e : files)
+                if (e.first == id)
+                    f = e.second;
+        }
+        if (f && f->is_at(data_file(id)))
+            return f;
+        {
+            std::lock_guard lock(files_mutex);
+            std::erase_if(files, [id](const auto& e) { return e.first == id; });
+        }
+        forget_checked(id);
+        return file_of(id, true);
+    }
+
+    // Drops single blocks whose stored bytes are wrong or gone (writer lock held, inside a
+    // transaction); a segment left without blocks is dropped whole.
+    void drop_blocks_locked(const std::vector<std::pair<std::int64_t, std::uint32_t>>& bad,
+                            std::vector<std::int64_t>& dropped)
+    {
+        std::set<std::int64_t> segments;
+        for (auto [id, idx] : bad) {
+            if (idx == kWholeSegment) {
+                forget_checked(id);
+                drop_segment(id, dropped); // no-op if another process dropped it already
+                ++n_dropped;
+                continue;
+            }
+            std::int64_t length = -1;
+            {
+                ResetGuard g{block_delete};
+                block_delete.i64(1, id).i64(2, idx);
+                if (block_delete.step())
+                    length = block_delete.col_i64(0);
+                while (block_delete.step()) {
+                }
+            }
+            if (length < 0)
+                continue; // already gone
+            ++n_dropped;
+            {
+                ResetGuard g{seg_add_bytes};
+                seg_add_bytes.i64(1, id).i64(2, -length).i64(3, now_seconds());
+                seg_add_bytes.step();
+            }
+            ResetGuard g{total_add};
+            total_add.i64(1, -length);
+            total_add.step();
+            segments.insert(id);
+        }
+        for (std::int64_t id : segments) {
+            forget_checked(id);
+            ResetGuard g{block_count};
+            block_count.i64(1, id);
+            if (block_count.step() && block_count.col_i64(0) == 0) {
+                block_count.reset();
+                drop_segment(id, dropped);
+            }
+        }
+    }
+
+    void drop_blocks(const std::vector<std::pair<std::int64_t, std::uint32_t>>& bad)
+    {
+        if (bad.empty())
+            return;
+        for (auto [id, idx] : bad) {
+            if (idx == kWholeSegment)
+                PD_WARN("cache: the data file of segment {} ({}) is gone: its blocks are dropped and will be fetched "
+                        "again", id, data_file(id).string());
+            else
+                PD_WARN("cache: block {} of segment {} ({}) does not match its hash or cannot be read: dropped, it "
+                        "will be fetched again", idx, id, data_file(id).string());
+        }
+        write_transaction([&](std::vector<std::int64_t>& dropped) {
+            drop_blocks_locked(bad, dropped);
+            return 0;
+        });
+        memo_forget();
+    }
+
+    // At open: segments whose data file is gone lose their rows; blocks past the end of a
+    // truncated data file are dropped (their bytes are gone). Writer lock held, in a transaction.
+    void check_files(std::vector<std::int64_t>& dropped)
+    {
+        std::vector<std::pair<std::int64_t, std::uint64_t>> segments; // id, bytes needed
+        {
+            Stmt q(writer, "SELECT segment, MAX(pos + length) FROM blocks GROUP BY segment");
+            while (q.step())
+                segments.emplace_back(q.col_i64(0), static_cast<std::uint64_t>(q.col_i64(1)));
+        }
+        std::uint64_t missing = 0, truncated = 0;
+        std::vector<std::pair<std::int64_t, std::uint32_t>> bad;
+        for (auto [id, need] : segments) {
+            std::error_code ec;
+            std::uint64_t size = std::filesystem::file_size(data_file(id), ec);
+            if (ec) {
+                ++missing;
+                drop_segment(id, dropped);
+                continue;
+            }
+            if (size >= need)
+                continue;
+            ++truncated;
+            Stmt q(writer, "SELECT idx FROM blocks WHERE segment = ?1 AND pos + length > ?2");
+            q.i64(1, id).i64(2, static_cast<std::int64_t>(size));
+            while (q.step())
+                bad.emplace_back(id, static_cast<std::uint32_t>(q.col_i64(0)));
+        }
+        drop_blocks_locked(bad, dropped);
+        if (missing || truncated)
+            PD_WARN("cache: {} segment file(s) missing and {} truncated in {}: {} segment(s) and {} block(s) dropped",
+                    missing, truncated, config.directory.string(), missing, bad.size());
+    }
+
+    // Keeps a copy of a damaged index for inspection (at most kQuarantineKept of them).
+    void quarantine()
+    {
+        std::error_code ec;
+        auto dir = config.directory / "quarantine";
+        std::filesystem::create_directories(dir, ec);
+        std::string stamp = std::to_string(now_seconds());
+        for (const char* ext : {"", "-wal"}) {
+            auto from = file;
+            from += ext;
+            if (std::filesystem::exists(from, ec))
+                std::filesystem::copy_file(from, dir / ("index-" + stamp + ".db" + ext),
+                                           std::filesystem::copy_options::overwrite_existing, ec);
+        }
+        std::vector<std::filesystem::path> copies;
+        for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+             it.increment(ec))
+            if (it->path().extension() == ".db")
+                copies.push_back(it->path());
+        std::sort(copies.begin(), copies.end());
+        while (copies.size() > kQuarantineKept) {
+            std::filesystem::remove(copies.front(), ec);
+            auto wal = copies.front();
+            wal += "-wal";
+            std::filesystem::remove(wal, ec);
+            copies.erase(copies.begin());
+        }
+    }
+
+    // True when the index file is a sound database of our schema.
+    bool index_healthy()
+    {
+        sqlite3* db = nullptr;
+        try {
+            db = open_db(file, false);
+            Stmt check(db, "PRAGMA quick_check(1)");
+            bool ok = check.step() && sqlite3_column_text(check.get(), 0) &&
+                      std::strcmp(reinterpret_cast<const char*>(sqlite3_column_text(check.get(), 0)), "ok") == 0;
+            check = Stmt();
+            if (ok) {
+                Stmt v(db, "SELECT value FROM meta WHERE key = 'schema'");
+                ok = v.step() && v.col_i64(0) == kSchemaVersion;
+            }
+            sqlite3_close(db);
+            return ok;
+        } catch (const std::exception&) {
+            if (db)
+                sqlite3_close(db);
+            return false;
+        }
+    }
+
+    // Empties a damaged index through SQLite's own locking (other processes then see an empty
+    // database, not a file that vanished under them): SQLITE_DBCONFIG_RESET_DATABASE + VACUUM,
+    // the procedure SQLite documents for badly corrupted files. If even that fails (the file is
+    // not a database at all and cannot be opened), the files are deleted.
+    void reset_index()
+    {
+        sqlite3* db = nullptr;
+        bool done = false;
+        try {
+            db = open_db(file, false);
+            sqlite3_table_column_metadata(db, nullptr, "meta", "key", nullptr, nullptr, nullptr, nullptr, nullptr);
+            sqlite3_db_config(db, SQLITE_DBCONFIG_RESET_DATABASE, 1, nullptr);
+            done = sqlite3_exec(db, "VACUUM", nullptr, nullptr, nullptr) == SQLITE_OK;
+            sqlite3_db_config(db, SQLITE_DBCONFIG_RESET_DATABASE, 0, nullptr);
+        } catch (const std::exception&) {
+        }
+        if (db)
+            sqlite3_close(db);
+        if (!done || !index_healthy_or_empty()) {
+            for (const char* ext : {"", "-wal", "-shm", "-journal"}) {
+                auto f = file;
+                f += ext;
+                remove_file(f);
+            }
+        }
+    }
+    bool index_healthy_or_empty()
+    {
+        sqlite3* db = nullptr;
+        try {
+            db = open_db(file, false);
+            Stmt q(db, "SELECT count(*) FROM sqlite_schema");
+            bool ok = q.step();
+            q = Stmt();
+            sqlite3_close(db);
+            return ok;
+        } catch (const std::exception&) {
+            if (db)
+                sqlite3_close(db);
+            return false;
+        }
+    }
+
+    // The index is damaged (SQLite said so): closes every connection, keeps a copy in
+    // quarantine/, resets the index to an empty cache unless another thread or process already
+    // did, reopens, and deletes the data files that no row names any more.
+    void recover(const std::string& reason)
+    {
+        std::unique_lock conn(conn_mutex);
+        std::lock_guard wlock(write_mutex);
+        close_connections();
+        if (!index_healthy()) {
+            PD_WARN("cache: the index {} is damaged ({}): a copy goes to quarantine/ and the cache starts empty",
+                    file.string(), reason);
+            quarantine();
+            reset_index();
+            ++n_resets;
+        }
+        open_connections();
+        {
+            std::lock_guard lock(files_mutex);
+            files.clear();
+        }
+        {
+            std::lock_guard lock(checked_mutex);
+            checked.clear();
+        }
+        memo_forget();
+        std::vector<std::int64_t> orphans;
+        exec(writer, "BEGIN IMMEDIATE");
+        try {
+            sweep_orphans(orphans);
+            exec(writer, "COMMIT");
+        } catch (...) {
+            sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+        if (counter)
+            counter->increment();
+        delete_files(orphans);
+    }
+
+    // For the catch blocks of the public members: a damaged index is recovered (the failed call
+    // itself reports failure; the next one works on the repaired cache).
+    void on_error(const char* what, const std::exception& e)
+    {
+        PD_ERROR("cache: {}: {}", what, e.what());
+        auto* se = dynamic_cast<const SqliteError*>(&e);
+        if (!se || !se->corrupt())
+            return;
+        try {
+            recover(e.what());
+        } catch (const std::exception& again) {
+            PD_ERROR("cache: recovering the index failed: {}", again.what());
         }
     }
 };
@@ -444,17 +802,28 @@ std::shared_ptr<Store> Store::open(const Config& config, std::string* error)
             impl->config.quota_bytes = ec ? (1ull << 30) : space.capacity / 20; // Windows default: 5 % of the disk
         }
         impl->file = config.directory / "index.db";
-        impl->writer = open_db(impl->file);
         impl->counter = SharedCounter::open(config.directory / "changes");
         if (!impl->counter)
             PD_WARN("cache: no shared change counter in {}: reads always consult the index", config.directory.string());
-        impl->create_schema();
-        impl->prepare();
-        impl->write_transaction([&](std::vector<std::int64_t>& dropped) {
-            impl->sweep_orphans(dropped);
-            impl->enforce_limits_locked(dropped);
-            return 0;
-        });
+        auto first_use = [&] {
+            impl->write_transaction([&](std::vector<std::int64_t>& dropped) {
+                impl->sweep_orphans(dropped);
+                impl->check_files(dropped);
+                impl->enforce_limits_locked(dropped);
+                return 0;
+            });
+        };
+        // A damaged index (or one of another schema) is reset at open, once; if the reset cannot
+        // make it usable the open fails.
+        try {
+            impl->open_connections();
+            first_use();
+        } catch (const SqliteError& e) {
+            if (!e.corrupt())
+                throw;
+            impl->recover(e.what());
+            first_use();
+        }
         PD_DEBUG("cache: opened {} (quota {} bytes, max age {} s)", impl->file.string(), impl->config.quota_bytes,
                  impl->config.max_age.count());
         return std::shared_ptr<Store>(new Store(std::move(impl)));
@@ -502,16 +871,97 @@ std::vector<bool> Store::contains(std::span<const BlockKey> keys)
         for (std::size_t i = 0; i < where.size(); ++i)
             present[i] = where[i].segment != 0;
     } catch (const std::exception& e) {
-        PD_ERROR("cache: contains: {}", e.what());
+        impl_->on_error("contains", e);
     }
     return present;
 }
+
+namespace {
+
+using BadBlocks = std::vector<std::pair<std::int64_t, std::uint32_t>>; // (segment, block or kWholeSegment)
+
+// Reads one run of requests (one data file, consecutive in the file and in the caller's memory)
+// and checks every block not yet verified under the file's current stamp against its hash.
+// Returns how many leading requests were satisfied; a block whose bytes are wrong, or lie past the
+// end of the file, goes to `bad`. The bytes returned are always bytes that were hashed, or bytes
+// copied while the file kept the stamp under which they had been hashed before: a partial request
+// is served from the whole block read into `scratch`, and when the stamp after the copy differs
+// from the one before (somebody wrote the file meanwhile), every block of the run is hashed again.
+std::size_t read_run(Store::Impl& s, std::int64_t segment, std::span<const ReadBlock> reqs,
+                     std::span<const Reader::Location> where, std::vector<std::uint8_t>& scratch, BadBlocks& bad)
+{
+    auto f = s.file_of(segment, false);
+    if (!f) { // the file is gone: every block of the segment is lost
+        bad.emplace_back(segment, kWholeSegment);
+        return 0;
+    }
+    File::Stamp before, after;
+    if (!f->stamp(before))
+        return 0;
+    const std::uint64_t file_pos = where[0].pos + reqs[0].offset;
+    std::uint64_t length = 0;
+    for (const ReadBlock& r : reqs)
+        length += r.out.size();
+    std::size_t ok = reqs.size();
+    std::optional<std::size_t> wrong;
+    if (!f->read_at(file_pos, {reqs[0].out.data(), static_cast<std::size_t>(length)})) {
+        // Short file (truncated) or an I/O error: serve what can be read, block by block.
+        ok = 0;
+        while (ok < reqs.size() && f->read_at(where[ok].pos + reqs[ok].offset, reqs[ok].out))
+            ++ok;
+        if (ok < reqs.size() && where[ok].pos + where[ok].length > before.size)
+            wrong = ok; // past the end of the file: its bytes are gone
+    }
+    // Hashes request i's block; the caller's bytes are then the hashed ones.
+    auto check = [&](std::size_t i) {
+        const ReadBlock& r = reqs[i];
+        ++s.n_verified;
+        if (r.offset == 0 && r.out.size() == where[i].length)
+            return bytes_match(r.key, r.out);
+        scratch.resize(where[i].length);
+        if (!f->read_at(where[i].pos, scratch) || !bytes_match(r.key, scratch))
+            return false;
+        std::memcpy(r.out.data(), scratch.data() + r.offset, r.out.size());
+        return true;
+    };
+    std::vector<bool> hashed(ok, false);
+    for (std::size_t i = 0; i < ok; ++i) {
+        if (s.is_checked(segment, before, reqs[i].key.index))
+            continue;
+        if (!check(i)) {
+            ok = i;
+            wrong = i;
+            break;
+        }
+        hashed[i] = true;
+    }
+    bool steady = f->stamp(after) && after == before;
+    if (!steady) {
+        // Written during the copy: the blocks served on the strength of an earlier verification
+        // may have changed under it; hash them now.
+        for (std::size_t i = 0; i < ok; ++i)
+            if (!hashed[i] && !check(i)) {
+                ok = i;
+                wrong = i;
+                break;
+            }
+    } else if (before.settled(kSettleMs)) {
+        for (std::size_t i = 0; i < ok; ++i)
+            if (hashed[i])
+                s.mark_checked(segment, before, reqs[i].key.index);
+    }
+    if (wrong)
+        bad.emplace_back(segment, reqs[*wrong].key.index);
+    return ok;
+}
+
+} // namespace
 
 std::size_t Store::read(std::span<const ReadBlock> requests)
 {
     // Where each block is (memo, else one read transaction of the index), then one positional
     // read per run of requests that are consecutive both in one data file and in the caller's
-    // memory.
+    // memory, each block checked against its hash (read_run).
     std::vector<Reader::Location> where;
     try {
         std::vector<BlockKey> keys;
@@ -520,13 +970,15 @@ std::size_t Store::read(std::span<const ReadBlock> requests)
             keys.push_back(r.key);
         where = locate(*impl_, keys, true);
     } catch (const std::exception& e) {
-        PD_ERROR("cache: read: {}", e.what());
+        impl_->on_error("read", e);
         return 0;
     }
     std::size_t usable = 0;
     while (usable < where.size() && requests[usable].offset + requests[usable].out.size() <= where[usable].length)
         ++usable;
     std::size_t done = 0;
+    BadBlocks bad;
+    std::vector<std::uint8_t> scratch;
     while (done < usable) {
         std::size_t first = done, last = done + 1;
         std::uint64_t file_pos = where[first].pos + requests[first].offset;
@@ -537,12 +989,20 @@ std::size_t Store::read(std::span<const ReadBlock> requests)
             length += requests[last].out.size();
             ++last;
         }
-        auto f = impl_->file_of(where[first].segment, false);
-        if (!f || !f->read_at(file_pos, {requests[first].out.data(), static_cast<std::size_t>(length)})) {
-            impl_->memo_forget(); // evicted meanwhile (by another process)
+        std::size_t n = read_run(*impl_, where[first].segment, requests.subspan(first, last - first),
+                                 std::span(where).subspan(first, last - first), scratch, bad);
+        done += n;
+        if (n < last - first)
             break;
+    }
+    if (!bad.empty()) {
+        try {
+            impl_->drop_blocks(bad);
+        } catch (const std::exception& e) {
+            impl_->on_error("dropping damaged blocks", e);
         }
-        done = last;
+    } else if (done < usable) {
+        impl_->memo_forget(); // evicted meanwhile (by another process), or the file keeps changing
     }
     return done;
 }
@@ -560,6 +1020,8 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
             Bytes last_segment;
             std::int64_t seg_id = 0;
             std::shared_ptr<File> file;
+            std::uint64_t stored_pos = 0, stored_len = 0;
+            std::vector<std::uint8_t> compare;
             auto find_or_create = [&](Bytes segment) {
                 {
                     ResetGuard g1{s.seg_find};
@@ -580,29 +1042,63 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
                     last_segment = b.key.segment;
                     file.reset();
                 }
+                bool have_row = false;
                 {
                     ResetGuard g{s.block_find};
                     s.block_find.i64(1, seg_id).i64(2, b.key.index);
                     if (s.block_find.step()) {
-                        if (same(s.block_find.col_blob(0), b.key.hash))
-                            continue; // already cached
-                        // Cached under another hash list (another, possibly forged, CI with this
-                        // segment ID): the verified data replaces the whole segment, in a new file,
-                        // so that no reader ever sees a mix of the two.
-                        s.block_find.reset();
-                        s.drop_segment(seg_id, dropped);
-                        find_or_create(b.key.segment);
-                        file.reset();
+                        if (same(s.block_find.col_blob(0), b.key.hash)) {
+                            have_row = true;
+                            stored_pos = static_cast<std::uint64_t>(s.block_find.col_i64(1));
+                            stored_len = static_cast<std::uint64_t>(s.block_find.col_i64(2));
+                        } else {
+                            // Cached under another hash list (another, possibly forged, CI with
+                            // this segment ID): the verified data replaces the whole segment, in a
+                            // new file, so that no reader ever sees a mix of the two.
+                            s.block_find.reset();
+                            s.drop_segment(seg_id, dropped);
+                            find_or_create(b.key.segment);
+                            file.reset();
+                        }
                     }
                 }
                 if (!file) {
-                    // A new data file gets the segment's full length at once, so that readers can
-                    // map it whole (File::read_at) before all of its blocks are there.
-                    file = s.file_of(seg_id, true);
+                    // Checked once per segment and put: the file may have been deleted, replaced
+                    // or truncated on disk. A data file gets the segment's full length at once.
+                    file = s.file_for_write(seg_id);
                     if (file)
                         file->reserve(std::max<std::uint64_t>(b.segment_length, b.position + b.data.size()));
                 }
-                if (!file || !file->write_at(b.position, b.data))
+                if (!file)
+                    throw std::runtime_error("cannot open " + s.data_file(seg_id).string());
+                if (have_row) {
+                    // Already cached: keep the row, but repair the stored bytes (and the row's
+                    // place) when they are not the verified ones any more.
+                    if (stored_pos == b.position && stored_len == b.data.size()) {
+                        compare.resize(b.data.size());
+                        if (file->read_at(b.position, compare) &&
+                            std::memcmp(compare.data(), b.data.data(), b.data.size()) == 0)
+                            continue;
+                    }
+                    if (!file->write_at(b.position, b.data))
+                        throw std::runtime_error("cannot write " + s.data_file(seg_id).string());
+                    ResetGuard g{s.block_move};
+                    s.block_move.i64(1, seg_id).i64(2, b.key.index).i64(3, b.position)
+                        .i64(4, static_cast<std::int64_t>(b.data.size()));
+                    s.block_move.step();
+                    if (stored_len != b.data.size()) {
+                        std::int64_t delta = static_cast<std::int64_t>(b.data.size()) - static_cast<std::int64_t>(stored_len);
+                        ResetGuard g2{s.seg_add_bytes};
+                        s.seg_add_bytes.i64(1, seg_id).i64(2, delta).i64(3, now);
+                        s.seg_add_bytes.step();
+                        added += delta;
+                    }
+                    ++s.n_repaired;
+                    PD_WARN("cache: block {} of segment {} had wrong or missing bytes on disk: rewritten", b.key.index,
+                            seg_id);
+                    continue;
+                }
+                if (!file->write_at(b.position, b.data))
                     throw std::runtime_error("cannot write " + s.data_file(seg_id).string());
                 {
                     ResetGuard g{s.block_insert};
@@ -631,7 +1127,7 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
     } catch (const std::exception& e) {
         if (error)
             *error = e.what();
-        PD_ERROR("cache: put: {}", e.what());
+        impl_->on_error("put", e);
         return false;
     }
 }
@@ -666,7 +1162,7 @@ std::uint64_t Store::flush_tag(Tag tag)
             return static_cast<std::uint64_t>(victims.size());
         });
     } catch (const std::exception& e) {
-        PD_ERROR("cache: flush: {}", e.what());
+        impl_->on_error("flush", e);
         return 0;
     }
 }
@@ -680,7 +1176,7 @@ std::uint64_t Store::enforce_limits()
             return static_cast<std::uint64_t>(dropped.size());
         });
     } catch (const std::exception& e) {
-        PD_ERROR("cache: limits: {}", e.what());
+        impl_->on_error("limits", e);
         return 0;
     }
 }
@@ -692,6 +1188,7 @@ std::uint64_t Store::version()
     try {
         // data_version of a connection that never writes changes with every commit of any other
         // connection, this process's writer included.
+        std::shared_lock conn(impl_->conn_mutex);
         std::lock_guard lock(impl_->version_mutex);
         if (!impl_->version_reader)
             impl_->version_reader = std::make_unique<Reader>(impl_->file);
@@ -699,7 +1196,7 @@ std::uint64_t Store::version()
         ResetGuard g{r.version};
         return r.version.step() ? static_cast<std::uint64_t>(r.version.col_i64(0)) : 0;
     } catch (const std::exception& e) {
-        PD_ERROR("cache: version: {}", e.what());
+        impl_->on_error("version", e);
         return 0; // waiters then re-check at their deadline only
     }
 }
@@ -708,6 +1205,10 @@ Stats Store::stats()
 {
     Stats st;
     st.quota_bytes = impl_->config.quota_bytes;
+    st.verified = impl_->n_verified.load();
+    st.dropped = impl_->n_dropped.load();
+    st.repaired = impl_->n_repaired.load();
+    st.resets = impl_->n_resets.load();
     try {
         impl_->with_reader([&](Reader& r) {
             Stmt q(r.db, "SELECT (SELECT value FROM meta WHERE key = 'bytes'), (SELECT count(*) FROM segments),"
@@ -719,7 +1220,7 @@ Stats Store::stats()
             }
         });
     } catch (const std::exception& e) {
-        PD_ERROR("cache: stats: {}", e.what());
+        impl_->on_error("stats", e);
     }
     return st;
 }

@@ -43,7 +43,7 @@ std::uint64_t ContentView::content_end() const { return ci.segments.empty() ? 0 
 
 pd::cache::BlockKey ContentView::key(std::size_t segment, std::uint32_t block) const
 {
-    return {segment_ids[segment].span(), block, ci.block_hash(segment, block)};
+    return {segment_ids[segment].span(), block, ci.block_hash(segment, block), static_cast<std::uint32_t>(ci.algorithm)};
 }
 
 std::uint64_t ContentView::read_cached(std::uint64_t offset, std::span<std::uint8_t> out) const

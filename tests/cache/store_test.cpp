@@ -2,12 +2,16 @@
 //
 // Unit tests of pd::cache::Store on a real database in a temporary directory.
 #include "pd/cache/store.hpp"
+#include "pd/pccrc/crypto.hpp"
+
+#include <sqlite3.h>
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -22,17 +26,20 @@ using namespace pd::cache;
 
 namespace {
 
+constexpr std::uint32_t kSha256 = static_cast<std::uint32_t>(pd::pccrc::HashAlgorithm::kSha256);
+
 struct Block {
     std::array<std::uint8_t, 32> segment{};
     std::uint32_t index = 0;
     std::array<std::uint8_t, 32> hash{};
     std::vector<std::uint8_t> data;
 
-    BlockKey key() const { return {segment, index, hash}; }
+    BlockKey key() const { return {segment, index, hash, kSha256}; }
     PutBlock put() const { return {key(), index * 65536u, 0, data}; }
 };
 
-// Deterministic block: segment s, block b, `size` bytes; the "hash" is derived from the bytes.
+// Deterministic block: segment s, block b, `size` bytes; the hash is the SHA-256 of the bytes
+// (the store checks it on read).
 Block make_block(int s, std::uint32_t b, std::size_t size = 65536, int variant = 0)
 {
     Block k;
@@ -43,8 +50,8 @@ Block make_block(int s, std::uint32_t b, std::size_t size = 65536, int variant =
     std::mt19937 rng(static_cast<unsigned>(s * 100003 + b * 31 + variant));
     for (auto& x : k.data)
         x = static_cast<std::uint8_t>(rng());
-    for (std::size_t i = 0; i < k.hash.size(); ++i)
-        k.hash[i] = static_cast<std::uint8_t>(k.data[i * 7 % size] ^ variant ^ i);
+    auto h = pd::pccrc::hash(pd::pccrc::HashAlgorithm::kSha256, k.data);
+    std::copy(h.span().begin(), h.span().end(), k.hash.begin());
     return k;
 }
 
@@ -78,6 +85,41 @@ protected:
         std::vector<std::uint8_t> out(b.data.size());
         ReadBlock r{b.key(), 0, out};
         return s.read({&r, 1}) == 1 ? out : std::vector<std::uint8_t>{};
+    }
+    // The data files of the cache (one per segment).
+    std::vector<fs::path> data_files() const
+    {
+        std::vector<fs::path> out;
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(dir_ / "data", ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec))
+            if (it->path().extension() == ".seg")
+                out.push_back(it->path());
+        return out;
+    }
+    // Overwrites bytes of a file in place, as a hostile user with write access to the folder would.
+    static void scribble(const fs::path& file, std::uint64_t offset, std::size_t count, std::uint8_t x = 0x5A)
+    {
+        std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+        ASSERT_TRUE(f.good()) << file;
+        std::vector<char> bytes(count);
+        f.seekg(static_cast<std::streamoff>(offset));
+        f.read(bytes.data(), static_cast<std::streamsize>(count));
+        for (auto& c : bytes)
+            c = static_cast<char>(c ^ x);
+        f.seekp(static_cast<std::streamoff>(offset));
+        f.write(bytes.data(), static_cast<std::streamsize>(count));
+    }
+    // Runs one statement on index.db through a connection of its own.
+    void index_sql(const char* statement)
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir_ / "index.db").string().c_str(), &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);
+        char* msg = nullptr;
+        EXPECT_EQ(sqlite3_exec(db, statement, nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
+        sqlite3_free(msg);
+        sqlite3_close(db);
     }
     fs::path dir_;
 };
@@ -247,6 +289,227 @@ TEST_F(StoreTest, ManyThreadsReadWhileOneWrites)
         t.join();
     EXPECT_EQ(bad.load(), 0);
     EXPECT_GT(reads.load(), 0);
+}
+
+
+// ---- Hostile files on disk: the store never returns bytes that do not match their hash ----
+
+TEST_F(StoreTest, FlippedBytesOnDiskAreNeverReturnedAndPutRepairs)
+{
+    auto s = open();
+    Block b0 = make_block(50, 0), b1 = make_block(50, 1);
+    ASSERT_TRUE(s->put(std::array{b0.put(), b1.put()}, kTagA));
+    ASSERT_EQ(read_all(*s, b0), b0.data);
+    auto files = data_files();
+    ASSERT_EQ(files.size(), 1u);
+    scribble(files[0], 1000, 4); // 4 bytes of block 0
+    EXPECT_TRUE(read_all(*s, b0).empty());
+    // A partial read inside the damaged block is refused as well, and block 1 is still served.
+    std::vector<std::uint8_t> part(10);
+    ReadBlock r{b0.key(), 5000, part};
+    EXPECT_EQ(s->read({&r, 1}), 0u);
+    EXPECT_EQ(read_all(*s, b1), b1.data);
+    // The damaged block left the index: it is reported missing, so the app fetches it again.
+    EXPECT_EQ(s->contains(std::array{b0.key(), b1.key()}), (std::vector<bool>{false, true}));
+    EXPECT_EQ(s->stats().dropped, 1u);
+    EXPECT_EQ(s->stats().bytes, 65536u);
+    ASSERT_TRUE(s->put(std::array{b0.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, b0), b0.data);
+    EXPECT_EQ(s->stats().bytes, 2 * 65536u);
+
+    // Damage that nobody read yet: a put of the same block finds the stored bytes wrong and
+    // rewrites them (AddData of correct data always repairs).
+    scribble(files[0], 65536 + 77, 4);
+    ASSERT_TRUE(s->put(std::array{b1.put()}, kTagA));
+    EXPECT_EQ(s->stats().repaired, 1u);
+    EXPECT_EQ(read_all(*s, b1), b1.data);
+    EXPECT_EQ(s->stats().bytes, 2 * 65536u);
+}
+
+TEST_F(StoreTest, ChangedPositionInTheIndexIsDetected)
+{
+    {
+        auto s = open();
+        ASSERT_TRUE(s->put(std::array{make_block(51, 0).put(), make_block(51, 1).put()}, kTagA));
+    }
+    index_sql("UPDATE blocks SET pos = 65536 WHERE idx = 0"); // block 0 now "is" block 1's bytes
+    auto s = open();
+    Block b0 = make_block(51, 0), b1 = make_block(51, 1);
+    EXPECT_TRUE(read_all(*s, b0).empty());
+    EXPECT_EQ(read_all(*s, b1), b1.data);
+    EXPECT_EQ(s->contains(std::array{b0.key()}), (std::vector<bool>{false}));
+    ASSERT_TRUE(s->put(std::array{b0.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, b0), b0.data);
+}
+
+TEST_F(StoreTest, TruncatedDataFileKeepsWhatSurvives)
+{
+    std::vector<Block> blocks;
+    for (std::uint32_t b = 0; b < 4; ++b)
+        blocks.push_back(make_block(52, b));
+    auto s = open();
+    std::vector<PutBlock> puts;
+    for (auto& b : blocks)
+        puts.push_back(b.put());
+    ASSERT_TRUE(s->put(puts, kTagA));
+    auto files = data_files();
+    ASSERT_EQ(files.size(), 1u);
+    fs::resize_file(files[0], 2 * 65536 + 100);
+    // In use: the surviving blocks are served, the lost ones are dropped when read.
+    EXPECT_EQ(read_all(*s, blocks[0]), blocks[0].data);
+    EXPECT_EQ(read_all(*s, blocks[1]), blocks[1].data);
+    EXPECT_TRUE(read_all(*s, blocks[2]).empty());
+    EXPECT_EQ(s->contains(std::array{blocks[2].key()}), (std::vector<bool>{false}));
+    s.reset();
+    // At open: blocks past the end of the file are dropped at once.
+    s = open();
+    EXPECT_EQ(s->contains(std::array{blocks[0].key(), blocks[1].key(), blocks[2].key(), blocks[3].key()}),
+              (std::vector<bool>{true, true, false, false}));
+    EXPECT_EQ(s->stats().bytes, 2 * 65536u);
+    ASSERT_TRUE(s->put(std::array{blocks[2].put(), blocks[3].put()}, kTagA));
+    for (auto& b : blocks)
+        EXPECT_EQ(read_all(*s, b), b.data);
+}
+
+TEST_F(StoreTest, EmptiedOrDeletedDataFileIsDropped)
+{
+    Block a = make_block(53, 0), b = make_block(54, 0);
+    {
+        auto s = open();
+        ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+        ASSERT_TRUE(s->put(std::array{b.put()}, kTagA));
+    }
+    auto files = data_files();
+    ASSERT_EQ(files.size(), 2u);
+    fs::resize_file(files[0], 0);
+    fs::remove(files[1]);
+    auto s = open();
+    EXPECT_EQ(s->contains(std::array{a.key(), b.key()}), (std::vector<bool>{false, false}));
+    EXPECT_EQ(s->stats().bytes, 0u);
+    ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    ASSERT_TRUE(s->put(std::array{b.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, a), a.data);
+    EXPECT_EQ(read_all(*s, b), b.data);
+}
+
+TEST_F(StoreTest, DataFileDeletedWhileInUseIsRebuilt)
+{
+    auto s = open();
+    Block b0 = make_block(55, 0), b1 = make_block(55, 1);
+    ASSERT_TRUE(s->put(std::array{b0.put()}, kTagA));
+    ASSERT_EQ(read_all(*s, b0), b0.data);
+    auto files = data_files();
+    ASSERT_EQ(files.size(), 1u);
+    std::error_code ec;
+    fs::remove(files[0], ec);
+    // The next put to the segment notices the file is gone and starts a new one; block 0, whose
+    // bytes were in the deleted file, is dropped at its next read and can be added again.
+    ASSERT_TRUE(s->put(std::array{b1.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, b1), b1.data);
+    auto again = read_all(*s, b0);
+    EXPECT_TRUE(again.empty() || again == b0.data);
+    ASSERT_TRUE(s->put(std::array{b0.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, b0), b0.data);
+    EXPECT_EQ(read_all(*s, b1), b1.data);
+}
+
+TEST_F(StoreTest, GarbageIndexIsQuarantinedAndTheCacheStartsEmpty)
+{
+    Block a = make_block(56, 0);
+    {
+        auto s = open();
+        ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    }
+    {
+        std::ofstream f(dir_ / "index.db", std::ios::binary | std::ios::trunc);
+        std::string junk(8192, 'x');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    std::error_code ec;
+    fs::remove(dir_ / "index.db-wal", ec);
+    fs::remove(dir_ / "index.db-shm", ec);
+    auto s = open();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->stats().blocks, 0u);
+    EXPECT_EQ(s->stats().resets, 1u);
+    EXPECT_TRUE(read_all(*s, a).empty());
+    EXPECT_TRUE(data_files().empty()); // the old data files had no rows any more
+    EXPECT_FALSE(fs::is_empty(dir_ / "quarantine"));
+    ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, a), a.data);
+}
+
+TEST_F(StoreTest, DeletedIndexAndOtherSchemaStartEmpty)
+{
+    Block a = make_block(57, 0);
+    {
+        auto s = open();
+        ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    }
+    for (const char* name : {"index.db", "index.db-wal", "index.db-shm"}) {
+        std::error_code ec;
+        fs::remove(dir_ / name, ec);
+    }
+    {
+        auto s = open();
+        EXPECT_EQ(s->stats().blocks, 0u);
+        EXPECT_TRUE(data_files().empty()); // orphans swept
+        ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    }
+    index_sql("UPDATE meta SET value = 1 WHERE key = 'schema'"); // written by an older build
+    auto s = open();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->stats().resets, 1u);
+    EXPECT_EQ(s->stats().blocks, 0u);
+    ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, a), a.data);
+}
+
+// Readers race a hostile writer that keeps scribbling on the data file and a repairer that keeps
+// putting the right bytes back: a read either fails or returns exactly the right bytes.
+TEST_F(StoreTest, ReadsUnderConcurrentTamperingNeverReturnWrongBytes)
+{
+    auto s = open();
+    std::vector<Block> blocks;
+    std::vector<PutBlock> puts;
+    for (std::uint32_t b = 0; b < 8; ++b)
+        blocks.push_back(make_block(58, b));
+    for (auto& b : blocks)
+        puts.push_back(b.put());
+    ASSERT_TRUE(s->put(puts, kTagA));
+    auto file = data_files().at(0);
+    std::atomic<bool> stop{false};
+    std::atomic<int> wrong{0}, served{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t)
+        readers.emplace_back([&, t] {
+            std::mt19937 rng(static_cast<unsigned>(t + 7));
+            std::vector<std::uint8_t> out(8 * 65536);
+            while (!stop) {
+                std::vector<ReadBlock> reqs;
+                for (std::uint32_t b = 0; b < 8; ++b)
+                    reqs.push_back({blocks[b].key(), 0, std::span(out).subspan(b * 65536, 65536)});
+                std::size_t n = s->read(reqs);
+                for (std::size_t i = 0; i < n; ++i)
+                    if (!std::equal(blocks[i].data.begin(), blocks[i].data.end(), out.begin() + i * 65536))
+                        ++wrong;
+                served += static_cast<int>(n);
+                (void)rng;
+            }
+        });
+    std::mt19937 rng(99);
+    for (int round = 0; round < 60; ++round) {
+        scribble(file, rng() % (8 * 65536 - 16), 16);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        ASSERT_TRUE(s->put(puts, kTagA));
+    }
+    stop = true;
+    for (auto& t : readers)
+        t.join();
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_GT(served.load(), 0);
+    for (auto& b : blocks)
+        EXPECT_EQ(read_all(*s, b), b.data);
 }
 
 #ifndef _WIN32

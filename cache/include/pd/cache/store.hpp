@@ -16,10 +16,20 @@
 //                     a file name always means the same bytes.
 //
 // Contracts:
-//  - put() is given data that the caller has verified against its content information
-//    ([MS-PCCRC] 4.1.2/4.1.3); the store never checks hashes itself but records the block hash
-//    with the bytes, and a read names the hash it expects, so a block stored under another CI's
-//    (possibly forged) hash list is never returned for this one.
+//  - Never an unverified byte: put() is given data that the caller has verified against its
+//    content information ([MS-PCCRC] 4.1.2/4.1.3); the store records the block hash with the
+//    bytes, a read names the hash it expects, and read() checks the bytes it returns against that
+//    hash, whatever happened to the files on disk. A block is hashed on its first read in a
+//    process and again whenever its data file changed since (File::Stamp: size, mtime and ctime,
+//    taken before and after the copy); a block that fails is dropped from the index (reported
+//    missing from then on, so it is fetched again) and logged.
+//  - Repair: put() of a block whose row exists compares the stored bytes with the verified ones
+//    and rewrites them when they differ or are gone, so AddData of correct bytes always repairs.
+//  - Self-healing: at open, segments whose data file is missing lose their rows and blocks past
+//    the end of a truncated file are dropped; an index.db that SQLite reports corrupt (at open or
+//    at any later use) is copied to quarantine/ and reset to an empty cache (through SQLite's
+//    own locking, so other processes see an empty cache, not a torn one). Each repair is logged
+//    at warn level.
 //  - Crash safety: a put writes the bytes of its blocks into their data files first and then
 //    commits their index rows in one transaction; a block is visible only through its row. A
 //    process killed at any point leaves either all of a put's blocks or none (bytes written
@@ -57,6 +67,10 @@ struct BlockKey {
     Bytes segment;          // HoHoDk (32, 48 or 64 bytes)
     std::uint32_t index = 0;
     Bytes hash;             // V1 block hash, V2 segment HoD
+    // How `hash` is computed from the block's bytes: the [MS-PCCRC] hash algorithm identifier
+    // (pd::pccrc::HashAlgorithm: 0x800C/D/E for V1, 0x04 truncated SHA-512 for V2). A key with an
+    // unknown algorithm never matches stored bytes.
+    std::uint32_t algorithm = 0;
 };
 
 struct PutBlock {
@@ -77,6 +91,12 @@ struct Stats {
     std::uint64_t segments = 0;
     std::uint64_t blocks = 0;
     std::uint64_t quota_bytes = 0;
+    // Since this Store was opened (this process): blocks hashed on read, blocks dropped because
+    // their stored bytes were wrong or gone, blocks rewritten by put(), index resets.
+    std::uint64_t verified = 0;
+    std::uint64_t dropped = 0;
+    std::uint64_t repaired = 0;
+    std::uint64_t resets = 0;
 };
 
 using Tag = std::span<const std::uint8_t, 16>;
@@ -93,13 +113,15 @@ public:
     std::vector<bool> contains(std::span<const BlockKey> keys);
 
     // Copies the requested bytes of consecutive blocks, in one read transaction, stopping at the
-    // first block that is not cached (or cached with another hash). Returns how many requests
-    // were satisfied in full.
+    // first block that is not cached (or cached with another hash, or whose stored bytes do not
+    // hash to it: that block is dropped). Returns how many requests were satisfied in full; the
+    // bytes of requests past that count are unspecified.
     std::size_t read(std::span<const ReadBlock> requests);
 
     // Stores verified blocks in one transaction; records `tag` on their segments; then enforces
-    // the quota. A block already cached with the same hash is kept as is; with another hash it
-    // is replaced. Returns false (and *error) if nothing was stored.
+    // the quota. A block already cached with the same hash keeps its row and gets its bytes
+    // rewritten if the stored ones differ; with another hash the segment is replaced. Returns
+    // false (and *error) if nothing was stored.
     bool put(std::span<const PutBlock> blocks, Tag tag, std::string* error = nullptr);
 
     // Marks a segment used now (LRU order). Cheap to call often: no I/O; the use is recorded (at
