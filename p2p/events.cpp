@@ -31,6 +31,7 @@ struct EventRegistration {
     std::weak_ptr<p2p::Group> group;
     std::uint64_t listener = 0;
     std::uint64_t group_handle = 0;
+    std::uint64_t epoch = 0;  // the group handle's Startup period: the registration dies with it
     HANDLE event = nullptr;  // our duplicate of the caller's event
     std::vector<Filter> filters;
     std::mutex mutex;
@@ -99,6 +100,13 @@ void release(const std::shared_ptr<EventRegistration>& r)
             g->unsubscribe(r->listener);
 }
 
+// The live registration behind a handle of this Startup period (epoch), or nullptr.
+std::shared_ptr<EventRegistration> lookup_event(HPEEREVENT h, std::uint64_t epoch)
+{
+    auto r = handles().lookup<EventRegistration>(handle_value(h), kEvent);
+    return r && r->epoch == epoch ? r : nullptr;
+}
+
 } // namespace
 
 namespace pd::p2pdll {
@@ -113,6 +121,24 @@ void drop_registrations(GroupHandle& g)
     for (auto v : regs)
         if (auto r = handles().remove<EventRegistration>(v, kEvent))
             release(r);
+}
+
+void drop_stale_handles(std::uint64_t live_epoch)
+{
+    // Groups first (with the registrations bound to them), then any registration or group
+    // enumeration left over from the ended period. for_each works on a copy: removing is safe.
+    handles().for_each<GroupHandle>(kGroup, [&](std::uint64_t v, const std::shared_ptr<GroupHandle>& g) {
+        if (g->epoch != live_epoch && handles().remove<GroupHandle>(v, kGroup))
+            drop_registrations(*g);
+    });
+    handles().for_each<EventRegistration>(kEvent, [&](std::uint64_t v, const std::shared_ptr<EventRegistration>& r) {
+        if (r->epoch != live_epoch && handles().remove<EventRegistration>(v, kEvent))
+            release(r);
+    });
+    handles().for_each<Enumeration>(kEnum, [&](std::uint64_t v, const std::shared_ptr<Enumeration>& e) {
+        if (e->epoch && e->epoch != live_epoch)
+            handles().remove<Enumeration>(v, kEnum);
+    });
 }
 
 } // namespace pd::p2pdll
@@ -145,6 +171,7 @@ HRESULT WINAPI PeerGroupRegisterEvent(HGROUP hGroup, HANDLE hEvent, DWORD cEvent
             return E_INVALIDARG;
         reg->group = g->group;
         reg->group_handle = handle_value(hGroup);
+        reg->epoch = g->epoch;
         std::uint64_t v = handles().insert(kEvent, reg);
         if (!v)
             return E_OUTOFMEMORY;
@@ -157,8 +184,9 @@ HRESULT WINAPI PeerGroupRegisterEvent(HGROUP hGroup, HANDLE hEvent, DWORD cEvent
             std::lock_guard lock(g->mutex);
             g->registrations.push_back(v);
         }
-        // A PeerGroupClose racing with this call may have missed the new registration: check.
-        if (!handles().lookup<GroupHandle>(handle_value(hGroup), kGroup)) {
+        // A PeerGroupClose (or a final PeerGroupShutdown) racing with this call may have missed
+        // the new registration: check.
+        if (!handles().lookup<GroupHandle>(handle_value(hGroup), kGroup) || group_epoch() != g->epoch) {
             if (auto r = handles().remove<EventRegistration>(v, kEvent))
                 release(r);
             return PEER_E_INVALID_GROUP;
@@ -171,8 +199,11 @@ HRESULT WINAPI PeerGroupRegisterEvent(HGROUP hGroup, HANDLE hEvent, DWORD cEvent
 HRESULT WINAPI PeerGroupUnregisterEvent(HPEEREVENT hPeerEvent)
 {
     return guarded("PeerGroupUnregisterEvent", [&]() -> HRESULT {
-        if (HRESULT c = group_service_checks(); FAILED(c))
+        std::uint64_t epoch = 0;
+        if (HRESULT c = group_service_checks(&epoch); FAILED(c))
             return c;
+        if (!lookup_event(hPeerEvent, epoch))
+            return E_INVALIDARG;
         auto r = handles().remove<EventRegistration>(handle_value(hPeerEvent), kEvent);
         if (!r)
             return E_INVALIDARG;
@@ -189,11 +220,12 @@ HRESULT WINAPI PeerGroupUnregisterEvent(HPEEREVENT hPeerEvent)
 HRESULT WINAPI PeerGroupGetEventData(HPEEREVENT hPeerEvent, PPEER_GROUP_EVENT_DATA* ppEventData)
 {
     return guarded("PeerGroupGetEventData", [&]() -> HRESULT {
-        if (HRESULT c = group_service_checks(); FAILED(c))
+        std::uint64_t epoch = 0;
+        if (HRESULT c = group_service_checks(&epoch); FAILED(c))
             return c;
         if (!ppEventData)
             return E_INVALIDARG;
-        auto r = handles().lookup<EventRegistration>(handle_value(hPeerEvent), kEvent);
+        auto r = lookup_event(hPeerEvent, epoch);
         if (!r)
             return E_INVALIDARG;
         p2p::GroupEvent e;

@@ -15,7 +15,16 @@ namespace pd::p2pdll {
 namespace {
 std::mutex g_startup_mutex;
 long g_startups = 0;
+// The Startup period (see group_epoch in memory.h): + 1 at each final Shutdown, so handles made
+// before it never work again, also after the next Startup.
+std::uint64_t g_epoch = 1;
 } // namespace
+
+std::uint64_t group_epoch()
+{
+    std::lock_guard lock(g_startup_mutex);
+    return g_epoch;
+}
 
 bool group_started()
 {
@@ -23,20 +32,26 @@ bool group_started()
     return g_startups > 0;
 }
 
-HRESULT group_service_checks()
+HRESULT group_service_checks(std::uint64_t* epoch)
 {
     if (peernet_disabled())
         return PEER_E_CANNOT_START_SERVICE;
-    if (!group_started())
+    std::lock_guard lock(g_startup_mutex);
+    if (g_startups <= 0)
         return PEER_E_NOT_INITIALIZED;
+    if (epoch)
+        *epoch = g_epoch;
     return S_OK;
 }
 
 HRESULT lookup_group(HGROUP h, HRESULT invalid, std::shared_ptr<GroupHandle>& out)
 {
-    if (HRESULT c = group_service_checks(); FAILED(c))
+    std::uint64_t epoch = 0;
+    if (HRESULT c = group_service_checks(&epoch); FAILED(c))
         return c;
     out = handles().lookup<GroupHandle>(handle_value(h), kGroup);
+    if (out && out->epoch != epoch)
+        out.reset();
     return out ? S_OK : invalid;
 }
 
@@ -44,10 +59,11 @@ HRESULT lookup_group(HGROUP h, HRESULT invalid, std::shared_ptr<GroupHandle>& ou
 
 namespace {
 
-HRESULT new_handle(std::shared_ptr<p2p::Group> group, HGROUP* out)
+HRESULT new_handle(std::shared_ptr<p2p::Group> group, std::uint64_t epoch, HGROUP* out)
 {
     auto g = std::make_shared<GroupHandle>();
     g->group = std::move(group);
+    g->epoch = epoch;
     std::uint64_t v = handles().insert(kGroup, g);
     if (!v)
         return E_OUTOFMEMORY;
@@ -123,10 +139,19 @@ HRESULT WINAPI PeerGroupStartup(WORD wVersionRequested, PPEER_VERSION_DATA pVers
 HRESULT WINAPI PeerGroupShutdown(void)
 {
     return guarded("PeerGroupShutdown", [&]() -> HRESULT {
-        std::lock_guard lock(g_startup_mutex);
-        if (g_startups <= 0)
-            return PEER_E_NOT_INITIALIZED;
-        --g_startups;
+        std::uint64_t live_epoch = 0;
+        {
+            std::lock_guard lock(g_startup_mutex);
+            if (g_startups <= 0)
+                return PEER_E_NOT_INITIALIZED;
+            if (--g_startups > 0)
+                return S_OK;
+            // The final Shutdown ends the period: every group handle, event registration and
+            // group enumeration made in it is dead from now on (lookups compare periods).
+            live_epoch = ++g_epoch;
+        }
+        // Then release what they hold (outside the Startup lock: groups stop their watchers).
+        drop_stale_handles(live_epoch);
         return S_OK;
     });
 }
@@ -134,7 +159,8 @@ HRESULT WINAPI PeerGroupShutdown(void)
 HRESULT WINAPI PeerGroupCreate(PPEER_GROUP_PROPERTIES pProperties, HGROUP* phGroup)
 {
     return guarded("PeerGroupCreate", [&]() -> HRESULT {
-        if (HRESULT h = group_service_checks(); FAILED(h))
+        std::uint64_t epoch = 0;
+        if (HRESULT h = group_service_checks(&epoch); FAILED(h))
             return h;
         if (!pProperties || !phGroup)
             return E_INVALIDARG;
@@ -149,14 +175,15 @@ HRESULT WINAPI PeerGroupCreate(PPEER_GROUP_PROPERTIES pProperties, HGROUP* phGro
         std::shared_ptr<p2p::Group> group;
         if (HRESULT h = p2p::Group::create(store, props, group); FAILED(h))
             return h;
-        return new_handle(std::move(group), phGroup);
+        return new_handle(std::move(group), epoch, phGroup);
     });
 }
 
 HRESULT WINAPI PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR pwzCloud, HGROUP* phGroup)
 {
     return guarded("PeerGroupOpen", [&]() -> HRESULT {
-        if (HRESULT h = group_service_checks(); FAILED(h))
+        std::uint64_t epoch = 0;
+        if (HRESULT h = group_service_checks(&epoch); FAILED(h))
             return h;
         if (!pwzIdentity || !*pwzIdentity || !pwzGroupPeerName || !*pwzGroupPeerName || !phGroup)
             return E_INVALIDARG;
@@ -167,14 +194,17 @@ HRESULT WINAPI PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR
         std::shared_ptr<p2p::Group> group;
         if (HRESULT h = p2p::Group::open(store, u16(pwzIdentity), u16(pwzGroupPeerName), group); FAILED(h))
             return h;
-        return new_handle(std::move(group), phGroup);
+        return new_handle(std::move(group), epoch, phGroup);
     });
 }
 
 HRESULT WINAPI PeerGroupClose(HGROUP hGroup)
 {
     return guarded("PeerGroupClose", [&]() -> HRESULT {
-        if (HRESULT h = group_service_checks(); FAILED(h))
+        // A handle of an earlier Startup period is not a live group (and stays in the table only
+        // until drop_stale_handles of that Shutdown removes it).
+        std::shared_ptr<GroupHandle> live;
+        if (HRESULT h = lookup_group(hGroup, PEER_E_INVALID_GROUP, live); FAILED(h))
             return h;
         auto g = handles().remove<GroupHandle>(handle_value(hGroup), kGroup);
         if (!g)
@@ -368,7 +398,7 @@ HRESULT WINAPI PeerGroupEnumMembers(HGROUP hGroup, DWORD dwFlags, PCWSTR pwzIden
                 }
                 return s;
             });
-        return make_enum(std::move(items), phPeerEnum);
+        return make_enum(std::move(items), phPeerEnum, g->epoch);
     });
 }
 
@@ -382,7 +412,7 @@ HRESULT WINAPI PeerGroupEnumConnections(HGROUP hGroup, DWORD dwFlags, HPEERENUM*
         if (!phPeerEnum || !(dwFlags & known) || (dwFlags & ~known))
             return E_INVALIDARG;
         // No connection exists until peers are connected (PeerGroupConnect is not implemented).
-        return make_enum({}, phPeerEnum);
+        return make_enum({}, phPeerEnum, g->epoch);
     });
 }
 

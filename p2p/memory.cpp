@@ -2,6 +2,7 @@
 #include "memory.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace pd::p2pdll {
 
@@ -28,43 +29,62 @@ bool peernet_disabled()
 
 // --- blocks ------------------------------------------------------------------------------------
 
-// Every block starts with a 16-byte header in front of what the caller sees, so PeerFreeData can
-// refuse pointers that are not ours instead of corrupting the heap (the real DLL would crash).
+// PeerFreeData must never touch memory it did not hand out: any pointer can arrive (NULL, a small
+// integer, a stack or malloc'd pointer, a pointer into one of our blocks, one freed already). So
+// nothing is read at or around the pointer: every live block is recorded in a set, under a lock,
+// and PeerFreeData releases a pointer only when it is in that set (removing it). Anything else is
+// ignored and logged. A block is released at most once; the one case a registry cannot tell apart
+// is a stale pointer whose address the heap has since reused for a newer block of ours
+// (docs/compat.md).
 namespace {
-constexpr std::uint64_t kMagic = 0x50324046'4c415421ULL;  // "P2P@FLAT!"-ish tag
-struct alignas(16) BlockHeader {
-    std::uint64_t magic;
-    std::uint64_t size;
-};
 HANDLE heap()
 {
     static HANDLE h = GetProcessHeap();
     return h;
 }
+struct LiveBlocks {
+    std::mutex mutex;
+    std::unordered_set<const void*> set;
+};
+// Never destroyed: PeerFreeData may be called from static destructors or after DLL_PROCESS_DETACH
+// began tearing down other statics.
+LiveBlocks& live()
+{
+    static LiveBlocks* l = new LiveBlocks;
+    return *l;
+}
 } // namespace
 
 void* flat_alloc(size_t size)
 {
-    auto* h = static_cast<BlockHeader*>(HeapAlloc(heap(), HEAP_ZERO_MEMORY, sizeof(BlockHeader) + size));
-    if (!h)
+    void* p = HeapAlloc(heap(), HEAP_ZERO_MEMORY, size ? size : 1);
+    if (!p)
         return nullptr;
-    h->magic = kMagic;
-    h->size = size;
-    return h + 1;
+    try {
+        LiveBlocks& l = live();
+        std::lock_guard lock(l.mutex);
+        l.set.insert(p);
+    } catch (...) {
+        HeapFree(heap(), 0, p);
+        return nullptr;
+    }
+    return p;
 }
 
-void flat_free(const void* p)
+bool flat_free(const void* p)
 {
     if (!p)
-        return;
-    auto* h = const_cast<BlockHeader*>(static_cast<const BlockHeader*>(p) - 1);
-    // A pointer that is not one of our blocks (or one freed already) is ignored.
-    if (h->magic != kMagic) {
-        PD_WARN("PeerFreeData: {} is not a block returned by p2p.dll", p);
-        return;
+        return true;
+    {
+        LiveBlocks& l = live();
+        std::lock_guard lock(l.mutex);
+        if (l.set.erase(p) == 0) {
+            PD_WARN("PeerFreeData: {} is not a live block returned by p2p.dll (ignored)", p);
+            return false;
+        }
     }
-    h->magic = 0;
-    HeapFree(heap(), 0, h);
+    HeapFree(heap(), 0, const_cast<void*>(p));
+    return true;
 }
 
 size_t FlatBuilder::reserve_raw(size_t size, size_t align)
@@ -123,10 +143,11 @@ HRESULT return_string(std::u16string_view s, PWSTR* out)
     return S_OK;
 }
 
-HRESULT make_enum(std::vector<ItemWriter> items, HPEERENUM* out)
+HRESULT make_enum(std::vector<ItemWriter> items, HPEERENUM* out, std::uint64_t epoch)
 {
     auto e = std::make_shared<Enumeration>();
     e->items = std::move(items);
+    e->epoch = epoch;
     std::uint64_t h = handles().insert(kEnum, e);
     if (!h)
         return E_OUTOFMEMORY;
@@ -137,6 +158,20 @@ HRESULT make_enum(std::vector<ItemWriter> items, HPEERENUM* out)
 } // namespace pd::p2pdll
 
 using namespace pd::p2pdll;
+
+namespace {
+
+// The live enumeration behind a handle, or nullptr (closed, foreign, or a group enumeration of an
+// earlier Startup period). Only the handle's value is decoded; nothing is read through it.
+std::shared_ptr<Enumeration> lookup_enum(HPEERENUM h)
+{
+    auto e = handles().lookup<Enumeration>(handle_value(h), kEnum);
+    if (e && e->epoch && e->epoch != group_epoch())
+        return nullptr;
+    return e;
+}
+
+} // namespace
 
 extern "C" {
 
@@ -153,7 +188,7 @@ HRESULT WINAPI PeerGetItemCount(HPEERENUM hPeerEnum, ULONG* pCount)
     return guarded("PeerGetItemCount", [&]() -> HRESULT {
         if (!pCount)
             return E_INVALIDARG;
-        auto e = handles().lookup<Enumeration>(handle_value(hPeerEnum), kEnum);
+        auto e = lookup_enum(hPeerEnum);
         if (!e)
             return E_INVALIDARG;
         std::lock_guard lock(e->mutex);
@@ -168,7 +203,7 @@ HRESULT WINAPI PeerGetNextItem(HPEERENUM hPeerEnum, ULONG* pCount, PVOID** pppvI
     return guarded("PeerGetNextItem", [&]() -> HRESULT {
         if (!pCount || !pppvItems)
             return E_INVALIDARG;
-        auto e = handles().lookup<Enumeration>(handle_value(hPeerEnum), kEnum);
+        auto e = lookup_enum(hPeerEnum);
         if (!e)
             return E_INVALIDARG;
         std::lock_guard lock(e->mutex);
@@ -199,6 +234,8 @@ HRESULT WINAPI PeerGetNextItem(HPEERENUM hPeerEnum, ULONG* pCount, PVOID** pppvI
 HRESULT WINAPI PeerEndEnumeration(HPEERENUM hPeerEnum)
 {
     return guarded("PeerEndEnumeration", [&]() -> HRESULT {
+        if (!lookup_enum(hPeerEnum))
+            return E_INVALIDARG;
         return handles().remove<Enumeration>(handle_value(hPeerEnum), kEnum) ? S_OK : E_INVALIDARG;
     });
 }

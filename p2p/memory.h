@@ -44,12 +44,20 @@ private:
     std::vector<size_t> fixups_;
 };
 
-// Allocation and release of caller-visible blocks (a private heap).
+// Allocation and release of caller-visible blocks (the process heap; every live block is kept in
+// a registry, so flat_free ignores any pointer that is not a live block of ours: NULL, foreign,
+// inside a block, or freed already, and never reads the memory it points to). flat_free returns
+// false when it ignored the pointer (NULL counts as freed).
 void* flat_alloc(size_t size);
-void flat_free(const void* p);
+bool flat_free(const void* p);
 
 // Copies a string into its own flat block (PWSTR results).
 HRESULT return_string(std::u16string_view s, PWSTR* out);
+
+// The PeerGroupStartup period: 1 at first, + 1 at each final PeerGroupShutdown (group.cpp).
+// Handles of the grouping API remember the period they were made in; after the final Shutdown
+// they are dead, also once a later Startup begins a new period.
+std::uint64_t group_epoch();
 
 // One enumeration: items appended to a FlatBuilder on demand (each returns its offset).
 using ItemWriter = std::function<size_t(FlatBuilder&)>;
@@ -57,8 +65,11 @@ struct Enumeration {
     std::vector<ItemWriter> items;
     size_t next = 0;
     std::mutex mutex;
+    // The Startup period of an enumeration that a group function made (it dies with the period);
+    // 0 for the identity manager's enumerations, which do not depend on PeerGroupStartup.
+    std::uint64_t epoch = 0;
 };
-// Registers an enumeration and returns its HPEERENUM.
-HRESULT make_enum(std::vector<ItemWriter> items, HPEERENUM* out);
+// Registers an enumeration and returns its HPEERENUM. `epoch`: see Enumeration.
+HRESULT make_enum(std::vector<ItemWriter> items, HPEERENUM* out, std::uint64_t epoch = 0);
 
 } // namespace pd::p2pdll

@@ -60,14 +60,15 @@ size_t write_record(FlatBuilder& b, const p2p::Record& r)
     return s;
 }
 
-HRESULT records_enum(std::vector<p2p::Record> records, HPEERENUM* out)
+// A group enumeration of records: it lives as long as the group handle's Startup period (epoch).
+HRESULT records_enum(std::vector<p2p::Record> records, std::uint64_t epoch, HPEERENUM* out)
 {
     std::vector<ItemWriter> items;
     items.reserve(records.size());
     auto shared = std::make_shared<std::vector<p2p::Record>>(std::move(records));
     for (size_t i = 0; i < shared->size(); ++i)
         items.push_back([shared, i](FlatBuilder& b) { return write_record(b, (*shared)[i]); });
-    return make_enum(std::move(items), out);
+    return make_enum(std::move(items), out, epoch);
 }
 
 } // namespace
@@ -154,7 +155,7 @@ HRESULT WINAPI PeerGroupEnumRecords(HGROUP hGroup, const GUID* pRecordType, HPEE
         std::vector<p2p::Record> records;
         if (HRESULT h = g->group->enum_records(pRecordType ? &type : nullptr, records); FAILED(h))
             return h;
-        return records_enum(std::move(records), phPeerEnum);
+        return records_enum(std::move(records), g->epoch, phPeerEnum);
     });
 }
 
@@ -171,7 +172,7 @@ HRESULT WINAPI PeerGroupSearchRecords(HGROUP hGroup, PCWSTR pwzCriteria, HPEEREN
         std::vector<p2p::Record> records;
         if (HRESULT h = g->group->search_records(u16(pwzCriteria), records); FAILED(h))
             return h;
-        return records_enum(std::move(records), phPeerEnum);
+        return records_enum(std::move(records), g->epoch, phPeerEnum);
     });
 }
 
