@@ -8,7 +8,8 @@
  * Windows is not known, the check accepts that set and says so. The project choices of
  * docs/compat.md used here: OPENP2P_DIR (private store), PEER_E_NOT_INITIALIZED outside
  * Startup/Shutdown, version negotiation, the Peernet policy, groups are usable offline right
- * after Create/Open. Public headers and <windows.h> only.
+ * after Create/Open, handles made before the last Shutdown stay dead after the next Startup.
+ * Public headers and <windows.h> only.
  *
  *   p2p_group.exe                                 the tests
  *   p2p_group.exe child IDENTITY GROUP FRIENDLY   (internal) reopen a group from disk
@@ -189,7 +190,7 @@ static void test_startup(void)
     ok_hr_in(PeerGroupShutdown(), PEER_E_NOT_INITIALIZED, E_UNEXPECTED, NO_HR, NO_HR, "one Shutdown too many");
 
     if (group_startup()) {
-        /* What became of a handle across the last Shutdown is not documented: only clean up. */
+        /* The handle died with the last Shutdown (test_restart): only clean up. */
         if (SUCCEEDED(hr))
             PeerGroupClose(h);
         if (name)
@@ -197,6 +198,98 @@ static void test_startup(void)
         group_shutdown();
     }
     free(name);
+}
+
+/* ---- 2b. Handles across the last Shutdown ---------------------------------------------------- */
+
+/* Every enumeration function rejects `e` (a dead enumeration) with E_INVALIDARG, as it does a
+ * closed one (p2p_identity). */
+static void check_dead_enum(HPEERENUM e, const char *what)
+{
+    ULONG count = 99, n = 5;
+    PVOID *items = (PVOID *)0xdeadbeef;
+    ok_hr(PeerGetItemCount(e, &count), E_INVALIDARG, "PeerGetItemCount, %s", what);
+    ok_hr(PeerGetNextItem(e, &n, &items), E_INVALIDARG, "PeerGetNextItem, %s", what);
+    ok_hr(PeerEndEnumeration(e), E_INVALIDARG, "PeerEndEnumeration, %s", what);
+}
+
+/* The final PeerGroupShutdown ends every handle the grouping API made before it: group handles,
+ * event registrations and the groups' enumerations stay dead after the next PeerGroupStartup
+ * (project choice, docs/compat.md: the Shutdown page says it "cleans up any resources allocated
+ * by the call to PeerGroupStartup" and nothing about handles; ours answer like closed handles).
+ * The identity manager needs no Startup: its enumerations live on. The group itself is kept on
+ * disk and opens again. */
+static void test_restart(void)
+{
+    PEER_GROUP_EVENT_REGISTRATION regs = {PEER_GROUP_EVENT_RECORD_CHANGED, NULL};
+    PEER_GROUP_EVENT_DATA *data = NULL;
+    HANDLE ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    HPEERENUM members = NULL, records = NULL, connections = NULL, ids = NULL;
+    HPEEREVENT he = NULL;
+    HGROUP h, h2 = NULL;
+    PWSTR name;
+    ULONG count = 0;
+    DWORD status;
+    HRESULT hr;
+
+    if (!group_startup()) {
+        CloseHandle(ev);
+        return;
+    }
+    h = create_group(me, L"h5restart", L"Restart");
+    if (!h) {
+        group_shutdown();
+        CloseHandle(ev);
+        return;
+    }
+    name = group_name(h);
+    ok_hr(PeerGroupRegisterEvent(h, ev, 1, &regs, &he), S_OK, "RegisterEvent before the restart");
+    ok_hr(PeerGroupEnumMembers(h, 0, NULL, &members), S_OK, "EnumMembers before the restart");
+    ok_hr(PeerGroupEnumRecords(h, NULL, &records), S_OK, "EnumRecords before the restart");
+    ok_hr(PeerGroupEnumConnections(h, PEER_CONNECTION_NEIGHBOR, &connections), S_OK,
+          "EnumConnections before the restart");
+    ok_hr(PeerEnumIdentities(&ids), S_OK, "PeerEnumIdentities before the restart");
+    /* Two Startups, two Shutdowns: only the second ends the handles. */
+    if (group_startup()) {
+        group_shutdown();
+        ok_hr(PeerGroupGetStatus(h, &status), S_OK, "GetStatus after a Shutdown that is not the last");
+    }
+    group_shutdown();
+
+    /* Between the Shutdown and the next Startup: group functions are not initialized; the
+     * enumeration functions need no Startup, and the groups' enumerations are already dead. */
+    ok_hr(PeerGroupGetStatus(h, &status), PEER_E_NOT_INITIALIZED, "GetStatus after the last Shutdown");
+    check_dead_enum(members, "a group's enumeration after the last Shutdown");
+
+    if (!group_startup()) {
+        free(name);
+        CloseHandle(ev);
+        return;
+    }
+    check_bad_handle(h, "handle from before the last Shutdown"); /* ends with PeerGroupClose */
+    ok_hr(PeerGroupGetEventData(he, &data), E_INVALIDARG, "GetEventData of a registration from before the restart");
+    ok_hr(PeerGroupUnregisterEvent(he), E_INVALIDARG, "UnregisterEvent of a registration from before the restart");
+    check_dead_enum(records, "EnumRecords enumeration from before the restart");
+    check_dead_enum(connections, "EnumConnections enumeration from before the restart");
+    check_dead_enum(members, "EnumMembers enumeration from before the restart");
+    ok_hr(PeerGetItemCount(ids, &count), S_OK, "PeerGetItemCount of PeerEnumIdentities from before the restart");
+    ok(count >= 2, "%lu identities listed, expected at least 2\n", count);
+    ok_hr(PeerEndEnumeration(ids), S_OK, "PeerEndEnumeration of PeerEnumIdentities from before the restart");
+
+    /* The group is still there: it opens again, the new handle works, the old one still not. */
+    if (name) {
+        hr = PeerGroupOpen(me, name, NULL, &h2);
+        ok_hr(hr, S_OK, "Open after the restart");
+        if (SUCCEEDED(hr)) {
+            ok_hr(PeerGroupGetStatus(h2, &status), S_OK, "GetStatus of the reopened group");
+            ok_hr(PeerGroupGetStatus(h, &status), PEER_E_INVALID_GROUP, "GetStatus of the old handle");
+            ok_hr(PeerGroupClose(h2), S_OK, "Close the reopened group");
+        }
+        ok_hr(PeerGroupDelete(me, name), S_OK, "Delete the restart group");
+    }
+    group_shutdown();
+    free(name);
+    CloseHandle(ev);
 }
 
 /* ---- 3. PeerGroupCreate and PeerGroupGetProperties ------------------------------------------ */
@@ -925,6 +1018,7 @@ int main(int argc, char **argv)
 
     test_not_initialized();
     test_startup();
+    test_restart();
     if (group_startup()) {
         test_create();
         test_set_properties();

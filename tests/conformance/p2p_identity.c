@@ -1,7 +1,8 @@
 /* Conformance tests of p2p.dll's Identity Manager: PeerIdentityCreate / Delete / GetFriendlyName /
  * SetFriendlyName / GetXML / Export / Import / GetDefault / GetCryptKey, PeerEnumIdentities,
  * PeerEnumGroups, PeerCreatePeerName, and PeerFreeData / PeerGetItemCount / PeerGetNextItem /
- * PeerEndEnumeration over PeerEnumIdentities.
+ * PeerEndEnumeration over PeerEnumIdentities, also with pointers and handles p2p.dll never
+ * returned (against our DLL only: undefined on Windows).
  * Sources: the API pages (parameters, return codes, limits: classifier 150 and friendly name 256
  * characters including the terminator), "Peer Names" and [MS-PNRP] 1.3.1.1 / 2.2.4 (authority =
  * lowercase hex SHA-1 of the DER SubjectPublicKeyInfo of the identity key), [MS-PPSEC] 2.2.6.2 (the
@@ -918,6 +919,127 @@ done:
         }
 }
 
+/* ---- Pointers and handles p2p.dll never returned ---------------------------------------------- */
+
+/* PeerFreeData of a pointer P2P.dll did not return is undefined on Windows (its heap frees it);
+ * ours ignores anything that is not a live block it returned, without reading the memory the
+ * pointer points to (docs/compat.md): NULL, small integers, stack, malloc and HeapAlloc pointers,
+ * pointers into one of its blocks, and blocks freed already. The enumeration functions reject
+ * such values as handles with E_INVALIDARG. Checked only against our DLL (p2p_is_openp2p). */
+static void test_foreign_pointers(void)
+{
+    static const ULONG_PTR junk[] = {1, 0x10, 0x1000, 0xffff, 0x10000, 0x12345677, 0xdeadbeef,
+                                     (ULONG_PTR)-16, (ULONG_PTR)-1};
+    BYTE stack_buf[64], *heap_buf, *proc_buf;
+    WCHAR *name = NULL, *again = NULL;
+    PEER_NAME_PAIR **items = NULL;
+    HPEERENUM e = NULL;
+    PVOID *got;
+    ULONG count, n;
+    size_t i, len;
+    BOOL intact;
+    HRESULT hr;
+
+    if (!p2p_is_openp2p()) {
+        skip("PeerFreeData of foreign pointers is undefined on Windows: checked against OpenPeerDist only\n");
+        return;
+    }
+    PeerFreeData(NULL);
+    for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+        PeerFreeData((void *)junk[i]);
+
+    /* Memory of others is left alone (contents unchanged, still freeable by its owner). */
+    memset(stack_buf, 0xa5, sizeof(stack_buf));
+    PeerFreeData(stack_buf);
+    PeerFreeData(stack_buf + 16);
+    for (i = 0, intact = TRUE; i < sizeof(stack_buf); i++)
+        intact = intact && stack_buf[i] == 0xa5;
+    ok(intact, "PeerFreeData changed a stack buffer\n");
+    heap_buf = malloc(64);
+    proc_buf = HeapAlloc(GetProcessHeap(), 0, 64);
+    ok(heap_buf && proc_buf, "out of memory\n");
+    if (heap_buf && proc_buf) {
+        memset(heap_buf, 0x5a, 64);
+        memset(proc_buf, 0x3c, 64);
+        PeerFreeData(heap_buf);
+        PeerFreeData(heap_buf + 16);
+        PeerFreeData(proc_buf);
+        PeerFreeData(proc_buf + 16);
+        for (i = 0, intact = TRUE; i < 64; i++)
+            intact = intact && heap_buf[i] == 0x5a && proc_buf[i] == 0x3c;
+        ok(intact, "PeerFreeData changed a malloc'd or HeapAlloc'd buffer\n");
+        /* Still ours to free: PeerFreeData did not release them. */
+        ok(HeapSize(GetProcessHeap(), 0, proc_buf) == 64, "HeapAlloc'd block: size %lu\n",
+           (unsigned long)HeapSize(GetProcessHeap(), 0, proc_buf));
+        ok(HeapFree(GetProcessHeap(), 0, proc_buf), "HeapFree after PeerFreeData: %lu\n", GetLastError());
+        free(heap_buf);
+    }
+
+    /* A pointer into one of its blocks is not that block: it stays valid. */
+    hr = PeerCreatePeerName(NULL, L"h4free", &name);
+    ok_hr(hr, S_OK, "PeerCreatePeerName");
+    if (hr == S_OK) {
+        len = wcslen(name);
+        PeerFreeData(name + 1);
+        PeerFreeData((BYTE *)name + 3);
+        PeerFreeData(name + len);
+        ok(wstr_eq(name, L"0.h4free"), "the block changed: %s\n", wn(name));
+        PeerFreeData(name);
+        /* Freed already: a second and third PeerFreeData are ignored (double free). */
+        PeerFreeData(name);
+        PeerFreeData(name);
+        hr = PeerCreatePeerName(NULL, L"h4again", &again);
+        ok_hr(hr, S_OK, "PeerCreatePeerName after a double free");
+        if (hr == S_OK) {
+            ok(wstr_eq(again, L"0.h4again"), "new block %s\n", wn(again));
+            PeerFreeData(again);
+        }
+    }
+
+    /* An item pointer inside a PeerGetNextItem array is not a block either. */
+    hr = PeerEnumIdentities(&e);
+    ok_hr(hr, S_OK, "PeerEnumIdentities");
+    if (hr == S_OK) {
+        n = 1;
+        hr = PeerGetNextItem(e, &n, (PVOID **)&items);
+        ok_hr(hr, S_OK, "PeerGetNextItem");
+        if (hr == S_OK && n == 1 && items) {
+            PeerFreeData(items[0]);
+            PeerFreeData(items[0]->pwzPeerName);
+            ok(items[0]->dwSize == sizeof(PEER_NAME_PAIR) && items[0]->pwzPeerName,
+               "the item changed after PeerFreeData of interior pointers\n");
+            PeerFreeData(items);
+            PeerFreeData(items);
+        }
+        ok_hr(PeerEndEnumeration(e), S_OK, "PeerEndEnumeration");
+    }
+
+    /* Values that are no enumeration handle: never dereferenced, E_INVALIDARG. */
+    for (i = 0; i <= sizeof(junk) / sizeof(junk[0]) + 2; i++) {
+        HPEERENUM bad = i < sizeof(junk) / sizeof(junk[0]) ? (HPEERENUM)junk[i]
+                        : i == sizeof(junk) / sizeof(junk[0]) ? (HPEERENUM)stack_buf
+                        : i == sizeof(junk) / sizeof(junk[0]) + 1 ? (HPEERENUM)&e
+                                                                  : (HPEERENUM)e; /* ended above */
+        count = 99;
+        n = 1;
+        got = (PVOID *)0xdeadbeef;
+        ok_hr(PeerGetItemCount(bad, &count), E_INVALIDARG, "PeerGetItemCount(%p)", (void *)bad);
+        ok_hr(PeerGetNextItem(bad, &n, &got), E_INVALIDARG, "PeerGetNextItem(%p)", (void *)bad);
+        ok_hr(PeerEndEnumeration(bad), E_INVALIDARG, "PeerEndEnumeration(%p)", (void *)bad);
+    }
+
+    /* After all that the DLL still works. */
+    e = NULL;
+    count = 0;
+    hr = PeerEnumIdentities(&e);
+    ok_hr(hr, S_OK, "PeerEnumIdentities after the misuse");
+    if (hr == S_OK) {
+        ok_hr(PeerGetItemCount(e, &count), S_OK, "PeerGetItemCount after the misuse");
+        ok(count >= 1, "%lu identities after the misuse\n", count);
+        ok_hr(PeerEndEnumeration(e), S_OK, "PeerEndEnumeration after the misuse");
+    }
+}
+
 /* ---- Delete, and identities with groups ------------------------------------------------------ */
 
 static void test_delete(void)
@@ -1076,6 +1198,7 @@ int main(int argc, char **argv)
     test_default();
     test_create_peer_name();
     test_enumerations();
+    test_foreign_pointers();
     test_delete();
     test_processes();
     p2p_drop_store(store);

@@ -142,6 +142,20 @@ static inline void p2p_use_store(WCHAR *dir, DWORD size, const WCHAR *name, BOOL
     SetEnvironmentVariableW(L"OPENP2P_DIR", dir);
 }
 
+/* Whether the p2p.dll under test is OpenPeerDist's: only ours honours OPENP2P_DIR, so once the
+ * program has created an identity, ours has written identities.db into that directory (the real
+ * P2P.dll ignores the variable). Guards checks of behaviour that Windows leaves undefined (say,
+ * PeerFreeData of a pointer P2P.dll never returned corrupts the heap there). */
+static inline BOOL p2p_is_openp2p(void)
+{
+    WCHAR dir[MAX_PATH], path[MAX_PATH + 16];
+    DWORD n = GetEnvironmentVariableW(L"OPENP2P_DIR", dir, MAX_PATH);
+    if (!n || n >= MAX_PATH)
+        return FALSE;
+    swprintf(path, MAX_PATH + 16, L"%ls\\identities.db", dir);
+    return GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES;
+}
+
 static inline void p2p_drop_store(const WCHAR *dir)
 {
     if (!p2p_rm_tree(dir))
