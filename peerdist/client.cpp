@@ -11,7 +11,15 @@
 //    the data the app adds for it can be verified ([MS-PCCRC] 2.1: hashes cover whole blocks);
 //  - AddData with a block that fails verification completes with ERROR_INVALID_DATA (the good
 //    blocks of the same call are cached); bytes of a block given in several AddData calls are
-//    held on the handle until the block is whole.
+//    held on the handle until the block is whole. Such pieces cannot be checked one by one: a
+//    block assembled from pieces that fails verification is dropped without failing the call
+//    that completed it (its own bytes may well be right), and the pieces held for a block are
+//    dropped as soon as the block is cached whole, so stale pieces never spoil later data.
+//  - Every operation that returned ERROR_IO_PENDING completes exactly once: operations are
+//    started and recorded under the handle's lock, and a closed handle refuses new ones
+//    (ERROR_INVALID_HANDLE, OVERLAPPED untouched), so CloseContent and Shutdown abort every
+//    operation that ever started on it. Verification and reads run on the runtime's worker pool;
+//    the timer thread only decides (Runtime contract).
 #include "abi.h"
 #include "instance.h"
 #include "read_path.h"
@@ -86,6 +94,7 @@ struct Content {
     std::uint64_t cursor = 0; // StreamRead position
     std::deque<std::shared_ptr<StreamRequest>> stream;
     bool pumping = false;
+    bool closed = false; // CloseContent / Shutdown: no operation starts any more
 
     void track(const std::shared_ptr<Operation>& op)
     {
@@ -129,11 +138,14 @@ DWORD check_read_call(PEERDIST_INSTANCE_HANDLE h, PEERDIST_CONTENT_HANDLE c, DWO
     return cb && !buffer ? ERROR_INVALID_PARAMETER : ERROR_SUCCESS;
 }
 
-// Starts an operation and records it for cancellation.
+// Starts an operation and records it for cancellation, in one step under the handle's lock;
+// nullptr (and the OVERLAPPED untouched) when the handle was closed meanwhile.
 std::shared_ptr<Operation> start_tracked(Content& c, OVERLAPPED* ov)
 {
-    auto op = Operation::start(ov, c.port);
     std::lock_guard lock(c.mutex);
+    if (c.closed)
+        return nullptr;
+    auto op = Operation::start(ov, c.port);
     c.track(op);
     return op;
 }
@@ -151,6 +163,17 @@ std::vector<std::shared_ptr<Operation>> claim_pending(Content& c, const OVERLAPP
     return claimed;
 }
 
+// Closes a content handle: no operation starts on it any more, and every pending one is claimed
+// (for the caller to finish outside the lock).
+std::vector<std::shared_ptr<Operation>> close_content(Content& c)
+{
+    {
+        std::lock_guard lock(c.mutex);
+        c.closed = true;
+    }
+    return claim_pending(c, nullptr);
+}
+
 std::pair<DWORD, pccrc::ByteRange> missing(const ContentView& v, std::uint64_t offset, bool timed_out)
 {
     pccrc::ByteRange m = v.missing_range(offset, kMaxDword);
@@ -159,22 +182,32 @@ std::pair<DWORD, pccrc::ByteRange> missing(const ContentView& v, std::uint64_t o
 
 // ---- BlockRead ---------------------------------------------------------------------------------
 
-// A waiting BlockRead, evaluated by the instance's Waiters when the cache changes.
+// Completes a BlockRead from the cache (on a worker thread: the bytes are copied and, where
+// needed, hashed): the bytes cached at `offset`, or the missing range if they went away meanwhile.
+void finish_block_read(const std::shared_ptr<Operation>& op, const ContentView& view, std::uint64_t offset,
+                       std::span<std::uint8_t> out)
+{
+    if (!op->claim())
+        return; // cancelled: the buffer is not touched
+    std::uint64_t n = view.read_cached(offset, out);
+    if (n > 0) {
+        op->finish(ERROR_SUCCESS, static_cast<DWORD>(n), offset);
+    } else { // evicted (or found damaged) between the check and the read
+        auto [code, m] = missing(view, offset, false);
+        op->finish(code, static_cast<DWORD>(m.length()), m.start);
+    }
+}
+
+// A waiting BlockRead, evaluated on the timer thread by the instance's Waiters when the cache
+// changes and at its deadline; the read itself is handed to the worker pool.
 bool evaluate_block_read(const std::shared_ptr<Operation>& op, const std::shared_ptr<const ContentView>& view,
-                         std::uint64_t offset, std::span<std::uint8_t> out, bool expired)
+                         std::uint64_t offset, std::span<std::uint8_t> out, bool expired,
+                         boost::asio::io_context& work)
 {
     if (op->completed())
         return true; // cancelled
     if (view->cached_length(offset, out.size()) > 0) {
-        if (!op->claim())
-            return true;
-        std::uint64_t n = view->read_cached(offset, out);
-        if (n > 0) {
-            op->finish(ERROR_SUCCESS, static_cast<DWORD>(n), offset);
-        } else { // evicted between the check and the read
-            auto [code, m] = missing(*view, offset, false);
-            op->finish(code, static_cast<DWORD>(m.length()), m.start);
-        }
+        boost::asio::post(work, [op, view, offset, out] { finish_block_read(op, *view, offset, out); });
         return true;
     }
     if (!expired)
@@ -252,8 +285,11 @@ StreamStep stream_step(const ContentView& v, StreamRequest& r, std::uint64_t* cu
     return StreamStep::kDone;
 }
 
-// Serves queued stream reads in order until the queue is empty or its head must wait.
-void pump_stream(const std::shared_ptr<Content>& c)
+// Serves queued stream reads in order until the queue is empty or its head must wait; then a
+// waiter re-runs it (on the worker pool) when the cache changes or the head's deadline passes.
+// One pump at a time per handle (`pumping`): only the pump moves the cursor. Runs on the caller's
+// thread or a worker thread, never on the timer thread.
+void pump_stream(const std::shared_ptr<Content>& c, boost::asio::io_context& work)
 {
     for (;;) {
         std::shared_ptr<StreamRequest> head;
@@ -261,50 +297,53 @@ void pump_stream(const std::shared_ptr<Content>& c)
         std::uint64_t cursor;
         {
             std::lock_guard lock(c->mutex);
-            if (c->pumping || c->stream.empty() || c->stream.front()->waiting)
+            if (c->pumping)
+                return;
+            // Requests cancelled at the head leave the queue at once, so those behind go on.
+            while (!c->stream.empty() && c->stream.front()->op->completed())
+                c->stream.pop_front();
+            if (c->stream.empty() || c->stream.front()->waiting)
                 return;
             head = c->stream.front();
             view = c->view;
             cursor = c->cursor;
             c->pumping = true;
         }
-        StreamStep step = stream_step(*view, *head, &cursor, false);
+        // The cache version before the look: a change after it re-runs the pump.
+        std::uint64_t seen = c->store->version();
+        // A local-cache-only read never "times out": its miss is PEERDIST_ERROR_MISSING_DATA.
+        bool expired = head->timeout != PEERDIST_READ_TIMEOUT_LOCAL_CACHE_ONLY && Clock::now() >= head->deadline;
+        StreamStep step = stream_step(*view, *head, &cursor, expired);
         {
             std::lock_guard lock(c->mutex);
             c->pumping = false;
-            if (step == StreamStep::kDone) {
-                c->cursor = cursor;
-                c->stream.pop_front();
+            if (step == StreamStep::kDone || head->op->completed()) {
+                if (step == StreamStep::kDone)
+                    c->cursor = cursor;
+                if (!c->stream.empty() && c->stream.front() == head)
+                    c->stream.pop_front();
                 continue;
             }
             head->waiting = true;
         }
         auto waiters = c->waiters.lock();
         if (!waiters)
-            return;
+            return; // the instance is gone: Shutdown aborted the operations
         ask_remote_sources(view, cursor, head->deadline);
         std::weak_ptr<Content> weak = c;
-        waiters->add(c->store, head->deadline, [weak, head, view](bool expired) {
+        waiters->add(c->store, head->deadline, [weak, head, &work](bool) {
             auto content = weak.lock();
-            if (!content) { // handle closed: its operations were aborted
-                return true;
-            }
-            std::uint64_t pos;
+            if (!content)
+                return true; // handle closed: its operations were aborted
             {
                 std::lock_guard lock(content->mutex);
-                pos = content->cursor;
+                if (content->stream.empty() || content->stream.front() != head)
+                    return true; // cancelled and gone; the pump serves the rest
+                head->waiting = false;
             }
-            if (stream_step(*view, *head, &pos, expired) == StreamStep::kWait)
-                return false;
-            {
-                std::lock_guard lock(content->mutex);
-                content->cursor = pos;
-                if (!content->stream.empty() && content->stream.front() == head)
-                    content->stream.pop_front();
-            }
-            pump_stream(content);
+            boost::asio::post(work, [content, &work] { pump_stream(content, work); });
             return true;
-        });
+        }, seen);
         return;
     }
 }
@@ -312,15 +351,22 @@ void pump_stream(const std::shared_ptr<Content>& c)
 // ---- AddData -----------------------------------------------------------------------------------
 
 // Verifies the blocks covered by `data` (at content offset `offset`) and caches the good ones.
-// Blocks only partly covered are held on the handle until later calls complete them.
-DWORD add_data(Content& c, const ContentView& v, std::uint64_t offset, std::span<const std::uint8_t> data)
+// Blocks the call covers whole are verified in parallel on the worker pool (rt.parallel_for);
+// blocks only partly covered are held on the handle until later calls complete them.
+DWORD add_data(pd::Runtime& rt, Content& c, const ContentView& v, std::uint64_t offset, std::span<const std::uint8_t> data)
 {
     const pccrc::ContentInfo& ci = v.ci;
     const std::uint64_t end = offset + data.size();
-    std::vector<pd::cache::PutBlock> puts;
-    std::vector<std::vector<std::uint8_t>> completed; // whole blocks assembled from partials
-    completed.reserve(16);
-    bool bad = false;
+    struct Whole {
+        std::size_t segment;
+        std::uint32_t block;
+        std::uint32_t position;
+        std::span<const std::uint8_t> bytes;
+        bool assembled; // from pieces of several calls: a failure is not this call's fault
+        bool ok = false;
+    };
+    std::vector<Whole> wholes;
+    std::deque<std::vector<std::uint8_t>> assembled; // owns the bytes of assembled blocks
     std::uint64_t pos = offset;
     while (pos < end) {
         auto loc = pccrc::locate(ci, pos);
@@ -344,42 +390,54 @@ DWORD add_data(Content& c, const ContentView& v, std::uint64_t offset, std::span
         const std::uint64_t from = std::max(br.start, offset), to = std::min(br.end, end);
         auto piece = data.subspan(from - offset, to - from);
         const auto position = static_cast<std::uint32_t>(br.start - ci.segments[s].offset);
+        pos = to;
         if (from == br.start && to == br.end) {
-            if (pccrc::verify_block(ci, s, b, piece))
-                puts.push_back({v.key(s, b), position, ci.segments[s].length, piece});
-            else
-                bad = true;
+            wholes.push_back({s, b, position, piece, false});
+            continue;
+        }
+        std::lock_guard lock(c.mutex);
+        auto [it, fresh] = c.partials.try_emplace({s, b});
+        if (fresh) {
+            if (c.partial_bytes + br.length() > kMaxPartialBytes) {
+                c.partials.erase(it); // too much incomplete data held: dropped
+                continue;
+            }
+            it->second.data.resize(br.length());
+            c.partial_bytes += br.length();
+        }
+        it->second.add(from - br.start, piece);
+        if (it->second.whole()) {
+            assembled.push_back(std::move(it->second.data));
+            c.partial_bytes -= assembled.back().size();
+            c.partials.erase(it);
+            wholes.push_back({s, b, position, assembled.back(), true});
+        }
+    }
+    rt.parallel_for(wholes.size(), [&](std::size_t i) {
+        wholes[i].ok = pccrc::verify_block(ci, wholes[i].segment, wholes[i].block, wholes[i].bytes);
+    });
+    std::vector<pd::cache::PutBlock> puts;
+    bool bad = false;
+    for (const Whole& w : wholes) {
+        if (w.ok) {
+            puts.push_back({v.key(w.segment, w.block), w.position, ci.segments[w.segment].length, w.bytes});
+        } else if (w.assembled) {
+            PD_DEBUG("AddData: block {} of segment {} assembled from pieces does not verify: dropped", w.block,
+                     w.segment);
         } else {
-            std::vector<std::uint8_t> whole;
-            {
-                std::lock_guard lock(c.mutex);
-                auto [it, fresh] = c.partials.try_emplace({s, b});
-                if (fresh) {
-                    if (c.partial_bytes + br.length() > kMaxPartialBytes) {
-                        c.partials.erase(it); // too much incomplete data held: dropped
-                        pos = to;
-                        continue;
-                    }
-                    it->second.data.resize(br.length());
-                    c.partial_bytes += br.length();
-                }
-                it->second.add(from - br.start, piece);
-                if (it->second.whole()) {
-                    whole = std::move(it->second.data);
-                    c.partial_bytes -= whole.size();
+            bad = true;
+        }
+    }
+    if (!puts.empty()) {
+        // Pieces held for blocks that are now cached whole are stale: a wrong piece must not spoil
+        // the block when later pieces arrive.
+        std::lock_guard lock(c.mutex);
+        for (const Whole& w : wholes)
+            if (w.ok && !w.assembled)
+                if (auto it = c.partials.find({w.segment, w.block}); it != c.partials.end()) {
+                    c.partial_bytes -= it->second.data.size();
                     c.partials.erase(it);
                 }
-            }
-            if (!whole.empty()) {
-                if (pccrc::verify_block(ci, s, b, whole)) {
-                    completed.push_back(std::move(whole));
-                    puts.push_back({v.key(s, b), position, ci.segments[s].length, completed.back()});
-                } else {
-                    bad = true;
-                }
-            }
-        }
-        pos = to;
     }
     std::string error;
     if (!v.store->put(puts, c.tag, &error))
@@ -391,7 +449,7 @@ DWORD add_data(Content& c, const ContentView& v, std::uint64_t offset, std::span
 
 void client_shutdown(std::uint64_t instance)
 {
-    auto aborted = close_owned<Content>(kContent, instance, [](Content& c) { return claim_pending(c, nullptr); });
+    auto aborted = close_owned<Content>(kContent, instance, [](Content& c) { return close_content(c); });
     for (auto& op : aborted)
         op->finish(ERROR_OPERATION_ABORTED, 0);
 }
@@ -443,7 +501,7 @@ DWORD WINAPI PeerDistClientCloseContent(PEERDIST_INSTANCE_HANDLE hPeerDist, PEER
         auto c = handles().remove<Content>(handle_value(hContentHandle), kContent);
         if (!c)
             return ERROR_INVALID_HANDLE;
-        for (auto& op : claim_pending(*c, nullptr))
+        for (auto& op : close_content(*c))
             op->finish(ERROR_OPERATION_ABORTED, 0);
         return ERROR_SUCCESS;
     });
@@ -547,13 +605,16 @@ DWORD WINAPI PeerDistClientAddData(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDIST_
             return ERROR_IO_PENDING;
         }
         auto op = start_tracked(*c, lpOverlapped);
+        if (!op)
+            return ERROR_INVALID_HANDLE; // closed by another thread meanwhile
         std::span<const std::uint8_t> data(pBuffer, cbNumberOfBytes);
-        boost::asio::post(inst->runtime().io(), [c, view, op, data, offset] {
+        pd::Runtime& rt = inst->runtime();
+        boost::asio::post(rt.work(), [c, view, op, data, offset, &rt] {
             if (!op->claim())
                 return; // cancelled before it began: the buffer was not read
             DWORD result;
             try {
-                result = add_data(*c, *view, offset, data);
+                result = add_data(rt, *c, *view, offset, data);
             } catch (const std::bad_alloc&) {
                 result = ERROR_NOT_ENOUGH_MEMORY;
             } catch (...) {
@@ -596,8 +657,10 @@ DWORD WINAPI PeerDistClientBlockRead(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDIS
             return ERROR_IO_PENDING;
         }
         // Fast path: the buffer is still ours until the operation starts, so cached bytes are
-        // copied into it directly and the read completes at once.
+        // copied into it directly and the read completes at once. The cache version is taken
+        // first: data committed after it wakes the waiter below.
         std::span<std::uint8_t> out(pBuffer, cbMaxNumberOfBytes);
+        const std::uint64_t seen = c->store->version();
         if (std::uint64_t n = view->read_cached(offset, out)) {
             Operation::start(lpOverlapped, c->port)->complete(ERROR_SUCCESS, static_cast<DWORD>(n), offset);
             return ERROR_IO_PENDING;
@@ -608,11 +671,14 @@ DWORD WINAPI PeerDistClientBlockRead(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDIS
             return ERROR_IO_PENDING;
         }
         auto op = start_tracked(*c, lpOverlapped);
+        if (!op)
+            return ERROR_INVALID_HANDLE; // closed by another thread meanwhile
         auto deadline = deadline_for(dwTimeoutInMilliseconds);
         ask_remote_sources(view, offset, deadline);
-        inst->waiters()->add(c->store, deadline, [op, view, offset, out](bool expired) {
-            return evaluate_block_read(op, view, offset, out, expired);
-        });
+        boost::asio::io_context& work = inst->runtime().work();
+        inst->waiters()->add(c->store, deadline, [op, view, offset, out, &work](bool expired) {
+            return evaluate_block_read(op, view, offset, out, expired, work);
+        }, seen);
         return ERROR_IO_PENDING;
     });
 }
@@ -636,15 +702,15 @@ DWORD WINAPI PeerDistClientStreamRead(PEERDIST_INSTANCE_HANDLE hPeerDist, PEERDI
         r->deadline = deadline_for(dwTimeoutInMilliseconds);
         {
             std::lock_guard lock(c->mutex);
+            if (c->closed)
+                return ERROR_INVALID_HANDLE; // closed by another thread meanwhile
             if (!c->view)
                 return PEERDIST_ERROR_NOT_INITIALIZED;
-        }
-        r->op = start_tracked(*c, lpOverlapped);
-        {
-            std::lock_guard lock(c->mutex);
+            r->op = Operation::start(lpOverlapped, c->port);
+            c->track(r->op);
             c->stream.push_back(r);
         }
-        pump_stream(c);
+        pump_stream(c, inst->runtime().work());
         return ERROR_IO_PENDING;
     });
 }
@@ -669,7 +735,9 @@ DWORD WINAPI PeerDistClientFlushContent(PEERDIST_INSTANCE_HANDLE hPeerDist, PCPE
         std::array<std::uint8_t, 16> tag;
         std::memcpy(tag.data(), pContentTag->Data, tag.size());
         auto op = Operation::start(lpOverlapped, {hCompletionPort, ulCompletionKey});
-        boost::asio::post(inst->runtime().io(), [store, tag, op] {
+        // On the worker pool, which is drained even by the last PeerDistShutdown: the operation
+        // always completes.
+        boost::asio::post(inst->runtime().work(), [store, tag, op] {
             if (!op->claim())
                 return;
             std::uint64_t n = store->flush_tag(tag);
@@ -717,7 +785,8 @@ DWORD WINAPI PeerDistClientCancelAsyncOperation(PEERDIST_INSTANCE_HANDLE hPeerDi
     PD_TRACE("PeerDistClientCancelAsyncOperation({}, {}, {})", static_cast<void*>(hPeerDist),
              static_cast<void*>(hContentHandle), static_cast<void*>(pOverlapped));
     return guarded(__func__, [&]() -> DWORD {
-        if (!lookup_instance(hPeerDist))
+        auto inst = lookup_instance(hPeerDist);
+        if (!inst)
             return ERROR_INVALID_HANDLE;
         auto c = lookup_content(hPeerDist, hContentHandle);
         if (!c)
@@ -730,7 +799,7 @@ DWORD WINAPI PeerDistClientCancelAsyncOperation(PEERDIST_INSTANCE_HANDLE hPeerDi
         // Returns after the cancellation results were delivered (function remarks).
         for (auto& op : claimed)
             op->finish(ERROR_OPERATION_ABORTED, 0);
-        pump_stream(c); // stream reads queued behind a cancelled one go on
+        pump_stream(c, inst->runtime().work()); // stream reads queued behind a cancelled one go on
         SetLastError(ERROR_OPERATION_ABORTED);
         return ERROR_SUCCESS;
     });

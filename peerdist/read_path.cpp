@@ -126,7 +126,10 @@ pccrc::ByteRange ContentView::missing_range(std::uint64_t offset, std::uint64_t 
     auto flush = [&] {
         auto present = store->contains(keys);
         for (std::size_t i = 0; i < present.size() && !done; ++i) {
-            if (present[i] || (ends[i] - start > limit && end > start))
+            // The block holding `offset` is always part of the range, even if the index still
+            // lists it (a read found its bytes gone or damaged): a miss is never empty, so an app
+            // that adds the reported range always makes progress.
+            if ((present[i] || ends[i] - start > limit) && end > start)
                 done = true;
             else
                 end = ends[i];
@@ -166,22 +169,21 @@ std::shared_ptr<Waiters> Waiters::create(boost::asio::io_context& io)
 Waiters::Waiters(boost::asio::io_context& io) : io_(io), timer_(io) {}
 
 void Waiters::add(std::shared_ptr<pd::cache::Store> store, std::chrono::steady_clock::time_point deadline,
-                  Evaluate evaluate)
+                  Evaluate evaluate, std::uint64_t seen_version)
 {
     auto w = std::make_shared<Waiter>();
-    w->seen_version = store->version();
+    w->seen_version = seen_version;
     w->store = std::move(store);
     w->deadline = deadline;
     w->evaluate = std::move(evaluate);
-    bool start;
-    {
-        std::lock_guard lock(mutex_);
-        waiters_.push_back(std::move(w));
-        start = !ticking_;
-        ticking_ = true;
-    }
-    if (start)
-        schedule(std::chrono::steady_clock::now() + kPollInterval);
+    // The timer runs while any waiter exists; it is brought forward when this waiter's deadline
+    // comes before the next tick (a short timeout must not wait for the poll interval).
+    auto when = std::min(std::chrono::steady_clock::now() + kPollInterval, deadline);
+    std::lock_guard lock(mutex_);
+    waiters_.push_back(std::move(w));
+    if (!ticking_ || when < next_tick_)
+        schedule_locked(when);
+    ticking_ = true;
 }
 
 void Waiters::poke()
@@ -217,10 +219,10 @@ void Waiters::stop()
     timer_.cancel();
 }
 
-void Waiters::schedule(std::chrono::steady_clock::time_point when)
+void Waiters::schedule_locked(std::chrono::steady_clock::time_point when)
 {
-    std::lock_guard lock(mutex_);
-    timer_.expires_at(when);
+    next_tick_ = when;
+    timer_.expires_at(when); // cancels a wait already pending (its handler sees operation_aborted)
     timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
         if (ec)
             return; // cancelled: stop() or a re-schedule
@@ -261,18 +263,15 @@ void Waiters::tick()
             finished.push_back(w);
     }
     auto next = now + kPollInterval;
-    bool again;
-    {
-        std::lock_guard lock(mutex_);
-        std::erase_if(waiters_, [&](const std::shared_ptr<Waiter>& w) {
-            return std::find(finished.begin(), finished.end(), w) != finished.end();
-        });
-        for (auto& w : waiters_)
-            next = std::min(next, w->deadline);
-        again = ticking_ = !waiters_.empty();
-    }
-    if (again)
-        schedule(next);
+    std::lock_guard lock(mutex_);
+    std::erase_if(waiters_, [&](const std::shared_ptr<Waiter>& w) {
+        return std::find(finished.begin(), finished.end(), w) != finished.end();
+    });
+    for (auto& w : waiters_)
+        next = std::min(next, w->deadline);
+    ticking_ = !waiters_.empty();
+    if (ticking_)
+        schedule_locked(next);
 }
 
 std::shared_ptr<pd::cache::Store> shared_store()

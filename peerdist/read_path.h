@@ -66,18 +66,22 @@ public:
 // Registered remote sources (empty for now).
 std::vector<std::shared_ptr<BlockSource>> remote_sources();
 
-// Reads waiting for data, one service per instance (on the instance's runtime thread). A waiter
+// Reads waiting for data, one service per instance (on the runtime's timer thread, io()). A waiter
 // is re-evaluated whenever the cache changes (a commit of this process: poke_all(); of another
 // process: seen by polling Store::version every 50 ms) and once at its deadline.
-// `evaluate(expired)` returns true when the waiter is finished (it completed, or its operation
-// was cancelled); it runs on the runtime thread, never under a lock of the service.
+// `evaluate(expired)` returns true when the waiter is finished (it completed, handed its work to the
+// worker pool, or its operation was cancelled); it runs on the timer thread, never under a lock of
+// the service, and must not hash or copy bulk data (post that to Runtime::work()).
 class Waiters : public std::enable_shared_from_this<Waiters> {
 public:
     using Evaluate = std::function<bool(bool expired)>;
     static std::shared_ptr<Waiters> create(boost::asio::io_context& io);
 
+    // `seen_version`: the cache version (Store::version) the caller looked at before deciding to
+    // wait; any later change re-evaluates the waiter, so a commit between the look and add() is
+    // never missed.
     void add(std::shared_ptr<pd::cache::Store> store, std::chrono::steady_clock::time_point deadline,
-             Evaluate evaluate);
+             Evaluate evaluate, std::uint64_t seen_version);
     // Re-evaluates every waiter of every instance soon (data was committed by this process).
     static void poke_all();
     // Stops the timer (the instance is shutting down; its operations were cancelled).
@@ -87,7 +91,7 @@ private:
     struct Waiter;
     explicit Waiters(boost::asio::io_context& io);
     void poke();
-    void schedule(std::chrono::steady_clock::time_point when);
+    void schedule_locked(std::chrono::steady_clock::time_point when); // mutex_ held
     void tick();
 
     boost::asio::io_context& io_;
@@ -96,6 +100,7 @@ private:
     std::vector<std::shared_ptr<Waiter>> waiters_;
     bool ticking_ = false;
     bool poked_ = false;
+    std::chrono::steady_clock::time_point next_tick_{}; // when the timer fires next (while ticking_)
 };
 
 // The process's cache store for the current configuration (pd::cache::default_config), opened

@@ -216,12 +216,13 @@ std::shared_ptr<Operation> cancel_pending(Stream& s, OVERLAPPED* ov)
     return std::move(s.pending);
 }
 
-// Runs a stream operation on the runtime thread. If the operation was cancelled before it began,
+// Runs a stream operation (hashing) on the runtime's worker pool, which is drained even by the
+// last PeerDistShutdown, so the operation always completes. If it was cancelled before it began,
 // the work is skipped (the caller's buffer is not touched).
 template <typename Work>
 void run_stream_op(Runtime& rt, std::shared_ptr<Stream> stream, std::shared_ptr<Operation> op, Work work)
 {
-    boost::asio::post(rt.io(), [stream = std::move(stream), op = std::move(op), work = std::move(work)]() mutable {
+    boost::asio::post(rt.work(), [stream = std::move(stream), op = std::move(op), work = std::move(work)]() mutable {
         if (!op->claim())
             return; // cancelled: nothing was consumed
         DWORD error = ERROR_SUCCESS, bytes = 0;

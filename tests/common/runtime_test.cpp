@@ -53,3 +53,44 @@ TEST(Runtime, ReleaseOnWorkerThreadDoesNotDeadlock)
 }
 
 } // namespace
+
+namespace {
+
+TEST(Runtime, ParallelForRunsEveryItemOnceAlsoFromAPoolThread)
+{
+    auto rt = pd::Runtime::acquire();
+    std::vector<std::atomic<int>> hits(1000);
+    rt->parallel_for(hits.size(), [&](std::size_t i) { ++hits[i]; });
+    for (auto& h : hits)
+        EXPECT_EQ(h.load(), 1);
+    // From inside the pool, several jobs at once: no job waits for a queued handler.
+    std::vector<std::future<void>> jobs;
+    for (int j = 0; j < 8; ++j) {
+        auto p = std::make_shared<std::promise<void>>();
+        jobs.push_back(p->get_future());
+        boost::asio::post(rt->work(), [&, p] {
+            rt->parallel_for(hits.size(), [&](std::size_t i) { ++hits[i]; });
+            p->set_value();
+        });
+    }
+    for (auto& f : jobs)
+        f.get();
+    for (auto& h : hits)
+        EXPECT_EQ(h.load(), 9);
+}
+
+TEST(Runtime, WorkPostedBeforeTheStopStillRuns)
+{
+    std::atomic<int> ran{0};
+    {
+        pd::Runtime rt(1, 2);
+        for (int i = 0; i < 50; ++i)
+            boost::asio::post(rt.work(), [&] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                ++ran;
+            });
+    }
+    EXPECT_EQ(ran.load(), 50);
+}
+
+} // namespace
