@@ -30,7 +30,8 @@ public:
     virtual Hr protect(const Bytes& clear, Bytes& sealed) = 0;
     virtual Hr unprotect(const Bytes& sealed, Bytes& clear) = 0;
     // The platform's protector: DPAPI (CryptProtectData, current user) on Windows; natively an
-    // AES-256-GCM key in <dir>/.keyfile (mode 0600).
+    // AES-256-GCM key in <dir>/.keyfile (mode 0600). Under Wine, DPAPI's key comes from the user
+    // name and a constant only: the files' permissions are the only protection (docs/compat.md).
     static std::unique_ptr<KeyProtector> platform(const std::string& store_dir);
 };
 
