@@ -1036,8 +1036,36 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
                 s.seg_insert.step();
                 seg_id = sqlite3_last_insert_rowid(s.writer);
             };
+            // New blocks of the current segment: their bytes are written in as few calls as
+            // possible (runs consecutive in the file and in memory), and the segment's byte count
+            // and tag are updated once, all before the commit (bytes first, then rows visible).
+            struct Run {
+                std::uint64_t pos;
+                const std::uint8_t* data;
+                std::size_t size;
+            };
+            std::vector<Run> runs;
+            std::int64_t seg_bytes = 0;
+            auto flush = [&] {
+                for (const Run& r : runs)
+                    if (!file->write_at(r.pos, {r.data, r.size}))
+                        throw std::runtime_error("cannot write " + s.data_file(seg_id).string());
+                runs.clear();
+                if (seg_bytes) {
+                    ResetGuard g{s.seg_add_bytes};
+                    s.seg_add_bytes.i64(1, seg_id).i64(2, seg_bytes).i64(3, now);
+                    s.seg_add_bytes.step();
+                    ResetGuard g3{s.tag_insert};
+                    s.tag_insert.blob(1, tag).i64(2, seg_id);
+                    s.tag_insert.step();
+                    added += seg_bytes;
+                    seg_bytes = 0;
+                }
+            };
             for (const PutBlock& b : blocks) {
                 if (!seg_id || !same(last_segment, b.key.segment)) {
+                    if (seg_id)
+                        flush();
                     find_or_create(b.key.segment);
                     last_segment = b.key.segment;
                     file.reset();
@@ -1056,6 +1084,8 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
                             // this segment ID): the verified data replaces the whole segment, in a
                             // new file, so that no reader ever sees a mix of the two.
                             s.block_find.reset();
+                            if (file)
+                                flush();
                             s.drop_segment(seg_id, dropped);
                             find_or_create(b.key.segment);
                             file.reset();
@@ -1098,22 +1128,21 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
                             seg_id);
                     continue;
                 }
-                if (!file->write_at(b.position, b.data))
-                    throw std::runtime_error("cannot write " + s.data_file(seg_id).string());
+                if (!runs.empty() && runs.back().pos + runs.back().size == b.position &&
+                    runs.back().data + runs.back().size == b.data.data())
+                    runs.back().size += b.data.size();
+                else
+                    runs.push_back({b.position, b.data.data(), b.data.size()});
                 {
                     ResetGuard g{s.block_insert};
                     s.block_insert.i64(1, seg_id).i64(2, b.key.index).blob(3, b.key.hash).i64(4, b.position)
                         .i64(5, static_cast<std::int64_t>(b.data.size()));
                     s.block_insert.step();
                 }
-                ResetGuard g{s.seg_add_bytes};
-                s.seg_add_bytes.i64(1, seg_id).i64(2, static_cast<std::int64_t>(b.data.size())).i64(3, now);
-                s.seg_add_bytes.step();
-                added += static_cast<std::int64_t>(b.data.size());
-                ResetGuard g3{s.tag_insert};
-                s.tag_insert.blob(1, tag).i64(2, seg_id);
-                s.tag_insert.step();
+                seg_bytes += static_cast<std::int64_t>(b.data.size());
             }
+            if (file)
+                flush();
             if (added) {
                 ResetGuard g{s.total_add};
                 s.total_add.i64(1, added);

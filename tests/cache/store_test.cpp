@@ -284,6 +284,9 @@ TEST_F(StoreTest, ManyThreadsReadWhileOneWrites)
         });
     for (std::uint32_t b = 32; b < 64; ++b)
         ASSERT_TRUE(s->put({std::array{blocks[b].put()}}, kTagA));
+    // The readers go on a little (a fast writer may finish before they read at all).
+    for (int i = 0; i < 5000 && reads.load() < 200; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     stop = true;
     for (auto& t : readers)
         t.join();
