@@ -43,12 +43,16 @@ TEST(Runtime, RestartsAfterLastRelease)
 TEST(Runtime, ReleaseOnWorkerThreadDoesNotDeadlock)
 {
     auto rt = pd::Runtime::acquire();
-    std::promise<void> done;
+    std::promise<void> posted, done;
     auto* raw = rt.get();
-    boost::asio::post(raw->io(), [rt = std::move(rt), &done]() mutable {
+    boost::asio::post(raw->io(), [rt = std::move(rt), posted = posted.get_future(), &done]() mutable {
+        // The handler may destroy the io_context: wait until the poster is out of post(), which
+        // still signals the context's condition variable after the handler could start (TSan).
+        posted.wait();
         rt.reset(); // may be the last reference: the worker detaches itself instead of joining
         done.set_value();
     });
+    posted.set_value();
     done.get_future().get();
 }
 
