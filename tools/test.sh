@@ -2,7 +2,8 @@
 # The README's test command. On a fresh Debian 12 machine it does every set-up step it needs
 # (Debian packages, the mingw OpenSSL cross-build, the Wine prefix), builds both configurations,
 # runs every suite (native GoogleTest suites and tool tests; Windows conformance programs and DLL
-# checks under Wine; a bounded fuzz run) and prints each runner's summary. Exit status: 0 only if
+# checks under Wine; the native suites again under ASan+UBSan and the concurrency tests under TSan;
+# a bounded fuzz run) and prints each runner's summary. Exit status: 0 only if
 # every suite passed.
 #   PD_FUZZ_SECONDS  seconds of fuzzing per fuzz target (default 30; 0 skips fuzzing, and says so)
 set -uo pipefail
@@ -30,6 +31,11 @@ run_preset() {
   rm -f "$log"
 }
 run_preset native "native"
+# The same native suites under AddressSanitizer + UndefinedBehaviorSanitizer, and the tests that
+# run threads (ctest label "concurrency") under ThreadSanitizer (CMakePresets.json; suppressions,
+# if any, in tests/sanitizers/tsan.supp).
+run_preset native-asan "native ASan+UBSan"
+run_preset native-tsan "native TSan"
 run_preset windows "windows (Wine)"
 
 if [ -x tests/pccrc/run-fuzz.sh ]; then
