@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace pd::pccrc {
 
@@ -138,6 +139,78 @@ Digest hmac(HashAlgorithm algorithm, std::span<const std::uint8_t> key,
         // V2: the full HMAC-SHA-512 is computed and then truncated (fact sheet A.3).
         std::memcpy(d.bytes.data(), full, std::min<std::size_t>(d.size, len));
     }
+    return d;
+}
+
+KeyedHmac::KeyedHmac(HashAlgorithm algorithm, std::span<const std::uint8_t> key)
+    : algorithm_(algorithm), key_(key.begin(), key.end()) {
+    EVP_MD* md = EVP_MD_fetch(nullptr, openssl_name(algorithm), nullptr);
+    const int block = md != nullptr ? EVP_MD_get_block_size(md) : 0;
+    std::array<std::uint8_t, 128> k{};  // RFC 2104: K padded to the block size, hashed first if longer
+    bool ok = md != nullptr && block > 0 && static_cast<std::size_t>(block) <= k.size();
+    if (ok && key.size() > static_cast<std::size_t>(block)) {
+        unsigned int len = 0;
+        ok = EVP_Digest(key.data(), key.size(), k.data(), &len, md, nullptr) == 1;
+    } else if (ok && !key.empty()) {
+        std::memcpy(k.data(), key.data(), key.size());
+    }
+    if (ok) {
+        inner_ = EVP_MD_CTX_new();
+        outer_ = EVP_MD_CTX_new();
+        work_ = EVP_MD_CTX_new();
+        std::array<std::uint8_t, 128> pad{};
+        for (int i = 0; i < block; ++i) pad[i] = static_cast<std::uint8_t>(k[i] ^ 0x36);
+        ok = inner_ != nullptr && outer_ != nullptr && work_ != nullptr &&
+             EVP_DigestInit_ex(inner_, md, nullptr) == 1 && EVP_DigestUpdate(inner_, pad.data(), block) == 1;
+        for (int i = 0; i < block; ++i) pad[i] = static_cast<std::uint8_t>(k[i] ^ 0x5c);
+        ok = ok && EVP_DigestInit_ex(outer_, md, nullptr) == 1 && EVP_DigestUpdate(outer_, pad.data(), block) == 1;
+    }
+    EVP_MD_free(md);
+    if (!ok) release();  // mac() falls back to the one-shot HMAC()
+}
+
+void KeyedHmac::release() noexcept {
+    EVP_MD_CTX_free(inner_);
+    EVP_MD_CTX_free(outer_);
+    EVP_MD_CTX_free(work_);
+    inner_ = outer_ = work_ = nullptr;
+}
+
+KeyedHmac::~KeyedHmac() { release(); }
+
+KeyedHmac::KeyedHmac(KeyedHmac&& other) noexcept
+    : algorithm_(other.algorithm_), key_(std::move(other.key_)), inner_(other.inner_),
+      outer_(other.outer_), work_(other.work_) {
+    other.inner_ = other.outer_ = other.work_ = nullptr;
+}
+
+KeyedHmac& KeyedHmac::operator=(KeyedHmac&& other) noexcept {
+    if (this != &other) {
+        release();
+        algorithm_ = other.algorithm_;
+        key_ = std::move(other.key_);
+        inner_ = other.inner_;
+        outer_ = other.outer_;
+        work_ = other.work_;
+        other.inner_ = other.outer_ = other.work_ = nullptr;
+    }
+    return *this;
+}
+
+Digest KeyedHmac::mac(std::span<const std::uint8_t> msg) noexcept {
+    if (inner_ == nullptr) return hmac(algorithm_, key_, msg);
+    std::uint8_t inner[EVP_MAX_MD_SIZE];
+    std::uint8_t full[EVP_MAX_MD_SIZE];
+    unsigned int inner_len = 0;
+    unsigned int len = 0;
+    if (EVP_MD_CTX_copy_ex(work_, inner_) != 1 || EVP_DigestUpdate(work_, msg.data(), msg.size()) != 1 ||
+        EVP_DigestFinal_ex(work_, inner, &inner_len) != 1 || EVP_MD_CTX_copy_ex(work_, outer_) != 1 ||
+        EVP_DigestUpdate(work_, inner, inner_len) != 1 || EVP_DigestFinal_ex(work_, full, &len) != 1) {
+        return hmac(algorithm_, key_, msg);
+    }
+    Digest d;
+    d.size = static_cast<std::uint8_t>(digest_size(algorithm_));
+    std::memcpy(d.bytes.data(), full, std::min<std::size_t>(d.size, len));  // V2: truncated after the full HMAC
     return d;
 }
 

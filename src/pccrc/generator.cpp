@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
 // Version-independent front of the CI generators.
+#include <algorithm>
 #include <new>
+#include <vector>
 
 #include "generator_impl.hpp"
 
@@ -42,6 +44,26 @@ Result<Generator> Generator::create(Version version, const ServerSecret& secret,
 Status Generator::update(std::span<const std::uint8_t> data) {
     if (!impl_ || impl_->finished) return Status(kErrorInvalidState, "generator already finished");
     return impl_->update(data);
+}
+
+Status Generator::update_from(std::uint64_t length, const ReadFn& read) {
+    if (!impl_ || impl_->finished) return Status(kErrorInvalidState, "generator already finished");
+    if (!read) return Status(kErrorInvalidParameter, "no read function");
+    return impl_->update_from(length, read);
+}
+
+Status Generator::Impl::update_from(std::uint64_t length, const Generator::ReadFn& read) {
+    std::vector<std::uint8_t>& buf = read_buffer;
+    if (buf.size() < read_piece && buf.size() < length) {
+        buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(read_piece, length)));
+    }
+    for (std::uint64_t off = 0; off < length;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - off));
+        if (auto st = read(off, {buf.data(), n}); !st) return st;
+        if (auto st = update({buf.data(), n}); !st) return st;
+        off += n;
+    }
+    return {};
 }
 
 std::uint64_t Generator::bytes_consumed() const noexcept { return impl_ ? impl_->consumed : 0; }

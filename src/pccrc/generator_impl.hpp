@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "pd/pccrc/generator.hpp"
 
@@ -14,6 +15,10 @@ public:
     virtual ~Impl() = default;
     virtual Status update(std::span<const std::uint8_t> data) = 0;
     virtual Result<ContentInfo> finish() = 0;
+    /// Default: read pieces of read_piece bytes into one buffer and update() them.
+    virtual Status update_from(std::uint64_t length, const Generator::ReadFn& read);
+    std::size_t read_piece = std::size_t{1} << 20;
+    std::vector<std::uint8_t> read_buffer;  // the default update_from()'s, kept between calls
     std::uint64_t consumed = 0;
     bool finished = false;
 };

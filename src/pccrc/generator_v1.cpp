@@ -10,7 +10,11 @@
 // Range requests: only segments intersecting the range are hashed at all; the
 // others are skipped without touching their bytes.
 #include <algorithm>
+#include <atomic>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
 
 #include "generator_impl.hpp"
 #include "pd/pccrc/crypto.hpp"
@@ -23,6 +27,13 @@ namespace {
 constexpr std::uint64_t kSeg = kV1SegmentSize;
 constexpr std::uint32_t kBlock = kV1BlockSize;
 constexpr std::uint32_t kBlocksPerTask = 16;  // 1 MiB per parallel task: fine-grained load balancing
+constexpr std::size_t kTaskBytes = std::size_t{kBlocksPerTask} * kBlock;
+constexpr std::align_val_t kBufferAlign{4096};
+
+struct AlignedFree {
+    void operator()(std::uint8_t* p) const noexcept { ::operator delete[](p, kBufferAlign); }
+};
+using Buffer = std::unique_ptr<std::uint8_t[], AlignedFree>;
 
 class V1Generator final : public Generator::Impl {
 public:
@@ -36,6 +47,7 @@ public:
           seg_hashes_(std::size_t{kV1BlocksPerSegment} * digest_size(o.algorithm)) {
         hashers_.reserve(pool_.size());
         for (unsigned w = 0; w < pool_.size(); ++w) hashers_.emplace_back(algo_);
+        buffers_.resize(pool_.size());
         if (range_) {
             keep_first_ = range_->offset / kSeg;
             keep_last_ = (range_->offset + range_->length - 1) / kSeg;
@@ -81,6 +93,47 @@ public:
             if (blocks_done_ == kV1BlocksPerSegment) finish_segment(seg, kSeg);
         }
         consumed = pos;
+        return {};
+    }
+
+    Status update_from(std::uint64_t length, const Generator::ReadFn& read) override {
+        std::uint64_t off = 0;  // of this call
+        while (off < length) {
+            const std::uint64_t pos = consumed;
+            const std::uint64_t seg = pos / kSeg;
+            const std::uint64_t rest = length - off;
+            if (seg < keep_first_) {  // before the range: never read
+                const std::uint64_t n = std::min<std::uint64_t>(rest, keep_first_ * kSeg - pos);
+                consumed += n;
+                off += n;
+                continue;
+            }
+            if (seg > keep_last_) {  // after the range: nothing more to read
+                consumed += rest;
+                break;
+            }
+            if (in_block_ != 0 || rest < kBlock) {  // a partial block goes through update()'s carry
+                const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(rest, kBlock - in_block_));
+                std::uint8_t* buf = buffer(0);
+                if (auto st = read(off, {buf, n}); !st) return st;
+                if (auto st = update({buf, n}); !st) return st;
+                off += n;
+                continue;
+            }
+            // Whole blocks: each task reads its 1 MiB into its worker's buffer and
+            // hashes it while it is still in that core's cache.
+            const auto nb = static_cast<std::uint32_t>(
+                std::min<std::uint64_t>(rest / kBlock, kV1BlocksPerSegment - blocks_done_));
+            pending_seg_ = seg;
+            if (auto st = read_and_hash_blocks(read, off, nb, seg_hashes_.data() + std::size_t{blocks_done_} * h_);
+                !st) {
+                return st;
+            }
+            blocks_done_ += nb;
+            consumed += std::uint64_t{nb} * kBlock;
+            off += std::uint64_t{nb} * kBlock;
+            if (blocks_done_ == kV1BlocksPerSegment) finish_segment(seg, kSeg);
+        }
         return {};
     }
 
@@ -143,6 +196,39 @@ private:
         });
     }
 
+    std::uint8_t* buffer(unsigned worker) {
+        Buffer& b = buffers_[worker];
+        if (!b) b.reset(static_cast<std::uint8_t*>(::operator new[](kTaskBytes, kBufferAlign)));
+        return b.get();
+    }
+
+    Status read_and_hash_blocks(const Generator::ReadFn& read, std::uint64_t off, std::uint32_t nb,
+                                std::uint8_t* out) {
+        for (unsigned w = 0; w < pool_.size(); ++w) buffer(w);  // allocate before the workers run
+        std::atomic<bool> failed{false};
+        std::mutex mu;
+        Status error;
+        const std::size_t tasks = (nb + kBlocksPerTask - 1) / kBlocksPerTask;
+        pool_.run(tasks, [&](std::size_t t, unsigned worker) {
+            if (failed.load(std::memory_order_relaxed)) return;
+            const std::uint32_t b0 = static_cast<std::uint32_t>(t) * kBlocksPerTask;
+            const std::uint32_t b1 = std::min(nb, b0 + kBlocksPerTask);
+            std::uint8_t* buf = buffers_[worker].get();
+            Status st = read(off + std::uint64_t{b0} * kBlock, {buf, std::size_t{b1 - b0} * kBlock});
+            if (!st) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!failed.exchange(true)) error = std::move(st);
+                return;
+            }
+            Hasher& hs = hashers_[worker];
+            for (std::uint32_t b = b0; b < b1; ++b) {
+                hs.update(buf + std::size_t{b - b0} * kBlock, kBlock);
+                hs.finish(out + std::size_t{b} * h_);
+            }
+        });
+        return error;
+    }
+
     void finish_segment(std::uint64_t seg, std::uint64_t seg_length) {
         const std::size_t list = std::size_t{blocks_done_} * h_;
         const Digest hod = hashers_[0].digest({seg_hashes_.data(), list});
@@ -167,6 +253,7 @@ private:
     std::uint64_t keep_last_ = std::numeric_limits<std::uint64_t>::max();
     WorkerPool pool_;
     std::vector<Hasher> hashers_;   // one per worker
+    std::vector<Buffer> buffers_;   // one per worker, kTaskBytes, allocated on first update_from()
     Hasher carry_;                  // the block that straddles update() calls
     std::vector<std::uint8_t> seg_hashes_;  // block hashes of the segment being built
     std::uint32_t in_block_ = 0;     // bytes of the partial block in carry_

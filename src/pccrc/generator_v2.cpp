@@ -29,7 +29,13 @@ public:
     V2Generator(const ServerSecret& secret, const GeneratorOptions& o)
         : ks_(secret.server_secret(kAlgo)), pool_(o.threads), carry_(kAlgo), fixed_(o.v2_segment_lengths) {
         hashers_.reserve(pool_.size());
-        for (unsigned w = 0; w < pool_.size(); ++w) hashers_.emplace_back(kAlgo);
+        for (unsigned w = 0; w < pool_.size(); ++w) {
+            hashers_.emplace_back(kAlgo);
+            kp_macs_.emplace_back(kAlgo, ks_.span());
+        }
+        // update_from(): 1 MiB pieces stay in the cache between chunking and hashing;
+        // with threads, whole windows so that their segments are hashed in parallel.
+        read_piece = o.threads > 1 ? kWindow : std::size_t{1} << 20;
         if (o.range) {
             range_ = o.range;
             range_start_ = o.range->offset;
@@ -154,7 +160,7 @@ private:
             } else {
                 pc.hod = hashers_[worker].digest({pc.data, pc.len});
             }
-            pc.kp = segment_secret(kAlgo, ks_, pc.hod);
+            pc.kp = kp_macs_[worker].mac(pc.hod.span());  // segment_secret(kAlgo, ks_, hod)
         });
         for (Piece& pc : pieces_) {
             if (pc.complete) {
@@ -167,7 +173,7 @@ private:
     }
 
     void emit(std::uint64_t start, std::uint32_t len, const Digest& hod, bool hashed) {
-        emit_with_kp(start, len, hod, hashed ? segment_secret(kAlgo, ks_, hod) : Digest{}, hashed);
+        emit_with_kp(start, len, hod, hashed ? kp_macs_[0].mac(hod.span()) : Digest{}, hashed);
     }
 
     void emit_with_kp(std::uint64_t start, std::uint32_t len, const Digest& hod, const Digest& kp, bool hashed) {
@@ -188,6 +194,7 @@ private:
     Digest ks_;
     WorkerPool pool_;
     std::vector<Hasher> hashers_;
+    std::vector<KeyedHmac> kp_macs_;  // Kp = HMAC(Ks, HoD), one per worker
     Hasher carry_;
     Chunker chunker_;
     std::vector<std::uint32_t> fixed_;

@@ -5,8 +5,12 @@
 // trips; streaming in arbitrary chunk sizes; 1 vs 2 threads; verification.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
+#include <mutex>
 #include <random>
 
+#include "pd/pccrc/crypto.hpp"
 #include "pd/pccrc/generator.hpp"
 #include "pd/pccrc/layout.hpp"
 #include "pd/pccrc/verify.hpp"
@@ -289,4 +293,125 @@ TEST(GenerateV2, FixedLengthsValidation) {
     v1.algorithm = HashAlgorithm::kSha256;
     v1.threads = 0;
     EXPECT_EQ(Generator::create(Version::kV1, kSecret, v1).code(), kErrorInvalidParameter);
+}
+
+// ---- update_from (pull reads into the generator's buffers) ---------------------------------
+
+namespace {
+
+// Feeds `c` through update_from() in calls of random lengths (some tiny, some
+// many MiB, some ending mid-block); records every byte range read.
+Bytes gen_pulled(Version v, const Bytes& c, GeneratorOptions o, std::uint64_t seed,
+                 std::vector<std::pair<std::uint64_t, std::uint64_t>>* reads = nullptr) {
+    auto g = Generator::create(v, kSecret, o);
+    EXPECT_TRUE(g.ok());
+    if (!g.ok()) return {};
+    std::mt19937_64 rng(seed);
+    std::mutex mu;
+    std::uint64_t off = 0;
+    while (off < c.size()) {
+        const std::size_t pick = rng() % 4;
+        std::uint64_t n = pick == 0 ? 1 + rng() % 17 : pick == 1 ? 1 + rng() % 200000 : 1 + rng() % (40u << 20);
+        n = std::min<std::uint64_t>(n, c.size() - off);
+        const std::uint64_t base = off;
+        auto st = g->update_from(n, [&](std::uint64_t at, std::span<std::uint8_t> dst) -> Status {
+            EXPECT_LE(at + dst.size(), n);
+            std::memcpy(dst.data(), c.data() + base + at, dst.size());
+            if (reads != nullptr) {
+                std::lock_guard<std::mutex> lock(mu);
+                reads->emplace_back(base + at, base + at + dst.size());
+            }
+            return {};
+        });
+        EXPECT_TRUE(st.ok()) << st.message();
+        off += n;
+    }
+    EXPECT_EQ(g->bytes_consumed(), c.size());
+    auto ci = g->finish();
+    EXPECT_TRUE(ci.ok()) << ci.status().message();
+    return ci.ok() ? *serialize(*ci) : Bytes{};
+}
+
+}  // namespace
+
+TEST(GenerateFrom, V1MatchesUpdateForAllThreadCountsAndRanges) {
+    const Bytes& c = big_content();
+    for (unsigned threads : {1u, 2u, 3u}) {
+        GeneratorOptions o;
+        o.threads = threads;
+        EXPECT_EQ(gen_pulled(Version::kV1, c, o, threads), gen(Version::kV1, c)) << "threads " << threads;
+    }
+    GeneratorOptions o384;
+    o384.algorithm = HashAlgorithm::kSha384;
+    o384.threads = 2;
+    EXPECT_EQ(gen_pulled(Version::kV1, c, o384, 9), gen(Version::kV1, c, o384));
+    // Ranges: bytes of segments outside the range are never read.
+    for (auto [a, len] : {std::pair{kSeg + 5, std::uint64_t{100}}, std::pair{kSeg - 1, kSeg + 2},
+                          std::pair{2 * kSeg + kBlk, std::uint64_t{kBlk + 1}}}) {
+        GeneratorOptions o = ranged(a, len);
+        o.threads = 2;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> reads;
+        EXPECT_EQ(gen_pulled(Version::kV1, c, o, a, &reads), gen(Version::kV1, c, ranged(a, len))) << a << "+" << len;
+        const std::uint64_t lo = a / kSeg * kSeg;
+        const std::uint64_t hi = std::min<std::uint64_t>(c.size(), ((a + len - 1) / kSeg + 1) * kSeg);
+        for (auto [r0, r1] : reads) {
+            EXPECT_GE(r0, lo);
+            EXPECT_LE(r1, hi);
+        }
+    }
+}
+
+TEST(GenerateFrom, V2MatchesUpdate) {
+    const Bytes c = random_bytes(20u << 20, 14);
+    const Bytes expected = gen(Version::kV2, c);
+    for (unsigned threads : {1u, 2u}) {
+        GeneratorOptions o;
+        o.threads = threads;
+        EXPECT_EQ(gen_pulled(Version::kV2, c, o, 20 + threads), expected) << "threads " << threads;
+    }
+    GeneratorOptions o;
+    o.range = RangeRequest{5u << 20, 3000};
+    EXPECT_EQ(gen_pulled(Version::kV2, c, o, 7), gen(Version::kV2, c, o));
+}
+
+TEST(GenerateFrom, ReadFailureIsReturned) {
+    const Bytes& c = big_content();
+    for (Version v : {Version::kV1, Version::kV2}) {
+        for (unsigned threads : {1u, 2u}) {
+            GeneratorOptions o;
+            o.threads = threads;
+            auto g = Generator::create(v, kSecret, o);
+            ASSERT_TRUE(g.ok());
+            std::atomic<int> calls{0};
+            auto st = g->update_from(c.size(), [&](std::uint64_t at, std::span<std::uint8_t> dst) -> Status {
+                if (at + dst.size() > (40u << 20)) return Status(kErrorReadFault, "disk on fire");
+                ++calls;
+                std::memcpy(dst.data(), c.data() + at, dst.size());
+                return {};
+            });
+            EXPECT_EQ(st.code(), kErrorReadFault);
+            EXPECT_EQ(st.message(), "disk on fire");
+            EXPECT_GT(calls.load(), 0);
+        }
+    }
+    auto g = Generator::create(Version::kV1, kSecret, {});
+    ASSERT_TRUE(g.ok());
+    EXPECT_EQ(g->update_from(1, nullptr).code(), kErrorInvalidParameter);
+}
+
+TEST(Crypto, KeyedHmacMatchesOneShotHmac) {
+    const Bytes msg = random_bytes(100, 3);
+    for (HashAlgorithm a : {HashAlgorithm::kSha256, HashAlgorithm::kSha384, HashAlgorithm::kSha512,
+                            HashAlgorithm::kTruncatedSha512}) {
+        for (std::size_t key_len : {0u, 1u, 32u, 64u, 127u, 128u, 129u, 300u}) {
+            const Bytes key = random_bytes(key_len, key_len + 1);
+            KeyedHmac m(a, key);
+            for (std::size_t n : {0u, 32u, 100u}) {
+                const auto part = std::span<const std::uint8_t>(msg).first(n);
+                EXPECT_EQ(m.mac(part), hmac(a, key, part)) << static_cast<int>(a) << " key " << key_len;
+            }
+            KeyedHmac moved = std::move(m);
+            EXPECT_EQ(moved.mac(msg), hmac(a, key, msg));
+        }
+    }
 }

@@ -13,9 +13,11 @@
 //        not the ASCII string the spec (2.2) describes.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "pd/pccrc/types.hpp"
 
@@ -56,6 +58,29 @@ private:
     HashAlgorithm algorithm_;
     evp_md_ctx_st* ctx_ = nullptr;
     evp_md_st* md_ = nullptr;  // fetched once, owned
+};
+
+/// HMAC with one key prepared once (the ipad/opad blocks absorbed up front):
+/// mac(msg) == hmac(algorithm, key, msg), at a quarter of its cost for short
+/// messages (per-segment Kp). Not thread-safe; one per thread.
+class KeyedHmac {
+public:
+    KeyedHmac(HashAlgorithm algorithm, std::span<const std::uint8_t> key);
+    ~KeyedHmac();
+    KeyedHmac(const KeyedHmac&) = delete;
+    KeyedHmac& operator=(const KeyedHmac&) = delete;
+    KeyedHmac(KeyedHmac&& other) noexcept;
+    KeyedHmac& operator=(KeyedHmac&& other) noexcept;
+
+    [[nodiscard]] Digest mac(std::span<const std::uint8_t> msg) noexcept;
+
+private:
+    void release() noexcept;
+    HashAlgorithm algorithm_;
+    std::vector<std::uint8_t> key_;  // for the one-shot fallback only
+    evp_md_ctx_st* inner_ = nullptr;  // H state after (K ^ ipad)
+    evp_md_ctx_st* outer_ = nullptr;  // H state after (K ^ opad)
+    evp_md_ctx_st* work_ = nullptr;
 };
 
 /// One-shot H(data) with the CI hash (truncated for V2).

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -59,6 +60,20 @@ public:
 
     /// Consume the next bytes of the content. Fails only after finish().
     Status update(std::span<const std::uint8_t> data);
+
+    /// Fills dst with bytes [offset, offset + dst.size()) of the `length` bytes an
+    /// update_from() call consumes (offset counted from that call's first byte).
+    /// A failed Status aborts update_from() with it.
+    using ReadFn = std::function<Status(std::uint64_t offset, std::span<std::uint8_t> dst)>;
+
+    /// Consume the next `length` bytes of the content, pulled through `read` into
+    /// the generator's own small per-worker buffers: each worker reads a piece
+    /// (<= 1 MiB) and hashes it while it is still in its cache. With threads > 1,
+    /// `read` is called concurrently from several threads for disjoint ranges, in
+    /// any order; bytes of segments outside a requested range are never asked for.
+    /// After a failure the generator's state is undefined (only finish() may
+    /// follow, and its result is meaningless).
+    Status update_from(std::uint64_t length, const ReadFn& read);
 
     /// Total bytes consumed so far.
     [[nodiscard]] std::uint64_t bytes_consumed() const noexcept;
