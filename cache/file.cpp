@@ -54,6 +54,31 @@ File::~File()
 bool File::stamp(Stamp& out) const
 {
 #ifdef _WIN32
+    // One system call for all three: NtQueryInformationFile(FileNetworkOpenInformation), resolved
+    // from ntdll on first use (kernel32 has no single call that returns ChangeTime and the size).
+    struct NetworkOpenInfo {
+        LARGE_INTEGER creation, access, write, change, allocation, end;
+        ULONG attributes;
+    };
+    struct IoStatus {
+        union {
+            LONG status;
+            void* pointer;
+        };
+        ULONG_PTR information;
+    };
+    using QueryFn = LONG(WINAPI*)(HANDLE, IoStatus*, void*, ULONG, int);
+    static const QueryFn query = reinterpret_cast<QueryFn>(
+        reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationFile")));
+    constexpr int kFileNetworkOpenInformation = 34;
+    NetworkOpenInfo info{};
+    IoStatus io{};
+    if (query && query(handle_, &io, &info, sizeof info, kFileNetworkOpenInformation) == 0) {
+        out.size = static_cast<std::uint64_t>(info.end.QuadPart);
+        out.change = info.change.QuadPart;
+        out.write = info.write.QuadPart;
+        return true;
+    }
     FILE_BASIC_INFO basic{};
     LARGE_INTEGER size;
     if (!GetFileInformationByHandleEx(handle_, FileBasicInfo, &basic, sizeof basic) || !GetFileSizeEx(handle_, &size))
