@@ -6,10 +6,13 @@
 # record wire layout), fuzz_security (the [MS-PPSEC] 2.2.3 record payloads). Each runs SECONDS,
 # so the total is 5 x SECONDS plus the build. Inputs are UTF-16LE; the UTF-8 seeds of
 # tests/p2p/data/fuzz/<target>/ are converted with iconv into OUT_DIR/corpus-<target>.
+# Prints one summary line per target (seconds, runs, corpus size, coverage, crash yes/no); the build
+# and each fuzzer's own output go to OUT_DIR/build.log and OUT_DIR/p2p_fuzz_<target>.log.
 # Exits non-zero if a fuzzer finds a crash (artifacts are left in OUT_DIR).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+. "$root/tests/common/fuzz-summary.sh"
 out="${1:?usage: run-fuzz.sh OUT_DIR [SECONDS]}"
 secs="${2:-30}"
 mkdir -p "$out/obj"
@@ -18,10 +21,13 @@ out="$(cd "$out" && pwd)"
 CXX="${CXX_FUZZ:-clang++}"
 inc=(-I"$root/src/p2p/include")
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined "${inc[@]}")
+echo "fuzz: building 5 P2P fuzz targets (clang, libFuzzer + ASan/UBSan; log: $out/build.log)"
+: >"$out/build.log"
+build() { "$@" >>"$out/build.log" 2>&1 || { tail -n 20 "$out/build.log"; echo "fuzz: build failed (see $out/build.log)"; exit 1; }; }
 objs=()
 for name in types xml attributes search documents record_wire security_records; do
   obj="$out/obj/$name.o"
-  "$CXX" "${flags[@]}" -c "$root/src/p2p/$name.cpp" -o "$obj"
+  build "$CXX" "${flags[@]}" -c "$root/src/p2p/$name.cpp" -o "$obj"
   objs+=("$obj")
 done
 
@@ -51,7 +57,7 @@ done
 
 status=0
 for target in attributes search invitation record security; do
-  "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined "${inc[@]}" \
+  build "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined "${inc[@]}" \
     "$here/fuzz_$target.cpp" "${objs[@]}" -o "$out/p2p_fuzz_$target"
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
@@ -59,12 +65,10 @@ for target in attributes search invitation record security; do
     [ -e "$seed" ] || continue
     iconv -f UTF-8 -t UTF-16LE "$seed" > "$corpus/seed-$(basename "$seed" .xml)"
   done
-  echo "== p2p_fuzz_$target for ${secs}s"
   # -max_len bounds memory per input; libFuzzer exits non-zero on a crash/leak/timeout.
-  if ! (cd "$out" && "./p2p_fuzz_$target" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
-        -timeout=10 -dict="$dict" -print_final_stats=1 "$corpus" 2>&1 | tail -n 25); then
-    status=1
-  fi
+  (cd "$out" && fuzz_run "p2p_fuzz_$target" "$out/p2p_fuzz_$target.log" "$corpus" -- \
+      "./p2p_fuzz_$target" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
+      -timeout=10 -dict="$dict" -print_final_stats=1 "$corpus") || status=1
 done
 [ "$status" -eq 0 ] && echo "fuzz: no crash in 5 x ${secs}s"
 exit "$status"
