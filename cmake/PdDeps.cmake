@@ -5,10 +5,13 @@
 # Provides: OpenSSL::Crypto, pd_asio (Boost.Asio + its system libs), pd_spdlog (header-only spdlog
 # and fmt), Threads::Threads, GTest::gtest(_main), and natively benchmark::benchmark.
 
-# pd_setup_dir(VAR script doc): unless VAR is set, runs tools/setup/<script> (which builds or
-# fetches a dependency once per machine and prints its directory last) and caches that directory.
+# pd_setup_dir(VAR script doc): runs tools/setup/<script> (which builds or fetches a dependency
+# once per machine, keyed by the newest Debian version, and prints its directory last) and caches
+# that directory. It runs at every configure (a fraction of a second once built), so a newer Debian
+# version (e.g. a security update) is picked up by the next configure; a value given by the user
+# (-DVAR=...) is kept as is.
 function(pd_setup_dir var script doc)
-  if(${var})
+  if(${var} AND NOT "${${var}}" STREQUAL "${PD_AUTO_${var}}" AND NOT "${${var}}" MATCHES "/peerdist-deps/")
     return()
   endif()
   execute_process(COMMAND bash "${PROJECT_SOURCE_DIR}/tools/setup/${script}"
@@ -17,7 +20,26 @@ function(pd_setup_dir var script doc)
     message(FATAL_ERROR "tools/setup/${script} failed (exit ${rc}); see its message above")
   endif()
   string(REGEX REPLACE ".*\n" "" out "${out}")
+  if(NOT "${out}" STREQUAL "${${var}}")
+    message(STATUS "${doc}: ${out}")
+  endif()
   set(${var} "${out}" CACHE PATH "${doc}" FORCE)
+  set(PD_AUTO_${var} "${out}" CACHE INTERNAL "")
+endfunction()
+
+# pd_debian_version(VAR dir prefix): the Debian version a set-up script built DIR from (its file
+# debian-version, else the directory name after PREFIX), or "".
+function(pd_debian_version var dir prefix)
+  set(v "")
+  if(EXISTS "${dir}/debian-version")
+    file(STRINGS "${dir}/debian-version" v LIMIT_COUNT 1)
+  else()
+    get_filename_component(name "${dir}" NAME)
+    if(name MATCHES "^${prefix}(.+)$")
+      set(v "${CMAKE_MATCH_1}")
+    endif()
+  endif()
+  set(${var} "${v}" PARENT_SCOPE)
 endfunction()
 
 set(THREADS_PREFER_PTHREAD_FLAG ON)
@@ -36,6 +58,8 @@ if(PD_WINDOWS)
   endforeach()
 
   pd_setup_dir(OPENSSL_ROOT_DIR openssl-mingw.sh "static mingw OpenSSL prefix")
+  # The Debian version of the bundled OpenSSL (logged by the DLLs, checked by dll_openssl_current).
+  pd_debian_version(PD_OPENSSL_DEBIAN_VERSION "${OPENSSL_ROOT_DIR}" "openssl-mingw64-")
   add_library(OpenSSL::Crypto STATIC IMPORTED GLOBAL)
   set_target_properties(OpenSSL::Crypto PROPERTIES
     IMPORTED_LOCATION "${OPENSSL_ROOT_DIR}/lib/libcrypto.a"
@@ -64,6 +88,13 @@ if(PD_WINDOWS)
   add_subdirectory(/usr/src/googletest "${CMAKE_BINARY_DIR}/googletest" EXCLUDE_FROM_ALL)  # defines GTest::gtest(_main)
 else()
   find_package(OpenSSL 3 REQUIRED)
+  # Natively OpenSSL is the host's: name the libssl-dev whose headers the build uses.
+  execute_process(COMMAND dpkg-query -W "-f=\${Version}" libssl-dev
+                  OUTPUT_VARIABLE PD_OPENSSL_DEBIAN_VERSION OUTPUT_STRIP_TRAILING_WHITESPACE
+                  ERROR_QUIET RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    set(PD_OPENSSL_DEBIAN_VERSION "")
+  endif()
   find_package(GTest REQUIRED)
   find_package(benchmark REQUIRED)
   find_package(fmt REQUIRED)
@@ -84,6 +115,7 @@ endif()
 # SQLite (the cache index, cache/): the amalgamation generated from Debian's sqlite3 source package
 # by tools/setup/sqlite-src.sh, compiled here for both configurations with the same options.
 pd_setup_dir(PD_SQLITE_DIR sqlite-src.sh "directory of the SQLite amalgamation")
+pd_debian_version(PD_SQLITE_DEBIAN_VERSION "${PD_SQLITE_DIR}" "sqlite-")
 add_library(pd_sqlite STATIC "${PD_SQLITE_DIR}/sqlite3.c")
 target_include_directories(pd_sqlite SYSTEM PUBLIC "${PD_SQLITE_DIR}")
 set_target_properties(pd_sqlite PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 11)

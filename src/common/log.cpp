@@ -1,9 +1,11 @@
 #include "common/log.h"
+#include "common/versions.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -45,6 +47,33 @@ std::optional<std::string> env(const char* name)
 #endif
 }
 
+// The file name of the module holding this code (peerdist.dll or p2p.dll: each DLL carries its own
+// copy of the logger), or the program's name natively.
+std::string module_name()
+{
+#ifdef _WIN32
+    HMODULE module = nullptr;
+    wchar_t path[MAX_PATH];
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            reinterpret_cast<LPCWSTR>(&module_name), &module))
+        return "?";
+    DWORD n = GetModuleFileNameW(module, path, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH)
+        return "?";
+    const wchar_t* base = path;
+    for (const wchar_t* p = path; *p; ++p)
+        if (*p == L'\\' || *p == L'/')
+            base = p + 1;
+    int len = WideCharToMultiByte(CP_UTF8, 0, base, -1, nullptr, 0, nullptr, nullptr);
+    std::string out(static_cast<size_t>(len > 0 ? len : 1), '\0');
+    WideCharToMultiByte(CP_UTF8, 0, base, -1, out.data(), len, nullptr, nullptr);
+    out.resize(out.size() - 1);
+    return out;
+#else
+    return program_invocation_short_name;
+#endif
+}
+
 void configure() noexcept
 {
     try {
@@ -66,6 +95,8 @@ void configure() noexcept
         g_logger->set_level(spd);
         g_logger->flush_on(spdlog::level::trace);
         g_level = static_cast<Level>(static_cast<int>(spd));
+        // First line of every log: what this binary is and the third-party code it carries.
+        g_logger->info("OpenPeerDist {} ({}) with {}", pd::version(), module_name(), pd::dependency_versions());
     } catch (...) {
         g_logger.reset();
         g_level = Level::off; // an unusable log file never breaks the API

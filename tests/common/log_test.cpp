@@ -40,6 +40,10 @@ TEST(Log, LevelFilterAndFileSink)
     EXPECT_NE(text.find("hello world 42"), std::string::npos) << text;
     EXPECT_EQ(text.find("must not appear"), std::string::npos) << text;
     EXPECT_NE(text.find("stub: PeerDistFrobnicate is not implemented"), std::string::npos) << text;
+    // The first line names the third-party code in use (src/common/versions.h).
+    EXPECT_NE(text.find("OpenPeerDist "), std::string::npos) << text;
+    EXPECT_NE(text.find(" with OpenSSL 3."), std::string::npos) << text;
+    EXPECT_NE(text.find(", SQLite 3."), std::string::npos) << text;
 }
 
 } // namespace

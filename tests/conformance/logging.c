@@ -3,7 +3,8 @@
  *                       this program's stdout/stderr hold only its own summary line).
  *   "logging file"    : PEERDIST_LOG=trace and PEERDIST_LOG_FILE=<temp file> set with
  *                       SetEnvironmentVariable before the first call -> the file traces each call
- *                       and names the stub that was called. */
+ *                       and names the stub that was called; each DLL's first line names the
+ *                       OpenSSL and SQLite it carries. */
 #include <windows.h>
 #include <peerdist.h>
 #include <p2p.h>
@@ -55,6 +56,10 @@ int main(int argc, char **argv)
             ok(strstr(text, "PeerDistStartup(") != NULL, "PeerDistStartup not traced: %s\n", text);
             ok(strstr(text, "PeerDistShutdown(") != NULL, "PeerDistShutdown not traced: %s\n", text);
             ok(strstr(text, "stub: PeerGroupConnect is not implemented") != NULL, "stub call not logged: %s\n", text);
+            /* Each DLL's first line names itself and the OpenSSL and SQLite it carries. */
+            ok(strstr(text, "(peerdist.dll) with OpenSSL 3.") != NULL, "peerdist.dll versions not logged: %s\n", text);
+            ok(strstr(text, "(p2p.dll) with OpenSSL 3.") != NULL, "p2p.dll versions not logged: %s\n", text);
+            ok(strstr(text, ", SQLite 3.") != NULL, "SQLite version not logged: %s\n", text);
         }
     }
     return wt_summary("logging");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // peerdist-info CI_FILE [--json]
+// peerdist-info --version
 // Decodes a [MS-PCCRC] content information file (V1 or V2) and prints it as a
 // table or as JSON. Bad input: one line on stderr and exit status 1.
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "pd/pccrc/content_info.hpp"
 #include "pd/pccrc/layout.hpp"
 #include "pd/pccrc/verify.hpp"
+#include "common/versions.h"
 #include "json_escape.hpp"
 
 namespace {
@@ -24,7 +26,7 @@ using namespace pd::pccrc;
 constexpr std::uintmax_t kMaxInput = 1ull << 30;
 
 int usage() {
-    std::fprintf(stderr, "usage: peerdist-info CI_FILE [--json]\n");
+    std::fprintf(stderr, "usage: peerdist-info CI_FILE [--json]\n       peerdist-info --version\n");
     return 2;
 }
 
@@ -106,6 +108,10 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if (std::strcmp(argv[i], "--version") == 0) {
+            std::printf("peerdist-info (OpenPeerDist %s)\nbuilt with %s\n", pd::version(),
+                        pd::dependency_versions().c_str());
+            return 0;
         } else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
             usage();
             return 0;
