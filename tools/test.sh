@@ -15,13 +15,17 @@ banner() { printf '\n=== %s ===\n' "$*"; }
 
 banner "set-up: Debian packages"
 bash tools/setup/deps.sh || exit 1
-banner "set-up: OpenSSL for mingw-w64 (cached per machine)"
-bash tools/setup/openssl-mingw.sh >/dev/null || exit 1
+banner "set-up: OpenSSL for mingw-w64 (newest Debian version, built once per machine)"
+ossl=$(bash tools/setup/openssl-mingw.sh) || exit 1
+echo "OpenSSL for the DLLs: ${ossl##*/}"
+banner "set-up: SQLite amalgamation (newest Debian version, once per machine)"
+sqlite=$(bash tools/setup/sqlite-src.sh) || exit 1
+echo "SQLite for both builds: ${sqlite##*/}"
 
 # run_preset PRESET LABEL: configure, build and ctest one CMakePresets.json configuration.
 run_preset() {
   local preset="$1" label="$2" log="build-$1-configure.log"
-  banner "$preset: configure + build"
+  banner "$preset: configure + build (ninja prints [done/total] per step)"
   if cmake --preset "$preset" >"$log" 2>&1 && cmake --build --preset "$preset" -j"$jobs"; then
     banner "$preset: ctest"
     ctest --preset "$preset" -j"$jobs"; record "$label ctest" $?
@@ -41,7 +45,7 @@ run_preset windows "windows (Wine)"
 if [ -x tests/pccrc/run-fuzz.sh ]; then
   secs="${PD_FUZZ_SECONDS:-30}"
   if [ "$secs" -gt 0 ]; then
-    banner "fuzz: content-information parser, ${secs}s (libFuzzer)"
+    banner "fuzz: content-information parser, ${secs}s (libFuzzer; one line per target, details in build/fuzz*/)"
     bash tests/pccrc/run-fuzz.sh build/fuzz "$secs"; record "fuzz pccrc (${secs}s)" $?
     banner "fuzz: P2P parsers (attributes, search, invitation/config/identity XML, record wire, Grouping record payloads), ${secs}s each"
     bash tests/p2p/run-fuzz.sh build/fuzz-p2p "$secs"; record "fuzz p2p (5 x ${secs}s)" $?

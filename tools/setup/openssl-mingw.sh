@@ -63,7 +63,11 @@ while kill -0 "$make_pid" 2>/dev/null; do
   pct=$(( total > 0 ? done_n * 100 / total : 0 )); [ "$pct" -le 99 ] || pct=99
   # A line at every 10% step, and at least every 30 s.
   if [ $(( pct / 10 )) -gt $(( last_pct / 10 )) ] || [ $(( now - last_t )) -ge 30 ]; then
-    step "building libcrypto and libssl: ${pct}% ($done_n/$total objects, $(( now - start ))s)"
+    if [ "$done_n" = 0 ]; then
+      step "building libcrypto and libssl: generating headers and assembler sources ($(( now - start ))s)"
+    else
+      step "building libcrypto and libssl: ${pct}% ($done_n/$total objects, $(( now - start ))s)"
+    fi
     last_pct=$pct; last_t=$now
   fi
 done
