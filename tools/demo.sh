@@ -26,7 +26,11 @@ say "set-up 4/4: building the DLLs and the demo programs (ninja prints [done/tot
 cmake --build --preset windows --target link_app peerdist_demo p2p_demo
 say "set-up done in $(( $(date +%s) - t0 ))s"
 prefix="$PWD/build/windows/wineprefix"
-echo "[demo] starting the Wine prefix $prefix"
+if [ -f "$prefix/system.reg" ]; then
+  say "starting the Wine prefix $prefix"
+else
+  say "creating the private Wine prefix $prefix (wineboot, 10-40 s the first time)"
+fi
 bash tools/wine/session.sh start "$prefix"
 trap 'bash tools/wine/session.sh stop "$prefix"' EXIT
 export WINEPREFIX="$prefix"
