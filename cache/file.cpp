@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cstdio>
 #include <ctime>
+#include <cwchar>
 
 namespace pd::cache {
 
@@ -212,17 +214,24 @@ bool remove_file(const std::filesystem::path& path)
 
 namespace pd::cache {
 
-std::unique_ptr<SharedCounter> SharedCounter::open(const std::filesystem::path& path)
+std::unique_ptr<SharedCounter> SharedCounter::open(const std::filesystem::path& directory)
 {
     std::unique_ptr<SharedCounter> c(new SharedCounter);
     constexpr std::size_t kSize = 4096;
 #ifdef _WIN32
-    HANDLE f = CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                           nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
-    if (f == INVALID_HANDLE_VALUE)
+    HANDLE dir = CreateFileW(directory.c_str(), FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                             nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+    if (dir == INVALID_HANDLE_VALUE)
         return nullptr;
-    c->file_ = f;
-    HANDLE m = CreateFileMappingW(f, nullptr, PAGE_READWRITE, 0, kSize, nullptr); // grows the file to kSize
+    BY_HANDLE_FILE_INFORMATION info{};
+    BOOL ok = GetFileInformationByHandle(dir, &info);
+    CloseHandle(dir);
+    if (!ok)
+        return nullptr;
+    wchar_t name[80];
+    swprintf(name, sizeof name / sizeof name[0], L"Local\\OpenPeerDist-cache-%08lx-%08lx%08lx",
+             info.dwVolumeSerialNumber, info.nFileIndexHigh, info.nFileIndexLow);
+    HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE, 0, kSize, name);
     if (!m)
         return nullptr;
     c->mapping_ = m;
@@ -231,14 +240,15 @@ std::unique_ptr<SharedCounter> SharedCounter::open(const std::filesystem::path& 
         return nullptr;
     c->value_ = static_cast<volatile std::uint64_t*>(view);
 #else
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // Natively a file: whoever can write the cache folder is this user already (who can do
+    // anything to this process); a POSIX shared-memory name would outlive every cache directory.
+    int fd = ::open((directory / "changes").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return nullptr;
-    c->fd_ = fd;
     struct stat st {};
-    if (fstat(fd, &st) != 0 || (st.st_size < static_cast<off_t>(kSize) && ftruncate(fd, kSize) != 0))
-        return nullptr;
-    void* view = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    bool sized = fstat(fd, &st) == 0 && (st.st_size >= static_cast<off_t>(kSize) || ftruncate(fd, kSize) == 0);
+    void* view = sized ? mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    ::close(fd); // the mapping keeps the file
     if (view == MAP_FAILED)
         return nullptr;
     c->value_ = static_cast<volatile std::uint64_t*>(view);
@@ -253,13 +263,9 @@ SharedCounter::~SharedCounter()
         UnmapViewOfFile(const_cast<std::uint64_t*>(value_));
     if (mapping_)
         CloseHandle(mapping_);
-    if (file_)
-        CloseHandle(file_);
 #else
     if (value_)
         munmap(const_cast<std::uint64_t*>(value_), 4096);
-    if (fd_ >= 0)
-        ::close(fd_);
 #endif
 }
 

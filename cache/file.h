@@ -62,12 +62,18 @@ bool remove_file(const std::filesystem::path& path);
 
 namespace pd::cache {
 
-// A 64-bit counter in a small file mapped into every process that opens it: a change of the
-// cache made by any process is seen by the others with one memory load, no system call.
+// A 64-bit counter in shared memory mapped into every process that opens it for the same cache
+// directory: a change of the cache made by any process is seen by the others with one memory
+// load, no system call. The memory is named after the directory's identity (volume and file
+// index / device and inode), not backed by a file inside the cache: a file there could be
+// truncated by anyone who can write the folder, and a read of a truncated mapping faults.
+//   Windows (and Wine): a pagefile-backed section "Local\\OpenPeerDist-cache-<volume>-<index>";
+//   Linux (native tools): the file "changes" in the directory (mode 0600; only this user can
+//   write the folder, and this user can harm its own processes anyway).
 class SharedCounter {
 public:
-    // nullptr if the file cannot be created or mapped.
-    static std::unique_ptr<SharedCounter> open(const std::filesystem::path& path);
+    // nullptr if the directory cannot be identified or the memory cannot be created or mapped.
+    static std::unique_ptr<SharedCounter> open(const std::filesystem::path& directory);
     ~SharedCounter();
     SharedCounter(const SharedCounter&) = delete;
     SharedCounter& operator=(const SharedCounter&) = delete;
@@ -79,10 +85,7 @@ private:
     SharedCounter() = default;
     volatile std::uint64_t* value_ = nullptr;
 #ifdef _WIN32
-    void* file_ = nullptr;
     void* mapping_ = nullptr;
-#else
-    int fd_ = -1;
 #endif
 };
 

@@ -147,7 +147,7 @@ struct Store::Impl {
     std::mutex version_mutex;
     std::unique_ptr<Reader> version_reader;
 
-    // Change counter shared by every process (file "changes"), bumped after each commit; while it
+    // Change counter shared by every process (SharedCounter), bumped after each commit; while it
     // does not change, where a block was found stays true, so reads skip the index (memo).
     // Only positive answers are remembered; a data file that turns out to be gone clears it.
     std::unique_ptr<SharedCounter> counter;
@@ -802,7 +802,7 @@ std::shared_ptr<Store> Store::open(const Config& config, std::string* error)
             impl->config.quota_bytes = ec ? (1ull << 30) : space.capacity / 20; // Windows default: 5 % of the disk
         }
         impl->file = config.directory / "index.db";
-        impl->counter = SharedCounter::open(config.directory / "changes");
+        impl->counter = SharedCounter::open(config.directory);
         if (!impl->counter)
             PD_WARN("cache: no shared change counter in {}: reads always consult the index", config.directory.string());
         auto first_use = [&] {
