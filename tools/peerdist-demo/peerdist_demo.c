@@ -307,7 +307,7 @@ static int bench(const char *origin_path, const char *ci_path, DWORD read_size)
     BYTE *origin = read_file(origin_path, &size), *buf = malloc(read_size);
     OVERLAPPED ov, *got;
     DWORD ret, n;
-    double t, add_rate, sha_rate, read_rate[3];
+    double t, add_rate, sha_rate, read_rate[3], first_pass = 0;
     int pass;
 
     open_client(&c, ci_path);
@@ -330,12 +330,15 @@ static int bench(const char *origin_path, const char *ci_path, DWORD read_size)
                 die("BlockRead: no bytes", 0);
         }
         read_rate[pass] = (double)size / (now_s() - t);
+        if (pass == 0)
+            first_pass = read_rate[0];
     }
     /* median of three */
     if (read_rate[0] > read_rate[1]) { t = read_rate[0]; read_rate[0] = read_rate[1]; read_rate[1] = t; }
     if (read_rate[1] > read_rate[2]) { t = read_rate[1]; read_rate[1] = read_rate[2]; read_rate[2] = t; }
     if (read_rate[0] > read_rate[1]) { t = read_rate[0]; read_rate[0] = read_rate[1]; read_rate[1] = t; }
-    printf("BlockRead (cached, %lu KiB reads): %.1f MB/s (median of 3)\n", read_size / 1024, read_rate[1] / 1e6);
+    printf("BlockRead (cached, %lu KiB reads): %.1f MB/s (median of 3; first pass %.1f MB/s: every block hashed on "
+           "its first read in this process)\n", read_size / 1024, read_rate[1] / 1e6, first_pass / 1e6);
     printf("BLOCKREAD_BYTES_PER_S %.0f\n", read_rate[1]);
     close_client(&c);
     free(buf);
