@@ -164,6 +164,63 @@ static DWORD WINAPI loader(void *arg)
     return 0;
 }
 
+/* 100 ms read timeouts behind a backlog of queued AddData calls (ten calls of the 24 MiB load
+ * content, all pending at once): the timeouts must not wait for the verification work. Returns
+ * the worst lateness in ms. */
+static double queued_backlog_lateness(void)
+{
+    PEERDIST_INSTANCE_HANDLE lh = startup();
+    HANDLE lport = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+    PEERDIST_CONTENT_TAG tag = new_tag();
+    CH lc, rc;
+    ASYNC adds[10], reads[20];
+    LARGE_INTEGER t0[20], t1;
+    double worst = 0;
+    int i;
+    BYTE *buf = calloc(20, 4096);
+
+    ch_open(&lc, lh, &tag, NULL, 0);
+    ch_load(&lc, load_ci, load_ci_size, load_ci_size);
+    ch_open(&rc, lh, &tag, lport, 5);
+    ch_load(&rc, target_ci, target_ci_size, target_ci_size);
+    for (i = 0; i < 10; i++)
+        op_start(&lc, &adds[i], OP_ADD_DATA, 0, load.size, load.data, 0);
+    for (i = 0; i < 20; i++) {
+        QueryPerformanceCounter(&t0[i]);
+        op_start(&rc, &reads[i], OP_BLOCK_READ, (ULONGLONG)(i % 60) * PD_BLOCK + PD_BLOCK, 4096, buf + i * 4096, 100);
+    }
+    for (i = 0; i < 20; i++) {
+        DWORD bytes;
+        ULONG_PTR key;
+        OVERLAPPED *ov;
+        BOOL ret = GetQueuedCompletionStatus(lport, &bytes, &key, &ov, 30000);
+        double late;
+        int j;
+        QueryPerformanceCounter(&t1);
+        ok(!ret && ov && GetLastError() == ERROR_TIMEOUT, "backlog read: ret %d, error %lu\n", ret, GetLastError());
+        for (j = 0; j < 20 && ov != &reads[j].ov; j++)
+            ;
+        if (j == 20)
+            continue;
+        late = (double)(t1.QuadPart - t0[j].QuadPart) * 1000.0 / (double)freq.QuadPart - 100.0;
+        if (late > worst)
+            worst = late;
+    }
+    for (i = 0; i < 10; i++) {
+        DWORD n;
+        ok(GetOverlappedResult(NULL, &adds[i].ov, &n, TRUE), "queued AddData %d failed: %lu\n", i, GetLastError());
+        CloseHandle(adds[i].ov.hEvent);
+    }
+    for (i = 0; i < 20; i++)
+        CloseHandle(reads[i].ov.hEvent);
+    ch_close(&lc);
+    ch_close(&rc);
+    PeerDistShutdown(lh);
+    CloseHandle(lport);
+    free(buf);
+    return worst;
+}
+
 enum race { RACE_SHUTDOWN, RACE_CLOSE, RACE_CANCEL, RACE_NONE };
 static const char *const race_names[] = {"Shutdown", "CloseContent", "CancelAsyncOperation", "timeouts"};
 
@@ -328,6 +385,12 @@ int main(int argc, char **argv)
     WaitForSingleObject(load_thread, INFINITE);
     CloseHandle(load_thread);
 
+    {
+        double backlog = queued_backlog_lateness();
+        trace("100 ms read timeouts behind ten queued 24 MiB AddData calls: worst %.1f ms late\n", backlog);
+        printf("BACKLOG_LATE_WORST_MS %.1f\n", backlog);
+        ok(backlog < 1000, "a 100 ms read timeout fired %.1f ms late behind queued AddData\n", backlog);
+    }
     trace("%ld operations in %d rounds: %ld lost, %ld with several packets, %ld aborted\n", total_ops, rounds,
           total_lost, total_dup, total_aborted);
     if (total_timeouts)
