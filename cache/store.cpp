@@ -39,6 +39,17 @@ constexpr unsigned kSettleMs = 100;            // a file unchanged this long kee
 constexpr std::size_t kQuarantineKept = 3;     // copies of damaged index files kept
 constexpr std::uint32_t kWholeSegment = ~0u;   // a "bad block" index meaning: the segment's file is gone
 
+// A block (or, with kWholeSegment, a whole segment) found damaged: its stored bytes do not hash to
+// its hash, lie past the end of its file, or its file is gone. `seen` is the data file's stamp
+// when that was observed: the block is dropped only if the file still has that stamp when the
+// drop runs under the write lock (a put may have repaired it meanwhile); without `seen` the drop
+// is unconditional (the checks at open).
+struct Damage {
+    std::int64_t segment = 0;
+    std::uint32_t block = 0;
+    std::optional<File::Stamp> seen;
+};
+
 // The bytes of a block hash to the hash its key names ([MS-PCCRC] 4.1.2 for V1 blocks, 4.1.3 for
 // V2 segments: in both cases H(stored bytes) == the listed hash, H given by key.algorithm).
 bool bytes_match(const BlockKey& key, Bytes data)
@@ -537,22 +548,34 @@ struct Store::Impl {
     }
 
     // Drops single blocks whose stored bytes are wrong or gone (writer lock held, inside a
-    // transaction); a segment left without blocks is dropped whole.
-    void drop_blocks_locked(const std::vector<std::pair<std::int64_t, std::uint32_t>>& bad,
-                            std::vector<std::int64_t>& dropped)
+    // transaction) unless their file changed since the damage was seen; a segment left without
+    // blocks is dropped whole.
+    void drop_blocks_locked(const std::vector<Damage>& damage, std::vector<std::int64_t>& dropped)
     {
         std::set<std::int64_t> segments;
-        for (auto [id, idx] : bad) {
-            if (idx == kWholeSegment) {
+        for (const Damage& d : damage) {
+            const std::int64_t id = d.segment;
+            if (d.block == kWholeSegment) {
+                std::error_code ec;
+                if (d.seen && std::filesystem::exists(data_file(id), ec))
+                    continue; // the file is back (recreated by a put)
+                PD_WARN("cache: the data file of segment {} ({}) is gone: its blocks are dropped and will be "
+                        "fetched again", id, data_file(id).string());
                 forget_checked(id);
                 drop_segment(id, dropped); // no-op if another process dropped it already
                 ++n_dropped;
                 continue;
             }
+            if (d.seen) {
+                File::Stamp now;
+                auto f = file_of(id, false);
+                if (f && (!f->stamp(now) || !(now == *d.seen)))
+                    continue; // written since (perhaps repaired): the next read checks it again
+            }
             std::int64_t length = -1;
             {
                 ResetGuard g{block_delete};
-                block_delete.i64(1, id).i64(2, idx);
+                block_delete.i64(1, id).i64(2, d.block);
                 if (block_delete.step())
                     length = block_delete.col_i64(0);
                 while (block_delete.step()) {
@@ -560,6 +583,8 @@ struct Store::Impl {
             }
             if (length < 0)
                 continue; // already gone
+            PD_WARN("cache: block {} of segment {} ({}) does not match its hash or cannot be read: dropped, it will "
+                    "be fetched again", d.block, id, data_file(id).string());
             ++n_dropped;
             {
                 ResetGuard g{seg_add_bytes};
@@ -582,20 +607,12 @@ struct Store::Impl {
         }
     }
 
-    void drop_blocks(const std::vector<std::pair<std::int64_t, std::uint32_t>>& bad)
+    void drop_blocks(const std::vector<Damage>& damage)
     {
-        if (bad.empty())
+        if (damage.empty())
             return;
-        for (auto [id, idx] : bad) {
-            if (idx == kWholeSegment)
-                PD_WARN("cache: the data file of segment {} ({}) is gone: its blocks are dropped and will be fetched "
-                        "again", id, data_file(id).string());
-            else
-                PD_WARN("cache: block {} of segment {} ({}) does not match its hash or cannot be read: dropped, it "
-                        "will be fetched again", idx, id, data_file(id).string());
-        }
         write_transaction([&](std::vector<std::int64_t>& dropped) {
-            drop_blocks_locked(bad, dropped);
+            drop_blocks_locked(damage, dropped);
             return 0;
         });
         memo_forget();
@@ -612,7 +629,7 @@ struct Store::Impl {
                 segments.emplace_back(q.col_i64(0), static_cast<std::uint64_t>(q.col_i64(1)));
         }
         std::uint64_t missing = 0, truncated = 0;
-        std::vector<std::pair<std::int64_t, std::uint32_t>> bad;
+        std::vector<Damage> bad;
         for (auto [id, need] : segments) {
             std::error_code ec;
             std::uint64_t size = std::filesystem::file_size(data_file(id), ec);
@@ -627,7 +644,7 @@ struct Store::Impl {
             Stmt q(writer, "SELECT idx FROM blocks WHERE segment = ?1 AND pos + length > ?2");
             q.i64(1, id).i64(2, static_cast<std::int64_t>(size));
             while (q.step())
-                bad.emplace_back(id, static_cast<std::uint32_t>(q.col_i64(0)));
+                bad.push_back({id, static_cast<std::uint32_t>(q.col_i64(0)), std::nullopt});
         }
         drop_blocks_locked(bad, dropped);
         if (missing || truncated)
@@ -878,7 +895,7 @@ std::vector<bool> Store::contains(std::span<const BlockKey> keys)
 
 namespace {
 
-using BadBlocks = std::vector<std::pair<std::int64_t, std::uint32_t>>; // (segment, block or kWholeSegment)
+using BadBlocks = std::vector<Damage>;
 
 // Reads one run of requests (one data file, consecutive in the file and in the caller's memory)
 // and checks every block not yet verified under the file's current stamp against its hash.
@@ -892,7 +909,7 @@ std::size_t read_run(Store::Impl& s, std::int64_t segment, std::span<const ReadB
 {
     auto f = s.file_of(segment, false);
     if (!f) { // the file is gone: every block of the segment is lost
-        bad.emplace_back(segment, kWholeSegment);
+        bad.push_back({segment, kWholeSegment, File::Stamp{}});
         return 0;
     }
     File::Stamp before, after;
@@ -950,8 +967,10 @@ std::size_t read_run(Store::Impl& s, std::int64_t segment, std::span<const ReadB
             if (hashed[i])
                 s.mark_checked(segment, before, reqs[i].key.index);
     }
-    if (wrong)
-        bad.emplace_back(segment, reqs[*wrong].key.index);
+    // Dropped only when nobody wrote the file while we looked (else a put may be repairing it);
+    // the next read checks it again either way.
+    if (wrong && steady)
+        bad.push_back({segment, reqs[*wrong].key.index, before});
     return ok;
 }
 
