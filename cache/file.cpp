@@ -117,24 +117,15 @@ bool File::Stamp::settled(unsigned ms) const
     return now >= latest && now - latest >= static_cast<std::int64_t>(ms) * unit;
 }
 
-bool File::is_at(const std::filesystem::path& path) const
+bool File::linked() const
 {
 #ifdef _WIN32
-    BY_HANDLE_FILE_INFORMATION mine{}, theirs{};
-    if (!GetFileInformationByHandle(handle_, &mine))
-        return false;
-    HANDLE h = CreateFileW(path.c_str(), FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                           nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
-    if (h == INVALID_HANDLE_VALUE)
-        return false;
-    BOOL ok = GetFileInformationByHandle(h, &theirs);
-    CloseHandle(h);
-    return ok && mine.dwVolumeSerialNumber == theirs.dwVolumeSerialNumber &&
-           mine.nFileIndexHigh == theirs.nFileIndexHigh && mine.nFileIndexLow == theirs.nFileIndexLow;
+    FILE_STANDARD_INFO info{};
+    return GetFileInformationByHandleEx(handle_, FileStandardInfo, &info, sizeof info) && info.NumberOfLinks > 0 &&
+           !info.DeletePending;
 #else
-    struct stat mine {}, theirs {};
-    return fstat(fd_, &mine) == 0 && ::stat(path.c_str(), &theirs) == 0 && mine.st_dev == theirs.st_dev &&
-           mine.st_ino == theirs.st_ino;
+    struct stat st {};
+    return fstat(fd_, &st) == 0 && st.st_nlink > 0;
 #endif
 }
 

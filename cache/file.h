@@ -43,8 +43,10 @@ public:
         bool settled(unsigned ms) const;
     };
     bool stamp(Stamp& out) const;
-    // True when `path` names this very file (not deleted, not replaced by another file).
-    bool is_at(const std::filesystem::path& path) const;
+    // False once the file was deleted or replaced on disk (no name refers to it any more, or a
+    // delete is pending): writes through this handle would reach no reader. One fstat /
+    // NtQueryInformationFile, no path lookup.
+    bool linked() const;
 
 private:
     File() = default;

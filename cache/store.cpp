@@ -537,7 +537,7 @@ struct Store::Impl {
                 if (e.first == id)
                     f = e.second;
         }
-        if (f && f->is_at(data_file(id)))
+        if (f && f->linked())
             return f;
         {
             std::lock_guard lock(files_mutex);
