@@ -19,6 +19,47 @@
 
 namespace pd::cache {
 
+#ifdef _WIN32
+namespace {
+
+// A positional read or write of a synchronous handle: NtReadFile / NtWriteFile with an explicit
+// ByteOffset and no event, APC or completion value. ReadFile/WriteFile with an OVERLAPPED go
+// through Wine's asynchronous I/O machinery (a wineserver round trip per call: about 40 us, as
+// long as copying 400 KiB); the native call reads as fast as a Linux pread. Returns the bytes
+// transferred, 0 on error or at the end of the file.
+DWORD positional_io(HANDLE h, bool write, std::uint8_t* buffer, DWORD size, std::uint64_t offset)
+{
+    struct IoStatus {
+        union {
+            LONG status;
+            void* pointer;
+        };
+        ULONG_PTR information;
+    };
+    using IoFn = LONG(WINAPI*)(HANDLE, HANDLE, void*, void*, IoStatus*, void*, ULONG, LARGE_INTEGER*, ULONG*);
+    static const IoFn read_fn = reinterpret_cast<IoFn>(
+        reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtReadFile")));
+    static const IoFn write_fn = reinterpret_cast<IoFn>(
+        reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtWriteFile")));
+    IoFn fn = write ? write_fn : read_fn;
+    if (!fn) { // not expected: fall back to the kernel32 calls
+        OVERLAPPED ov{};
+        ov.Offset = static_cast<DWORD>(offset);
+        ov.OffsetHigh = static_cast<DWORD>(offset >> 32);
+        DWORD done = 0;
+        BOOL ok = write ? WriteFile(h, buffer, size, &done, &ov) : ReadFile(h, buffer, size, &done, &ov);
+        return ok ? done : 0;
+    }
+    IoStatus io{};
+    LARGE_INTEGER at;
+    at.QuadPart = static_cast<LONGLONG>(offset);
+    LONG status = fn(h, nullptr, nullptr, nullptr, &io, buffer, size, &at, nullptr);
+    return status >= 0 ? static_cast<DWORD>(io.information) : 0; // STATUS_END_OF_FILE etc.: 0
+}
+
+} // namespace
+#endif
+
 std::shared_ptr<File> File::open(const std::filesystem::path& path, bool create)
 {
     if (create) {
@@ -152,11 +193,9 @@ bool File::read_at(std::uint64_t offset, std::span<std::uint8_t> out)
 {
     while (!out.empty()) {
 #ifdef _WIN32
-        OVERLAPPED ov{};
-        ov.Offset = static_cast<DWORD>(offset);
-        ov.OffsetHigh = static_cast<DWORD>(offset >> 32);
-        DWORD want = out.size() > (1u << 30) ? (1u << 30) : static_cast<DWORD>(out.size()), got = 0;
-        if (!ReadFile(handle_, out.data(), want, &got, &ov) || got == 0)
+        DWORD want = out.size() > (1u << 30) ? (1u << 30) : static_cast<DWORD>(out.size());
+        DWORD got = positional_io(handle_, false, out.data(), want, offset);
+        if (got == 0)
             return false;
 #else
         ssize_t got = ::pread(fd_, out.data(), out.size(), static_cast<off_t>(offset));
@@ -175,11 +214,9 @@ bool File::write_at(std::uint64_t offset, std::span<const std::uint8_t> data)
 {
     while (!data.empty()) {
 #ifdef _WIN32
-        OVERLAPPED ov{};
-        ov.Offset = static_cast<DWORD>(offset);
-        ov.OffsetHigh = static_cast<DWORD>(offset >> 32);
-        DWORD want = data.size() > (1u << 30) ? (1u << 30) : static_cast<DWORD>(data.size()), put = 0;
-        if (!WriteFile(handle_, data.data(), want, &put, &ov) || put == 0)
+        DWORD want = data.size() > (1u << 30) ? (1u << 30) : static_cast<DWORD>(data.size());
+        DWORD put = positional_io(handle_, true, const_cast<std::uint8_t*>(data.data()), want, offset);
+        if (put == 0)
             return false;
 #else
         ssize_t put = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset));
