@@ -22,6 +22,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -35,7 +36,11 @@ constexpr int kSchemaVersion = 2;
 constexpr std::size_t kOpenFiles = 256;      // data files kept open per store
 constexpr std::size_t kReaders = 4;            // read connections (parallel readers)
 constexpr std::int64_t kTouchInterval = 60;    // seconds between LRU updates of one segment
-constexpr unsigned kSettleMs = 100;            // a file unchanged this long keeps its verifications
+// kSettle (Config::settle, default 60 s): a data file unchanged this long keeps its verifications.
+// Longer than the kernel keeps a page dirty (dirty_expire 30 s + the flusher's 5 s period): writes
+// through a shared mapping to a page that is already dirty change no timestamp, and only after
+// writeback does the next such write fault and update mtime/ctime again. Until then every read of
+// the file hashes what it serves.
 constexpr std::size_t kQuarantineKept = 3;     // copies of damaged index files kept
 constexpr std::uint32_t kWholeSegment = ~0u;   // a "bad block" index meaning: the segment's file is gone
 
@@ -113,10 +118,24 @@ struct Store::Impl {
 
     // Blocks verified by this process, per segment, valid while the segment's data file keeps the
     // stamp they were verified under.
+    // What was verified of one block: where its bytes were read from and which hash they
+    // matched. A row moved in the index (another pos or length) or another hash asked for is not
+    // covered by the verification.
+    struct CheckedBlock {
+        bool valid = false;
+        std::uint64_t pos = 0, length = 0;
+        std::uint64_t hash_prefix = 0;
+    };
     struct Checked {
         File::Stamp stamp;
-        std::vector<bool> blocks;
+        std::vector<CheckedBlock> blocks;
     };
+    static std::uint64_t hash_prefix(Bytes hash)
+    {
+        std::uint64_t v = 0;
+        std::memcpy(&v, hash.data(), std::min<std::size_t>(hash.size(), sizeof v));
+        return v;
+    }
     std::mutex checked_mutex;
     std::unordered_map<std::int64_t, Checked> checked;
 
@@ -258,6 +277,17 @@ struct Store::Impl {
                  "  PRIMARY KEY(tag, segment)) WITHOUT ROWID;"
                  "CREATE INDEX IF NOT EXISTS tags_segment ON tags(segment);"
                  "INSERT OR IGNORE INTO meta VALUES('bytes', 0);");
+            // Segment ids (and so data file names) of a new index start at a random point, so that
+            // an index rebuilt after damage never reuses the ids of the one before: another process
+            // may still hold files and verifications of the old generation under those ids.
+            {
+                std::random_device rd;
+                std::int64_t start = static_cast<std::int64_t>(((std::uint64_t{rd()} << 32) | rd()) >> 24);
+                Stmt seq(writer, "INSERT INTO sqlite_sequence(name, seq) SELECT 'segments', ?1 "
+                                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'segments')");
+                seq.i64(1, start);
+                seq.step();
+            }
             Stmt v(writer, "SELECT value FROM meta WHERE key = 'schema'");
             if (v.step()) {
                 // Another schema (an older or newer build): unusable here, so it is treated like a
@@ -496,7 +526,7 @@ struct Store::Impl {
 
     // Whether block `idx` of segment `id` was verified under `stamp` (forgets the segment's
     // verifications when its file changed since).
-    bool is_checked(std::int64_t id, const File::Stamp& stamp, std::uint32_t idx)
+    bool is_checked(std::int64_t id, const File::Stamp& stamp, const BlockKey& key, const Reader::Location& where)
     {
         std::lock_guard lock(checked_mutex);
         auto it = checked.find(id);
@@ -506,9 +536,12 @@ struct Store::Impl {
             checked.erase(it);
             return false;
         }
-        return idx < it->second.blocks.size() && it->second.blocks[idx];
+        if (key.index >= it->second.blocks.size())
+            return false;
+        const CheckedBlock& c = it->second.blocks[key.index];
+        return c.valid && c.pos == where.pos && c.length == where.length && c.hash_prefix == hash_prefix(key.hash);
     }
-    void mark_checked(std::int64_t id, const File::Stamp& stamp, std::uint32_t idx)
+    void mark_checked(std::int64_t id, const File::Stamp& stamp, const BlockKey& key, const Reader::Location& where)
     {
         std::lock_guard lock(checked_mutex);
         auto& c = checked[id];
@@ -516,9 +549,9 @@ struct Store::Impl {
             c.stamp = stamp;
             c.blocks.clear();
         }
-        if (c.blocks.size() <= idx)
-            c.blocks.resize(idx + 1);
-        c.blocks[idx] = true;
+        if (c.blocks.size() <= key.index)
+            c.blocks.resize(key.index + 1);
+        c.blocks[key.index] = {true, where.pos, where.length, hash_prefix(key.hash)};
     }
     void forget_checked(std::int64_t id)
     {
@@ -544,7 +577,28 @@ struct Store::Impl {
             std::erase_if(files, [id](const auto& e) { return e.first == id; });
         }
         forget_checked(id);
+        if (auto created = file_of(id, true))
+            return created;
+        clear_obstacles(id);
         return file_of(id, true);
+    }
+
+    // Something that is not what the cache expects stands where segment `id`'s data file must go
+    // (a file named like a folder of the path, a folder named like the data file): it is removed,
+    // so that one stray object cannot block every future put.
+    void clear_obstacles(std::int64_t id)
+    {
+        std::error_code ec;
+        auto file = data_file(id);
+        for (const auto& dir : {file.parent_path().parent_path(), file.parent_path()})
+            if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+                PD_WARN("cache: {} is not a folder: removed", dir.string());
+                std::filesystem::remove(dir, ec);
+            }
+        if (std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec)) {
+            PD_WARN("cache: {} is not a file: removed", file.string());
+            std::filesystem::remove_all(file, ec);
+        }
     }
 
     // Drops single blocks whose stored bytes are wrong or gone (writer lock held, inside a
@@ -943,7 +997,7 @@ std::size_t read_run(Store::Impl& s, std::int64_t segment, std::span<const ReadB
     };
     std::vector<bool> hashed(ok, false);
     for (std::size_t i = 0; i < ok; ++i) {
-        if (s.is_checked(segment, before, reqs[i].key.index))
+        if (s.is_checked(segment, before, reqs[i].key, where[i]))
             continue;
         if (!check(i)) {
             ok = i;
@@ -962,10 +1016,10 @@ std::size_t read_run(Store::Impl& s, std::int64_t segment, std::span<const ReadB
                 wrong = i;
                 break;
             }
-    } else if (before.settled(kSettleMs)) {
+    } else if (before.settled(static_cast<unsigned>(s.config.settle.count()))) {
         for (std::size_t i = 0; i < ok; ++i)
             if (hashed[i])
-                s.mark_checked(segment, before, reqs[i].key.index);
+                s.mark_checked(segment, before, reqs[i].key, where[i]);
     }
     // Dropped only when nobody wrote the file while we looked (else a put may be repairing it);
     // the next read checks it again either way.

@@ -73,13 +73,17 @@ protected:
         std::error_code ec;
         fs::remove_all(dir_, ec);
     }
-    std::shared_ptr<Store> open(std::uint64_t quota = 1ull << 30, std::chrono::seconds age = std::chrono::hours(24))
+    std::shared_ptr<Store> open(std::uint64_t quota = 1ull << 30, std::chrono::seconds age = std::chrono::hours(24),
+                                std::chrono::milliseconds settle = std::chrono::milliseconds(60000))
     {
         std::string error;
-        auto s = Store::open({dir_, quota, age}, &error);
+        auto s = Store::open({dir_, quota, age, settle}, &error);
         EXPECT_TRUE(s) << error;
         return s;
     }
+    // A store that remembers its verifications at once (no settle time): the paths where reads
+    // skip hashing are exercised.
+    std::shared_ptr<Store> open_trusting() { return open(1ull << 30, std::chrono::hours(24), std::chrono::milliseconds(0)); }
     static std::vector<std::uint8_t> read_all(Store& s, const Block& b)
     {
         std::vector<std::uint8_t> out(b.data.size());
@@ -513,6 +517,78 @@ TEST_F(StoreTest, ReadsUnderConcurrentTamperingNeverReturnWrongBytes)
     EXPECT_GT(served.load(), 0);
     for (auto& b : blocks)
         EXPECT_EQ(read_all(*s, b), b.data);
+}
+
+// Found by the hostile tester: a verification remembered for a block must not cover the block once
+// its row points elsewhere (another position or length in the index).
+TEST_F(StoreTest, RememberedVerificationDoesNotCoverAMovedRow)
+{
+    auto s = open_trusting();
+    Block b0 = make_block(60, 0), b1 = make_block(60, 1), other = make_block(61, 0);
+    ASSERT_TRUE(s->put(std::array{b0.put(), b1.put()}, kTagA));
+    ASSERT_EQ(read_all(*s, b0), b0.data);
+    ASSERT_EQ(read_all(*s, b0), b0.data); // served from the remembered verification
+    auto verified = s->stats().verified;
+    ASSERT_EQ(read_all(*s, b0), b0.data);
+    EXPECT_EQ(s->stats().verified, verified); // not hashed again
+    index_sql("UPDATE blocks SET pos = 65536 WHERE idx = 0"); // block 0's row now names block 1's bytes
+    ASSERT_TRUE(s->put(std::array{other.put()}, kTagA));      // a commit: locations are looked up again
+    EXPECT_TRUE(read_all(*s, b0).empty());
+    EXPECT_EQ(read_all(*s, b1), b1.data);
+}
+
+// Found by the hostile tester: a stray file or folder where the next segment's data file goes
+// must not block every later put.
+TEST_F(StoreTest, ObstaclesInTheDataPathAreCleared)
+{
+    Block a = make_block(62, 0), b = make_block(63, 0), c = make_block(64, 0);
+    {
+        auto s = open();
+        ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    }
+    auto files = data_files();
+    ASSERT_EQ(files.size(), 1u);
+    long long id = std::stoll(files[0].stem().string());
+    // The next segment's data file is a folder; its sibling folder of the id after is a file.
+    char sub[8];
+    std::snprintf(sub, sizeof sub, "%02llx", (id + 1) & 0xff);
+    fs::create_directories(dir_ / "data" / sub / (std::to_string(id + 1) + ".seg") / "x");
+    std::snprintf(sub, sizeof sub, "%02llx", (id + 2) & 0xff);
+    fs::remove_all(dir_ / "data" / sub);
+    { std::ofstream(dir_ / "data" / sub) << "x"; }
+    auto s = open();
+    ASSERT_TRUE(s->put(std::array{b.put()}, kTagA));
+    ASSERT_TRUE(s->put(std::array{c.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, a), a.data);
+    EXPECT_EQ(read_all(*s, b), b.data);
+    EXPECT_EQ(read_all(*s, c), c.data);
+    s.reset();
+    // The whole data folder replaced by a file.
+    fs::remove_all(dir_ / "data");
+    { std::ofstream(dir_ / "data") << "x"; }
+    s = open();
+    EXPECT_TRUE(read_all(*s, a).empty());
+    ASSERT_TRUE(s->put(std::array{a.put()}, kTagA));
+    EXPECT_EQ(read_all(*s, a), a.data);
+}
+
+// Found by the hostile tester: after another store reset the index, a store that still holds the
+// files and verifications of the old generation must not serve them for the new one.
+TEST_F(StoreTest, AnIndexResetNeverReusesSegmentIds)
+{
+    auto victim = open_trusting();
+    Block x = make_block(65, 0), y = make_block(66, 0);
+    ASSERT_TRUE(victim->put(std::array{x.put()}, kTagA));
+    ASSERT_EQ(read_all(*victim, x), x.data);
+    ASSERT_EQ(read_all(*victim, x), x.data);
+    index_sql("UPDATE meta SET value = 3 WHERE key = 'schema'"); // unusable: the next open resets it
+    auto adder = open();
+    EXPECT_EQ(adder->stats().resets, 1u);
+    ASSERT_TRUE(adder->put(std::array{y.put()}, kTagA));
+    EXPECT_EQ(read_all(*adder, y), y.data);
+    auto got = read_all(*victim, y);
+    EXPECT_TRUE(got.empty() || got == y.data);
+    EXPECT_EQ(read_all(*adder, y), y.data); // the victim did not destroy the adder's block
 }
 
 #ifndef _WIN32

@@ -60,6 +60,10 @@ struct Config {
     std::filesystem::path directory;                   // holds index.db (created if missing)
     std::uint64_t quota_bytes = 0;                     // 0: 5 % of the volume holding `directory`
     std::chrono::seconds max_age{28ull * 24 * 3600};   // Windows' default segment age: 28 days
+    // A data file unchanged this long keeps this process's verifications of its blocks (reads
+    // then skip hashing); until then every read hashes what it serves. The default outlasts the
+    // kernel's dirty-page expiry (see store.cpp, kSettle); tests may shorten it.
+    std::chrono::milliseconds settle{60000};
 };
 
 // Identity of one cached block: segment ID, block index and the hash the block's bytes have.
