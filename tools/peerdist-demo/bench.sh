@@ -3,6 +3,8 @@
 # against `cat` of the same file from the page cache, and AddData throughput (verification
 # included) against raw SHA-256, under Wine with the windows build.
 #   tools/peerdist-demo/bench.sh [BUILD_DIR=build/windows] [SIZE_MB=1024] [READ_KIB=1024]
+#   PD_BENCH_SETTLE_S=N  start the reads N s after AddData (61: files old enough that verified
+#                        blocks are not hashed again; 0, the default: every read hashes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/windows}; size_mb=${2:-1024}; read_kib=${3:-1024}

@@ -317,6 +317,15 @@ static int bench(const char *origin_path, const char *ci_path, DWORD read_size)
     add_rate = (double)size / (now_s() - t);
     printf("AddData (verify + cache): %.1f MB/s; raw SHA-256 (bcrypt): %.1f MB/s; ratio %.3f\n", add_rate / 1e6,
            sha_rate / 1e6, add_rate / sha_rate);
+    {
+        /* PD_BENCH_SETTLE_S=N: read N seconds after the data was added. A cache file written less
+         * than a minute ago is hashed on every read (see cache/README.md), older ones once. */
+        char v[16];
+        if (GetEnvironmentVariableA("PD_BENCH_SETTLE_S", v, sizeof(v)) && atoi(v) > 0) {
+            printf("(reads start %d s after the data was added)\n", atoi(v));
+            Sleep((DWORD)atoi(v) * 1000);
+        }
+    }
     for (pass = 0; pass < 3; pass++) {
         t = now_s();
         for (off = 0; off < size; off += n) {
