@@ -349,6 +349,21 @@ static int bench(const char *origin_path, const char *ci_path, DWORD read_size)
     printf("BlockRead (cached, %lu KiB reads): %.1f MB/s (median of 3; first pass %.1f MB/s: every block hashed on "
            "its first read in this process)\n", read_size / 1024, read_rate[1] / 1e6, first_pass / 1e6);
     printf("BLOCKREAD_BYTES_PER_S %.0f\n", read_rate[1]);
+    {
+        /* Context: what one completion costs the application here, without any PeerDist work (a
+         * packet posted to a port and taken back; under Wine both are wineserver calls). */
+        HANDLE p = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+        ULONG_PTR k;
+        int i;
+        t = now_s();
+        for (i = 0; i < 2000; i++) {
+            PostQueuedCompletionStatus(p, 1, 2, &ov);
+            GetQueuedCompletionStatus(p, &n, &k, &got, INFINITE);
+        }
+        printf("context: one completion-port round trip (Post + GetQueuedCompletionStatus): %.1f us\n",
+               (now_s() - t) / 2000 * 1e6);
+        CloseHandle(p);
+    }
     /* AddData once more after FlushContent deleted the cache files: the same work, into page-cache
      * memory just freed (the first run may be capped by the machine's rate of providing new
      * memory; see bench.sh's "context" line). */
