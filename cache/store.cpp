@@ -735,27 +735,35 @@ struct Store::Impl {
         }
     }
 
+    // Opens a connection of its own to the index and returns check(db); false if anything throws.
+    // (The statements of `check` are gone when it returns, before the connection closes.)
+    template <typename F>
+    bool probe_index(F&& check)
+    {
+        sqlite3* db = nullptr;
+        bool ok = false;
+        try {
+            db = open_db(file, false);
+            ok = check(db);
+        } catch (const std::exception&) {
+            ok = false;
+        }
+        if (db)
+            sqlite3_close(db);
+        return ok;
+    }
+
     // True when the index file is a sound database of our schema.
     bool index_healthy()
     {
-        sqlite3* db = nullptr;
-        try {
-            db = open_db(file, false);
+        return probe_index([](sqlite3* db) {
             Stmt check(db, "PRAGMA quick_check(1)");
-            bool ok = check.step() && sqlite3_column_text(check.get(), 0) &&
-                      std::strcmp(reinterpret_cast<const char*>(sqlite3_column_text(check.get(), 0)), "ok") == 0;
-            check = Stmt();
-            if (ok) {
-                Stmt v(db, "SELECT value FROM meta WHERE key = 'schema'");
-                ok = v.step() && v.col_i64(0) == kSchemaVersion;
-            }
-            sqlite3_close(db);
-            return ok;
-        } catch (const std::exception&) {
-            if (db)
-                sqlite3_close(db);
-            return false;
-        }
+            const unsigned char* text = check.step() ? sqlite3_column_text(check.get(), 0) : nullptr;
+            if (!text || std::strcmp(reinterpret_cast<const char*>(text), "ok") != 0)
+                return false;
+            Stmt v(db, "SELECT value FROM meta WHERE key = 'schema'");
+            return v.step() && v.col_i64(0) == kSchemaVersion;
+        });
     }
 
     // Empties a damaged index through SQLite's own locking (other processes then see an empty
@@ -764,41 +772,20 @@ struct Store::Impl {
     // not a database at all and cannot be opened), the files are deleted.
     void reset_index()
     {
-        sqlite3* db = nullptr;
-        bool done = false;
-        try {
-            db = open_db(file, false);
+        bool done = probe_index([](sqlite3* db) {
             sqlite3_table_column_metadata(db, nullptr, "meta", "key", nullptr, nullptr, nullptr, nullptr, nullptr);
             sqlite3_db_config(db, SQLITE_DBCONFIG_RESET_DATABASE, 1, nullptr);
-            done = sqlite3_exec(db, "VACUUM", nullptr, nullptr, nullptr) == SQLITE_OK;
+            bool vacuumed = sqlite3_exec(db, "VACUUM", nullptr, nullptr, nullptr) == SQLITE_OK;
             sqlite3_db_config(db, SQLITE_DBCONFIG_RESET_DATABASE, 0, nullptr);
-        } catch (const std::exception&) {
-        }
-        if (db)
-            sqlite3_close(db);
-        if (!done || !index_healthy_or_empty()) {
+            return vacuumed;
+        });
+        bool usable = done && probe_index([](sqlite3* db) { return Stmt(db, "SELECT count(*) FROM sqlite_schema").step(); });
+        if (!usable)
             for (const char* ext : {"", "-wal", "-shm", "-journal"}) {
                 auto f = file;
                 f += ext;
                 remove_file(f);
             }
-        }
-    }
-    bool index_healthy_or_empty()
-    {
-        sqlite3* db = nullptr;
-        try {
-            db = open_db(file, false);
-            Stmt q(db, "SELECT count(*) FROM sqlite_schema");
-            bool ok = q.step();
-            q = Stmt();
-            sqlite3_close(db);
-            return ok;
-        } catch (const std::exception&) {
-            if (db)
-                sqlite3_close(db);
-            return false;
-        }
     }
 
     // The index is damaged (SQLite said so): closes every connection, keeps a copy in
