@@ -164,16 +164,16 @@ static DWORD WINAPI loader(void *arg)
     return 0;
 }
 
-/* 100 ms read timeouts behind a backlog of queued AddData calls (ten calls of the 24 MiB load
- * content, all pending at once): the timeouts must not wait for the verification work. Returns
- * the worst lateness in ms. */
+/* 100 ms read timeouts behind a backlog of queued AddData calls (forty calls of the 24 MiB load
+ * content, all pending at once: nearly a second of hashing on one core): the timeouts must not
+ * wait for the verification work. Returns the worst lateness in ms. */
 static double queued_backlog_lateness(void)
 {
     PEERDIST_INSTANCE_HANDLE lh = startup();
     HANDLE lport = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
     PEERDIST_CONTENT_TAG tag = new_tag();
     CH lc, rc;
-    ASYNC adds[10], reads[20];
+    ASYNC adds[40], reads[20];
     LARGE_INTEGER t0[20], t1;
     double worst = 0;
     int i;
@@ -183,7 +183,7 @@ static double queued_backlog_lateness(void)
     ch_load(&lc, load_ci, load_ci_size, load_ci_size);
     ch_open(&rc, lh, &tag, lport, 5);
     ch_load(&rc, target_ci, target_ci_size, target_ci_size);
-    for (i = 0; i < 10; i++)
+    for (i = 0; i < 40; i++)
         op_start(&lc, &adds[i], OP_ADD_DATA, 0, load.size, load.data, 0);
     for (i = 0; i < 20; i++) {
         QueryPerformanceCounter(&t0[i]);
@@ -206,7 +206,7 @@ static double queued_backlog_lateness(void)
         if (late > worst)
             worst = late;
     }
-    for (i = 0; i < 10; i++) {
+    for (i = 0; i < 40; i++) {
         DWORD n;
         ok(GetOverlappedResult(NULL, &adds[i].ov, &n, TRUE), "queued AddData %d failed: %lu\n", i, GetLastError());
         CloseHandle(adds[i].ov.hEvent);
@@ -387,9 +387,11 @@ int main(int argc, char **argv)
 
     {
         double backlog = queued_backlog_lateness();
-        trace("100 ms read timeouts behind ten queued 24 MiB AddData calls: worst %.1f ms late\n", backlog);
+        trace("100 ms read timeouts behind forty queued 24 MiB AddData calls: worst %.1f ms late\n", backlog);
         printf("BACKLOG_LATE_WORST_MS %.1f\n", backlog);
-        ok(backlog < 1000, "a 100 ms read timeout fired %.1f ms late behind queued AddData\n", backlog);
+        /* The requirement is 50 ms; the bound leaves room for a loaded CI machine while still
+         * failing a timer that waits for the hashing (the issue measured 937 ms). */
+        ok(backlog < 120, "a 100 ms read timeout fired %.1f ms late behind queued AddData\n", backlog);
     }
     trace("%ld operations in %d rounds: %ld lost, %ld with several packets, %ld aborted\n", total_ops, rounds,
           total_lost, total_dup, total_aborted);
@@ -402,6 +404,10 @@ int main(int argc, char **argv)
     ok(bad_refusals == 0, "%ld reads refused with another code than ERROR_INVALID_HANDLE\n", bad_refusals);
     ok(load_failures == 0, "%ld AddData calls of the load failed\n", load_failures);
     ok(late_1000 == 0, "%ld read timeouts completed more than 1 s late\n", late_1000);
+    /* At most one in ten over the 50 ms requirement (a loaded CI machine): a timer thread that also
+     * verifies AddData misses it for about a quarter of them. */
+    ok(late_50 * 10 <= total_timeouts, "%ld of %ld read timeouts completed more than 50 ms late\n", late_50,
+       total_timeouts);
     free(target_ci);
     free(load_ci);
     content_unpublish(&target, env.server);
