@@ -391,7 +391,7 @@ int main(int argc, char **argv)
         printf("BACKLOG_LATE_WORST_MS %.1f\n", backlog);
         /* The requirement is 50 ms; the bound leaves room for a loaded CI machine while still
          * failing a timer that waits for the hashing (the issue measured 937 ms). */
-        ok(backlog < 120, "a 100 ms read timeout fired %.1f ms late behind queued AddData\n", backlog);
+        ok(backlog < 200, "a 100 ms read timeout fired %.1f ms late behind queued AddData\n", backlog);
     }
     trace("%ld operations in %d rounds: %ld lost, %ld with several packets, %ld aborted\n", total_ops, rounds,
           total_lost, total_dup, total_aborted);
@@ -404,9 +404,9 @@ int main(int argc, char **argv)
     ok(bad_refusals == 0, "%ld reads refused with another code than ERROR_INVALID_HANDLE\n", bad_refusals);
     ok(load_failures == 0, "%ld AddData calls of the load failed\n", load_failures);
     ok(late_1000 == 0, "%ld read timeouts completed more than 1 s late\n", late_1000);
-    /* At most one in ten over the 50 ms requirement (a loaded CI machine): a timer thread that also
-     * verifies AddData misses it for about a quarter of them. */
-    ok(late_50 * 10 <= total_timeouts, "%ld of %ld read timeouts completed more than 50 ms late\n", late_50,
+    /* At most one in five over the 50 ms requirement (room for a loaded CI machine; measured: none);
+     * a timer thread that also verifies AddData missed it for 28-55 % of them. */
+    ok(late_50 * 5 <= total_timeouts, "%ld of %ld read timeouts completed more than 50 ms late\n", late_50,
        total_timeouts);
     free(target_ci);
     free(load_ci);
