@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "pd/cache/publications.hpp"
 
-#include "sqlite.h"
+#include "common/sqlite.h"
 
 #include "common/log.h"
 
@@ -9,7 +9,7 @@
 
 namespace pd::cache {
 
-using namespace sql;
+using namespace pd::sql;
 
 struct Publications::Impl {
     sqlite3* db = nullptr;

@@ -8,7 +8,7 @@
 
 #include "common/log.h"
 
-#include "sqlite.h"
+#include "common/sqlite.h"
 
 #include "pd/pccrc/crypto.hpp"
 
@@ -30,7 +30,7 @@
 namespace pd::cache {
 namespace {
 
-using namespace sql;
+using namespace pd::sql;
 
 constexpr int kSchemaVersion = 2;
 constexpr std::size_t kOpenFiles = 256;      // data files kept open per store

@@ -8,11 +8,11 @@
 #include <new>
 #include <system_error>
 
-#include "sqlite.h"
+#include "common/sqlite.h"
 
 namespace pd::p2p {
 namespace fs = std::filesystem;
-using namespace pd::cache::sql;
+using namespace pd::sql;
 
 namespace {
 
@@ -51,14 +51,14 @@ Bytes u16_blob(std::u16string_view s)
     }
     return b;
 }
-std::u16string blob_u16(cache::sql::Bytes b)
+std::u16string blob_u16(sql::Bytes b)
 {
     std::u16string s(b.size() / 2, u'\0');
     for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char16_t>(b[2 * i] | (b[2 * i + 1] << 8));
     return s;
 }
-cache::sql::Bytes span(const Guid& g) { return {g.b.data(), g.b.size()}; }
-Guid blob_guid(cache::sql::Bytes b)
+sql::Bytes span(const Guid& g) { return {g.b.data(), g.b.size()}; }
+Guid blob_guid(sql::Bytes b)
 {
     Guid g;
     if (b.size() == g.b.size()) std::memcpy(g.b.data(), b.data(), g.b.size());
@@ -326,7 +326,7 @@ Hr GroupDb::put_meta(std::string_view key, ByteSpan value)
             Stmt s(impl_->db, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2");
             sqlite3_bind_text(s.get(), 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
             static const std::uint8_t kEmpty = 0;  // a zero-length blob, not NULL
-            s.blob(2, value.empty() ? cache::sql::Bytes(&kEmpty, 0) : value);
+            s.blob(2, value.empty() ? sql::Bytes(&kEmpty, 0) : value);
             s.step();
             return hr::ok;
         });

@@ -1,6 +1,6 @@
 #include "pd/p2p/user_store.hpp"
 
-#include "sqlite.h"
+#include "common/sqlite.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -22,7 +22,7 @@
 #endif
 
 namespace fs = std::filesystem;
-namespace sql = pd::cache::sql;
+namespace sql = pd::sql;
 
 namespace pd::p2p {
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// Small helpers over the SQLite C API shared by the cache's databases (internal to cache/).
+// Small helpers over the SQLite C API shared by the engine's databases (the PeerDist cache and
+// publications in cache/, the P2P store and group databases in src/p2p/).
 #pragma once
 
 #include <sqlite3.h>
@@ -13,7 +14,7 @@
 #include <string>
 #include <utility>
 
-namespace pd::cache::sql {
+namespace pd::sql {
 
 using Bytes = std::span<const std::uint8_t>;
 constexpr int kBusyTimeoutMs = 30000; // another process holding the write lock
@@ -136,4 +137,4 @@ inline sqlite3* open_db(const std::filesystem::path& file, bool mmap = true)
 }
 
 
-} // namespace pd::cache::sql
+} // namespace pd::sql
