@@ -36,11 +36,6 @@ constexpr int kSchemaVersion = 2;
 constexpr std::size_t kOpenFiles = 256;      // data files kept open per store
 constexpr std::size_t kReaders = 4;            // read connections (parallel readers)
 constexpr std::int64_t kTouchInterval = 60;    // seconds between LRU updates of one segment
-// kSettle (Config::settle, default 60 s): a data file unchanged this long keeps its verifications.
-// Longer than the kernel keeps a page dirty (dirty_expire 30 s + the flusher's 5 s period): writes
-// through a shared mapping to a page that is already dirty change no timestamp, and only after
-// writeback does the next such write fault and update mtime/ctime again. Until then every read of
-// the file hashes what it serves.
 constexpr std::size_t kQuarantineKept = 3;     // copies of damaged index files kept
 constexpr std::uint32_t kWholeSegment = ~0u;   // a "bad block" index meaning: the segment's file is gone
 
@@ -117,10 +112,12 @@ struct Store::Impl {
     std::shared_mutex conn_mutex;
 
     // Blocks verified by this process, per segment, valid while the segment's data file keeps the
-    // stamp they were verified under.
-    // What was verified of one block: where its bytes were read from and which hash they
-    // matched. A row moved in the index (another pos or length) or another hash asked for is not
-    // covered by the verification.
+    // stamp they were verified under and remembered only once the file settled (Config::settle,
+    // default 60 s: longer than the kernel keeps a page dirty - dirty_expire 30 s plus the
+    // flusher's 5 s period - because writes through a shared mapping to an already-dirty page
+    // change no timestamp; only after writeback does the next such write update mtime/ctime).
+    // Per block: where its bytes were read from and which hash they matched, so that a row moved
+    // in the index (another pos or length) or another hash asked for is not covered.
     struct CheckedBlock {
         bool valid = false;
         std::uint64_t pos = 0, length = 0;
@@ -492,27 +489,37 @@ struct Store::Impl {
         }
     }
 
-    // Runs body(dropped) in a write transaction; deletes the data files of the segments it
-    // dropped once the transaction committed.
+    // Runs body(dropped) in a write transaction and tells every process of the commit (the
+    // shared counter); the caller holds write_mutex and deletes the data files of the segments
+    // the body dropped once it may (after the commit).
     template <typename F>
-    auto write_transaction(F&& body)
+    auto transaction_locked(F&& body, std::vector<std::int64_t>& dropped)
     {
-        std::vector<std::int64_t> dropped;
-        std::shared_lock conn(conn_mutex);
-        std::unique_lock lock(write_mutex);
         exec(writer, "BEGIN IMMEDIATE");
         try {
             auto result = body(dropped);
             exec(writer, "COMMIT");
             if (counter)
                 counter->increment();
-            lock.unlock();
-            delete_files(dropped);
             return result;
         } catch (...) {
             sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
             throw;
         }
+    }
+
+    // Runs body(dropped) in a write transaction; deletes the data files of the segments it
+    // dropped once the transaction committed (outside the write lock).
+    template <typename F>
+    auto write_transaction(F&& body)
+    {
+        std::vector<std::int64_t> dropped;
+        std::shared_lock conn(conn_mutex);
+        std::unique_lock lock(write_mutex);
+        auto result = transaction_locked(body, dropped);
+        lock.unlock();
+        delete_files(dropped);
+        return result;
     }
 
     void open_connections()
@@ -524,8 +531,8 @@ struct Store::Impl {
 
     // ---- verification state (this process) ----
 
-    // Whether block `idx` of segment `id` was verified under `stamp` (forgets the segment's
-    // verifications when its file changed since).
+    // Whether `key`'s block, read from `where` in segment `id`'s file, was verified under `stamp`
+    // (forgets the segment's verifications when its file changed since).
     bool is_checked(std::int64_t id, const File::Stamp& stamp, const BlockKey& key, const Reader::Location& where)
     {
         std::lock_guard lock(checked_mutex);
@@ -559,8 +566,9 @@ struct Store::Impl {
         checked.erase(id);
     }
 
-    // The data file of segment `id` for writing: the cached handle only if the path still names
-    // that file (it may have been deleted or replaced on disk), else a new one (created).
+    // The data file of segment `id` for writing: the cached handle only while some name still
+    // refers to it (File::linked: not deleted or replaced on disk), else a new one (created, after
+    // clearing whatever stands in its way).
     std::shared_ptr<File> file_for_write(std::int64_t id)
     {
         std::shared_ptr<File> f;
@@ -814,16 +822,10 @@ struct Store::Impl {
         }
         memo_forget();
         std::vector<std::int64_t> orphans;
-        exec(writer, "BEGIN IMMEDIATE");
-        try {
-            sweep_orphans(orphans);
-            exec(writer, "COMMIT");
-        } catch (...) {
-            sqlite3_exec(writer, "ROLLBACK", nullptr, nullptr, nullptr);
-            throw;
-        }
-        if (counter)
-            counter->increment();
+        transaction_locked([&](std::vector<std::int64_t>& dropped) {
+            sweep_orphans(dropped);
+            return 0;
+        }, orphans);
         delete_files(orphans);
     }
 

@@ -62,7 +62,7 @@ struct Config {
     std::chrono::seconds max_age{28ull * 24 * 3600};   // Windows' default segment age: 28 days
     // A data file unchanged this long keeps this process's verifications of its blocks (reads
     // then skip hashing); until then every read hashes what it serves. The default outlasts the
-    // kernel's dirty-page expiry (see store.cpp, kSettle); tests may shorten it.
+    // kernel's dirty-page expiry (see store.cpp, Store::Impl::checked); tests may shorten it.
     std::chrono::milliseconds settle{60000};
 };
 
