@@ -13,7 +13,7 @@ PKGS=(build-essential cmake ninja-build pkg-config perl make ca-certificates xz-
       libboost-dev libspdlog-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev googletest
       libbenchmark-dev g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix mingw-w64-tools
       binutils-mingw-w64-x86-64 wine wine64 libwine clang libclang-rt-14-dev
-      debian-archive-keyring iproute2 openssl bc tcl)
+      debian-archive-keyring iproute2 openssl bc tcl tcpdump nginx-light curl)
 
 # Step 1: the distribution must be Debian 12 (bookworm): package names and versions depend on it.
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
