@@ -32,7 +32,7 @@ namespace {
 
 using namespace pd::sql;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr std::size_t kOpenFiles = 256;      // data files kept open per store
 constexpr std::size_t kReaders = 4;            // read connections (parallel readers)
 constexpr std::int64_t kTouchInterval = 60;    // seconds between LRU updates of one segment
@@ -140,7 +140,7 @@ struct Store::Impl {
 
     std::mutex write_mutex;   // guards writer and its statements
     sqlite3* writer = nullptr;
-    Stmt seg_find, seg_insert, seg_add_bytes, seg_touch, seg_delete, block_find, block_insert, block_delete, block_move,
+    Stmt seg_info, seg_find, seg_insert, seg_add_bytes, seg_touch, seg_delete, block_find, block_insert, block_delete, block_move,
         block_count, tag_insert, total_get, total_add;
 
     // Open data files, least recently used first out.
@@ -245,7 +245,7 @@ struct Store::Impl {
     {
         pool.clear();
         version_reader.reset();
-        for (Stmt* s : {&seg_find, &seg_insert, &seg_add_bytes, &seg_touch, &seg_delete, &block_find, &block_insert,
+        for (Stmt* s : {&seg_info, &seg_find, &seg_insert, &seg_add_bytes, &seg_touch, &seg_delete, &block_find, &block_insert,
                         &block_delete, &block_move, &block_count, &tag_insert, &total_get, &total_add})
             *s = Stmt();
         if (writer)
@@ -262,7 +262,8 @@ struct Store::Impl {
             exec(writer,
                  "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
                  "CREATE TABLE IF NOT EXISTS segments(id INTEGER PRIMARY KEY AUTOINCREMENT, hohodk BLOB NOT NULL UNIQUE,"
-                 "  bytes INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, last_used INTEGER NOT NULL);"
+                 "  bytes INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, last_used INTEGER NOT NULL,"
+                 "  secret BLOB, algorithm INTEGER NOT NULL DEFAULT 0, block_count INTEGER NOT NULL DEFAULT 0);"
                  "CREATE INDEX IF NOT EXISTS segments_lru ON segments(last_used);"
                  "CREATE INDEX IF NOT EXISTS segments_age ON segments(created);"
                  "CREATE TABLE IF NOT EXISTS blocks("
@@ -285,15 +286,27 @@ struct Store::Impl {
                 seq.i64(1, start);
                 seq.step();
             }
-            Stmt v(writer, "SELECT value FROM meta WHERE key = 'schema'");
-            if (v.step()) {
-                // Another schema (an older or newer build): unusable here, so it is treated like a
-                // damaged index and reset (an empty cache beats a cache that never opens).
-                if (v.col_i64(0) != kSchemaVersion)
-                    throw SqliteError("cache schema version " + std::to_string(v.col_i64(0)) + " is not supported",
-                                      SQLITE_CORRUPT);
-            } else {
+            std::int64_t schema = 0;
+            {
+                Stmt v(writer, "SELECT value FROM meta WHERE key = 'schema'");
+                if (v.step())
+                    schema = v.col_i64(0);
+            }
+            if (schema == 0) {
                 exec(writer, ("INSERT INTO meta VALUES('schema', " + std::to_string(kSchemaVersion) + ")").c_str());
+            } else if (schema == 2) {
+                // Schema 2 (issue 10) lacked what a peer needs to serve a segment (its secret Kp,
+                // hash algorithm and block count): the columns are added; segments cached by the
+                // older build stay readable locally and are served once data is added again.
+                exec(writer, "ALTER TABLE segments ADD COLUMN secret BLOB;"
+                             "ALTER TABLE segments ADD COLUMN algorithm INTEGER NOT NULL DEFAULT 0;"
+                             "ALTER TABLE segments ADD COLUMN block_count INTEGER NOT NULL DEFAULT 0;"
+                             "UPDATE meta SET value = 3 WHERE key = 'schema';");
+            } else if (schema != kSchemaVersion) {
+                // Another schema (a newer build): unusable here, so it is treated like a damaged
+                // index and reset (an empty cache beats a cache that never opens).
+                throw SqliteError("cache schema version " + std::to_string(schema) + " is not supported",
+                                  SQLITE_CORRUPT);
             }
             exec(writer, "COMMIT");
         } catch (...) {
@@ -305,6 +318,8 @@ struct Store::Impl {
     void prepare()
     {
         seg_find = Stmt(writer, "SELECT id FROM segments WHERE hohodk = ?1");
+        seg_info = Stmt(writer, "UPDATE segments SET secret = ?2, algorithm = ?3, block_count = ?4 WHERE id = ?1 AND "
+                                "(secret IS NULL OR secret != ?2 OR algorithm != ?3 OR block_count != ?4)");
         seg_insert = Stmt(writer, "INSERT INTO segments(hohodk, created, last_used) VALUES(?1, ?2, ?2)");
         seg_add_bytes = Stmt(writer, "UPDATE segments SET bytes = bytes + ?2, last_used = ?3 WHERE id = ?1");
         seg_touch = Stmt(writer, "UPDATE segments SET last_used = ?2 WHERE hohodk = ?1");
@@ -770,7 +785,7 @@ struct Store::Impl {
             if (!text || std::strcmp(reinterpret_cast<const char*>(text), "ok") != 0)
                 return false;
             Stmt v(db, "SELECT value FROM meta WHERE key = 'schema'");
-            return v.step() && v.col_i64(0) == kSchemaVersion;
+            return v.step() && (v.col_i64(0) == kSchemaVersion || v.col_i64(0) == 2); // 2: migrated at open
         });
     }
 
@@ -1084,19 +1099,28 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
             std::shared_ptr<File> file;
             std::uint64_t stored_pos = 0, stored_len = 0;
             std::vector<std::uint8_t> compare;
-            auto find_or_create = [&](Bytes segment) {
+            // The segment's row (created if needed) and what serving it to peers needs: its secret
+            // Kp ([MS-PCCRR] 3.2.5.3 encrypts with it), hash algorithm and block count.
+            auto find_or_create = [&](const PutBlock& b) {
+                Bytes segment = b.key.segment;
+                seg_id = 0;
                 {
                     ResetGuard g1{s.seg_find};
                     s.seg_find.blob(1, segment);
-                    if (s.seg_find.step()) {
+                    if (s.seg_find.step())
                         seg_id = s.seg_find.col_i64(0);
-                        return;
-                    }
                 }
-                ResetGuard g2{s.seg_insert};
-                s.seg_insert.blob(1, segment).i64(2, now);
-                s.seg_insert.step();
-                seg_id = sqlite3_last_insert_rowid(s.writer);
+                if (!seg_id) {
+                    ResetGuard g2{s.seg_insert};
+                    s.seg_insert.blob(1, segment).i64(2, now);
+                    s.seg_insert.step();
+                    seg_id = sqlite3_last_insert_rowid(s.writer);
+                }
+                if (!b.segment_secret.empty()) {
+                    ResetGuard g3{s.seg_info};
+                    s.seg_info.i64(1, seg_id).blob(2, b.segment_secret).i64(3, b.key.algorithm).i64(4, b.segment_blocks);
+                    s.seg_info.step();
+                }
             };
             // New blocks of the current segment: their bytes are written in as few calls as
             // possible (runs consecutive in the file and in memory), and the segment's byte count
@@ -1128,7 +1152,7 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
                 if (!seg_id || !same(last_segment, b.key.segment)) {
                     if (seg_id)
                         flush();
-                    find_or_create(b.key.segment);
+                    find_or_create(b);
                     last_segment = b.key.segment;
                     file.reset();
                 }
@@ -1149,7 +1173,7 @@ bool Store::put(std::span<const PutBlock> blocks, Tag tag, std::string* error)
                             if (file)
                                 flush();
                             s.drop_segment(seg_id, dropped);
-                            find_or_create(b.key.segment);
+                            find_or_create(b);
                             file.reset();
                         }
                     }
@@ -1290,6 +1314,103 @@ std::uint64_t Store::version()
         impl_->on_error("version", e);
         return 0; // waiters then re-check at their deadline only
     }
+}
+
+namespace {
+
+SegmentEntry segment_from_row(Stmt& q)
+{
+    // columns: id, hohodk, secret, algorithm, block_count, created
+    SegmentEntry e;
+    auto id = q.col_blob(1);
+    e.id.assign(id.begin(), id.end());
+    auto secret = q.col_blob(2);
+    e.secret.assign(secret.begin(), secret.end());
+    e.algorithm = static_cast<std::uint32_t>(q.col_i64(3));
+    e.block_count = static_cast<std::uint32_t>(q.col_i64(4));
+    e.created = q.col_i64(5);
+    return e;
+}
+
+void fill_blocks(sqlite3* db, std::int64_t segment, SegmentEntry& e)
+{
+    Stmt b(db, "SELECT idx FROM blocks WHERE segment = ?1 ORDER BY idx");
+    b.i64(1, segment);
+    while (b.step())
+        e.blocks.push_back(static_cast<std::uint32_t>(b.col_i64(0)));
+}
+
+constexpr const char* kSegmentColumns = "SELECT id, hohodk, secret, algorithm, block_count, created FROM segments";
+
+} // namespace
+
+std::optional<SegmentEntry> Store::segment(Bytes id)
+{
+    try {
+        return impl_->with_reader([&](Reader& r) -> std::optional<SegmentEntry> {
+            Stmt q(r.db, (std::string(kSegmentColumns) + " WHERE hohodk = ?1").c_str());
+            q.blob(1, id);
+            if (!q.step())
+                return std::nullopt;
+            SegmentEntry e = segment_from_row(q);
+            fill_blocks(r.db, q.col_i64(0), e);
+            if (e.blocks.empty())
+                return std::nullopt;
+            return e;
+        });
+    } catch (const std::exception& e) {
+        impl_->on_error("segment", e);
+        return std::nullopt;
+    }
+}
+
+std::vector<SegmentEntry> Store::segments()
+{
+    try {
+        return impl_->with_reader([&](Reader& r) {
+            std::vector<SegmentEntry> all;
+            Stmt q(r.db, kSegmentColumns);
+            while (q.step()) {
+                all.push_back(segment_from_row(q));
+                fill_blocks(r.db, q.col_i64(0), all.back());
+            }
+            return all;
+        });
+    } catch (const std::exception& e) {
+        impl_->on_error("segments", e);
+        return {};
+    }
+}
+
+std::optional<std::vector<std::uint8_t>> Store::read_block(Bytes segment, std::uint32_t index)
+{
+    std::vector<std::uint8_t> hash;
+    std::uint32_t algorithm = 0;
+    std::uint64_t length = 0;
+    try {
+        bool found = impl_->with_reader([&](Reader& r) {
+            Stmt q(r.db, "SELECT b.hash, b.length, s.algorithm FROM blocks b JOIN segments s ON b.segment = s.id "
+                         "WHERE s.hohodk = ?1 AND b.idx = ?2");
+            q.blob(1, segment).i64(2, index);
+            if (!q.step())
+                return false;
+            auto h = q.col_blob(0);
+            hash.assign(h.begin(), h.end());
+            length = static_cast<std::uint64_t>(q.col_i64(1));
+            algorithm = static_cast<std::uint32_t>(q.col_i64(2));
+            return true;
+        });
+        if (!found || length == 0 || length > (1u << 20))
+            return std::nullopt;
+    } catch (const std::exception& e) {
+        impl_->on_error("read_block", e);
+        return std::nullopt;
+    }
+    std::vector<std::uint8_t> out(length);
+    ReadBlock req{BlockKey{segment, index, hash, algorithm}, 0, out};
+    if (read(std::span(&req, 1)) != 1)
+        return std::nullopt;
+    return out;
 }
 
 Stats Store::stats()

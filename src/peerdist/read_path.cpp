@@ -46,6 +46,16 @@ pd::cache::BlockKey ContentView::key(std::size_t segment, std::uint32_t block) c
     return {segment_ids[segment].span(), block, ci.block_hash(segment, block), static_cast<std::uint32_t>(ci.algorithm)};
 }
 
+pd::cache::PutBlock ContentView::put_block(std::size_t segment, std::uint32_t block,
+                                           std::span<const std::uint8_t> bytes) const
+{
+    const auto& sg = ci.segments[segment];
+    pd::cache::PutBlock p{key(segment, block), block * sg.block_size, sg.length, bytes};
+    p.segment_secret = sg.kp.span();
+    p.segment_blocks = sg.total_blocks();
+    return p;
+}
+
 std::uint64_t ContentView::read_cached(std::uint64_t offset, std::span<std::uint8_t> out) const
 {
     if (offset < ci.range.start || offset >= ci.range.end || out.empty())
@@ -148,7 +158,34 @@ pccrc::ByteRange ContentView::missing_range(std::uint64_t offset, std::uint64_t 
     return {start, std::max(end, start)};
 }
 
-std::vector<std::shared_ptr<BlockSource>> remote_sources() { return {}; }
+namespace {
+std::mutex sources_mutex;
+std::vector<std::shared_ptr<BlockSource>>& sources_list()
+{
+    static std::vector<std::shared_ptr<BlockSource>> list;
+    return list;
+}
+} // namespace
+
+std::vector<std::shared_ptr<BlockSource>> remote_sources()
+{
+    std::lock_guard lock(sources_mutex);
+    return sources_list();
+}
+
+void add_remote_source(std::shared_ptr<BlockSource> source)
+{
+    if (!source)
+        return;
+    std::lock_guard lock(sources_mutex);
+    sources_list().push_back(std::move(source));
+}
+
+void remove_remote_source(const std::shared_ptr<BlockSource>& source)
+{
+    std::lock_guard lock(sources_mutex);
+    std::erase(sources_list(), source);
+}
 
 struct Waiters::Waiter {
     std::shared_ptr<pd::cache::Store> store;

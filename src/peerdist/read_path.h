@@ -38,6 +38,9 @@ struct ContentView {
     // Absolute end of the described segments: AddData past it is out of bounds.
     std::uint64_t content_end() const;
     pd::cache::BlockKey key(std::size_t segment, std::uint32_t block) const;
+    // A verified block (its bytes already checked against the CI) as the cache stores it, with
+    // what serving the segment to peers needs: Kp and the segment's block count.
+    pd::cache::PutBlock put_block(std::size_t segment, std::uint32_t block, std::span<const std::uint8_t> bytes) const;
 
     // Copies the bytes cached contiguously from `offset` (at most out.size(), not past the CI
     // range) into out; returns how many.
@@ -63,8 +66,11 @@ public:
     virtual bool flash_crowd(const ContentView& content) const = 0;
 };
 
-// Registered remote sources (empty for now).
+// Registered remote sources (the peer transport registers itself when peers are enabled).
 std::vector<std::shared_ptr<BlockSource>> remote_sources();
+// Registers / unregisters a remote source (thread-safe).
+void add_remote_source(std::shared_ptr<BlockSource> source);
+void remove_remote_source(const std::shared_ptr<BlockSource>& source);
 
 // Reads waiting for data, one service per instance (on the runtime's timer thread, io()). A waiter
 // is re-evaluated whenever the cache changes (a commit of this process: poke_all(); of another

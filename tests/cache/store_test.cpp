@@ -581,7 +581,7 @@ TEST_F(StoreTest, AnIndexResetNeverReusesSegmentIds)
     ASSERT_TRUE(victim->put(std::array{x.put()}, kTagA));
     ASSERT_EQ(read_all(*victim, x), x.data);
     ASSERT_EQ(read_all(*victim, x), x.data);
-    index_sql("UPDATE meta SET value = 3 WHERE key = 'schema'"); // unusable: the next open resets it
+    index_sql("UPDATE meta SET value = 99 WHERE key = 'schema'"); // unusable: the next open resets it
     auto adder = open();
     EXPECT_EQ(adder->stats().resets, 1u);
     ASSERT_TRUE(adder->put(std::array{y.put()}, kTagA));
@@ -658,3 +658,73 @@ TEST_F(StoreTest, KillDuringPutsLosesNothingCommitted)
 #endif
 
 } // namespace
+
+// What a serving peer asks of the cache: the segment's secret, algorithm, block count and the
+// blocks cached; a block read by segment ID and index, verified; a tampered block is not served.
+TEST_F(StoreTest, SegmentEntryAndServedBlocks)
+{
+    auto s = open();
+    Block a = make_block(3, 0), b = make_block(3, 2, 4000);
+    std::array<std::uint8_t, 32> kp{};
+    kp.fill(0x42);
+    PutBlock puts[] = {a.put(), b.put()};
+    for (auto& p : puts) {
+        p.segment_secret = kp;
+        p.segment_blocks = 3;
+    }
+    ASSERT_TRUE(s->put(puts, kTagA));
+    auto e = s->segment(a.segment);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->secret, std::vector<std::uint8_t>(kp.begin(), kp.end()));
+    EXPECT_EQ(e->algorithm, kSha256);
+    EXPECT_EQ(e->block_count, 3u);
+    EXPECT_EQ(e->blocks, (std::vector<std::uint32_t>{0, 2}));
+    EXPECT_TRUE(e->servable());
+    EXPECT_FALSE(e->complete());
+    EXPECT_GT(e->created, 0);
+    EXPECT_EQ(s->segments().size(), 1u);
+
+    auto got = s->read_block(a.segment, 2);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(*got, b.data);
+    EXPECT_FALSE(s->read_block(a.segment, 1));
+    std::array<std::uint8_t, 32> other{};
+    EXPECT_FALSE(s->segment(other));
+    EXPECT_FALSE(s->read_block(other, 0));
+
+    // A block damaged on disk is never served: it is dropped and reported missing from then on.
+    auto files = data_files();
+    ASSERT_EQ(files.size(), 1u);
+    scribble(files[0], 2 * 65536 + 10, 1);
+    EXPECT_FALSE(s->read_block(a.segment, 2));
+    EXPECT_EQ(s->segment(a.segment)->blocks, (std::vector<std::uint32_t>{0}));
+}
+
+// An index of schema 2 (the previous build) is migrated, not reset: its blocks stay readable; its
+// segments become servable once data is added with their secret.
+TEST_F(StoreTest, SchemaTwoIsMigrated)
+{
+    Block a = make_block(4, 0);
+    {
+        auto s = open();
+        PutBlock p = a.put();
+        ASSERT_TRUE(s->put({&p, 1}, kTagA));
+    }
+    // Turn the index back into schema 2: drop the three columns (SQLite >= 3.35).
+    index_sql("ALTER TABLE segments DROP COLUMN secret; ALTER TABLE segments DROP COLUMN algorithm;"
+              "ALTER TABLE segments DROP COLUMN block_count; UPDATE meta SET value = 2 WHERE key = 'schema';");
+    auto s = open();
+    EXPECT_EQ(read_all(*s, a), a.data);
+    EXPECT_EQ(s->stats().resets, 0u);
+    auto e = s->segment(a.segment);
+    ASSERT_TRUE(e);
+    EXPECT_FALSE(e->servable());
+    std::array<std::uint8_t, 32> kp{};
+    kp.fill(7);
+    PutBlock p = a.put();
+    p.segment_secret = kp;
+    p.segment_blocks = 1;
+    ASSERT_TRUE(s->put({&p, 1}, kTagA));
+    EXPECT_TRUE(s->segment(a.segment)->servable());
+    EXPECT_TRUE(s->segment(a.segment)->complete());
+}

@@ -6,8 +6,10 @@
 // Storage: an index in SQLite (WAL journal) and the block bytes in one data file per segment,
 // each block at its own offset inside its segment (so that a read of consecutive blocks is one
 // positional read of one file):
-//   index.db  segments(id AUTOINCREMENT, hohodk UNIQUE, bytes, created, last_used) - one row per
-//                     segment ID ([MS-PCCRC] 2.2: HoHoDk) with cached blocks
+//   index.db  segments(id AUTOINCREMENT, hohodk UNIQUE, bytes, created, last_used, secret, algorithm,
+//                     block_count) - one row per segment ID ([MS-PCCRC] 2.2: HoHoDk) with cached
+//                     blocks; secret (Kp), algorithm and block_count are what serving it to peers
+//                     needs (schema 3; a schema-2 index is migrated at open)
 //             blocks(segment, idx, hash, pos, length)  - a V1 block (<= 64 KiB, pos = idx * 64 KiB)
 //                     or a whole V2 segment (<= 128 KiB, idx 0, pos 0)
 //             tags(tag, segment)  - PEERDIST_CONTENT_TAGs that added data to a segment (FlushContent)
@@ -82,6 +84,22 @@ struct PutBlock {
     std::uint32_t position = 0;        // offset of the block inside its segment
     std::uint32_t segment_length = 0;  // the segment's length: its data file is made this large
     Bytes data;
+    // What serving the segment to peers needs, from its content information (recorded on the
+    // segment's row; empty secret: not recorded, the segment is then not served):
+    Bytes segment_secret{};            // Kp ([MS-PCCRC] 2.2), the key of [MS-PCCRR] 3.2.5.3
+    std::uint32_t segment_blocks = 0;  // blocks in the whole segment (V1: <= 512; V2: 1)
+};
+
+// A cached segment as a serving peer sees it ([MS-PCCRD] answers, [MS-PCCRR] BLKLIST / BLK).
+struct SegmentEntry {
+    std::vector<std::uint8_t> id;      // HoHoDk
+    std::vector<std::uint8_t> secret;  // Kp; empty when unknown (cached by an older build)
+    std::uint32_t algorithm = 0;       // hash algorithm of its blocks (as BlockKey::algorithm)
+    std::uint32_t block_count = 0;     // blocks in the whole segment; 0 when unknown
+    std::vector<std::uint32_t> blocks; // indexes of the blocks cached, ascending
+    std::int64_t created = 0;          // when its first block was cached (seconds since 1970)
+    bool servable() const { return !secret.empty() && block_count != 0; }
+    bool complete() const { return block_count != 0 && blocks.size() >= block_count; }
 };
 
 struct ReadBlock {
@@ -127,6 +145,17 @@ public:
     // rewritten if the stored ones differ; with another hash the segment is replaced. Returns
     // false (and *error) if nothing was stored.
     bool put(std::span<const PutBlock> blocks, Tag tag, std::string* error = nullptr);
+
+    // The segment with this ID and which of its blocks are cached (nullopt: none). Index only, no
+    // data file is read: a block listed here may still fail verification in read_block().
+    std::optional<SegmentEntry> segment(Bytes id);
+    // Every cached segment (for listings), in no particular order.
+    std::vector<SegmentEntry> segments();
+
+    // The bytes of one cached block, found by segment ID and index and verified against the hash
+    // recorded with it (as read() does: a block whose stored bytes are wrong is dropped and
+    // reported missing). This is what a peer serves ([MS-PCCRR] MSG_BLK).
+    std::optional<std::vector<std::uint8_t>> read_block(Bytes segment, std::uint32_t index);
 
     // Marks a segment used now (LRU order). Cheap to call often: no I/O; the use is recorded (at
     // most once a minute per segment and process) with the next put, limit check or close.
