@@ -26,6 +26,15 @@ case "$cmd" in
     # (fails when this prefix's wineserver already runs: the trivial program below then decides)
     wineserver -p </dev/null >/dev/null 2>&1 || true
     "$WINE" cmd /c exit </dev/null >/dev/null 2>&1 || die "wine cmd" "a trivial program did not run"
+    # A prefix started here lives in the caller's network namespace - on a developer's or CI machine
+    # that is the real network. Distributed caching is therefore turned off by policy in it
+    # (CooperativeCaching Enable = 0: no probe sent, none answered, nothing served), so that no
+    # test ever talks to the LAN. The multi-host tests (tests/net) turn it on again in their
+    # per-host copies, whose wineservers run inside network namespaces of their own.
+    if [ "${PD_WINE_PEERS:-0}" != 1 ]; then
+      "$WINE" reg add 'HKLM\SOFTWARE\Policies\Microsoft\PeerDist\CooperativeCaching' /v Enable /t REG_DWORD /d 0 /f \
+        </dev/null >/dev/null 2>&1 || die "wine reg" "cannot set the CooperativeCaching policy"
+    fi
     ;;
   stop)
     [ -d "$prefix" ] || exit 0
