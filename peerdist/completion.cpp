@@ -2,6 +2,8 @@
 
 #include "common/log.h"
 
+#include <peerdist.h>
+
 #include <mutex>
 #include <unordered_map>
 
@@ -65,6 +67,45 @@ LONG ntstatus_from_win32(DWORD error)
     if (error == ERROR_OPERATION_ABORTED)
         return kStatusCancelled;
     return static_cast<LONG>(0xC0070000u | (error & 0xFFFF));
+}
+
+DWORD win32_error(Status status)
+{
+    switch (status) {
+    case Status::kSuccess: return ERROR_SUCCESS;
+    case Status::kPending: return ERROR_IO_PENDING;
+    case Status::kAborted: return ERROR_OPERATION_ABORTED;
+    case Status::kTimeout: return ERROR_TIMEOUT;
+    case Status::kMissingData: return PEERDIST_ERROR_MISSING_DATA;
+    case Status::kNoMore: return PEERDIST_ERROR_NO_MORE;
+    case Status::kOutOfBounds: return PEERDIST_ERROR_OUT_OF_BOUNDS;
+    case Status::kInvalidData: return ERROR_INVALID_DATA;
+    case Status::kWriteFault: return ERROR_WRITE_FAULT;
+    case Status::kNotInitialized: return PEERDIST_ERROR_NOT_INITIALIZED;
+    case Status::kAlreadyCompleted: return PEERDIST_ERROR_ALREADY_COMPLETED;
+    case Status::kCannotParseContentInfo: return PEERDIST_ERROR_CANNOT_PARSE_CONTENTINFO;
+    case Status::kContentInfoVersionUnsupported: return PEERDIST_ERROR_CONTENTINFO_VERSION_UNSUPPORTED;
+    case Status::kInvalidParameter: return ERROR_INVALID_PARAMETER;
+    case Status::kClosed: return ERROR_INVALID_HANDLE;
+    case Status::kNotFound: return ERROR_NOT_FOUND;
+    case Status::kAlreadyExists: return PEERDIST_ERROR_ALREADY_EXISTS;
+    case Status::kOperationNotFound: return PEERDIST_ERROR_OPERATION_NOTFOUND;
+    case Status::kOutOfMemory: return ERROR_NOT_ENOUGH_MEMORY;
+    case Status::kInternalError: return ERROR_INTERNAL_ERROR;
+    }
+    return ERROR_INTERNAL_ERROR;
+}
+
+Call overlapped_call(OVERLAPPED* overlapped, CompletionPort port)
+{
+    return {overlapped, [overlapped, port]() -> Completion {
+                auto op = Operation::start(overlapped, port);
+                return [op](Result r) {
+                    // Byte counts the engine reports are bounded by DWORD buffer sizes and by
+                    // ContentSession::kMaxCount.
+                    op->complete(win32_error(r.status), static_cast<DWORD>(r.bytes), r.offset);
+                };
+            }};
 }
 
 Operation::Operation(OVERLAPPED* overlapped, CompletionPort port)

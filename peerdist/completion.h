@@ -16,6 +16,8 @@
 // through values read at start (hEvent), because the caller may reuse it from that moment on.
 #pragma once
 
+#include "operation.h"
+
 #include <windows.h>
 
 #include <atomic>
@@ -74,6 +76,18 @@ private:
     HANDLE wait_event_ = nullptr;  // created by the first wait()
     std::atomic<bool> done_{false};
 };
+
+// The Win32 value of an engine status (operation.h names it for each).
+DWORD win32_error(Status status);
+
+// An engine Call (operation.h) whose completion is the OVERLAPPED completion of `overlapped` on
+// `port`: begin() (called by the engine when it accepts the call, under its lock) runs
+// Operation::start, so a call refused synchronously leaves the OVERLAPPED untouched; the
+// Completion (invoked with no engine lock held) runs Operation::complete.
+Call overlapped_call(OVERLAPPED* overlapped, CompletionPort port);
+
+// The DWORD return value of an engine call: ERROR_IO_PENDING for kPending, else win32_error.
+inline DWORD call_result(Status status) { return status == Status::kPending ? ERROR_IO_PENDING : win32_error(status); }
 
 // PeerDistGetOverlappedResult / GetOverlappedResult semantics over an OVERLAPPED of ours.
 BOOL get_overlapped_result(OVERLAPPED* overlapped, DWORD* bytes, BOOL wait);

@@ -74,19 +74,17 @@ private:
 };
 
 // PeerDistShutdown: removes every handle of `type` whose object belongs to `instance` (T::owner)
-// and returns the operations that `cancel(object)` claimed, for the caller to finish outside any lock.
-template <typename T, typename Cancel>
-std::vector<std::shared_ptr<Operation>> close_owned(std::uint8_t type, std::uint64_t instance, Cancel cancel)
+// and returns the objects, for the caller to close outside every lock (closing delivers the
+// aborted results of their pending operations).
+template <typename T>
+std::vector<std::shared_ptr<T>> remove_owned(std::uint8_t type, std::uint64_t instance)
 {
-    std::vector<std::shared_ptr<Operation>> claimed;
+    std::vector<std::shared_ptr<T>> removed;
     handles().for_each<T>(type, [&](std::uint64_t value, const std::shared_ptr<T>& object) {
-        if (object->owner != instance)
-            return;
-        handles().remove<T>(value, type);
-        for (auto& op : cancel(*object))
-            claimed.push_back(op);
+        if (object->owner == instance && handles().remove<T>(value, type))
+            removed.push_back(object);
     });
-    return claimed;
+    return removed;
 }
 
 // The instance behind a handle, or nullptr (closed, stale, foreign).

@@ -2,25 +2,20 @@
 // ...CompleteStream, ...CloseStreamHandle, ...Unpublish, ...OpenContentInformation(Ex),
 // ...RetrieveContentInformation, ...CloseContentInformation, ...CancelAsyncOperation.
 //
-// A publication is hashed while the app streams it (V1 SHA-256 and V2 content information at once,
-// pd::pccrc generators on the runtime thread); the content itself is not kept. Content information
-// for a range is cut from the whole-content CI (pd::pccrc::slice). Publications live in this
-// process, keyed by content identifier, and are removed by Unpublish or by the owning instance's
-// PeerDistShutdown.
+// The ABI layer only: handles, argument checks, the policy, and what is Win32 - the caller's user
+// SID, process identities for the machine's publication registry, the machine's server secret.
+// Hashing, the publication registry and the content-information reader are the engine's
+// (src/peerdist/publication.h): publications live in this process's Publisher, keyed by (user,
+// content identifier), and are removed by Unpublish or by the owning instance's PeerDistShutdown.
 #include "server.h"
 
 #include "abi.h"
 #include "instance.h"
-
-#include "read_path.h"
+#include "publication.h"
 
 #include "pd/cache/publications.hpp"
-#include "pd/pccrc/generator.hpp"
-#include "pd/pccrc/slice.hpp"
+#include "pd/cache/store.hpp"
 
-#include <boost/asio/post.hpp>
-
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <sddl.h>
@@ -122,56 +117,35 @@ std::shared_ptr<pd::cache::Publications> registry()
     return slot;
 }
 
-struct Publication {
-    std::string user;
-    std::vector<BYTE> id;
-    std::shared_ptr<pd::cache::Publications> registry;
-    std::uint64_t owner = 0;           // instance handle value
-    std::uint64_t declared_length = 0; // 0 = unknown
-    bool complete = false;
-    std::optional<pccrc::ContentInfo> v1, v2;
-};
-
-// This process's publications by (user, content identifier).
-using PubKey = std::pair<std::string, std::vector<BYTE>>;
-std::mutex g_pub_mutex;
-std::map<PubKey, std::shared_ptr<Publication>> g_publications;
-
-std::shared_ptr<Publication> find_publication(const PubKey& key)
+// This process's publications (the engine keeps them; the registry records owners as
+// process id + start time + instance).
+Publisher& publisher()
 {
-    std::lock_guard lock(g_pub_mutex);
-    auto it = g_publications.find(key);
-    return it == g_publications.end() ? nullptr : it->second;
+    static Publisher p(owner_of);
+    return p;
 }
 
-struct Stream {
+// A PEERDIST_STREAM_HANDLE.
+struct StreamHandle {
     std::uint64_t owner = 0;
-    std::shared_ptr<Publication> pub;
     CompletionPort port;
-    std::mutex mutex;                     // guards everything below
-    std::optional<pccrc::Generator> gen1, gen2;
-    std::uint64_t added = 0;              // bytes accepted so far (AddToStream calls issued)
-    bool completing = false;              // CompleteStream issued
-    std::shared_ptr<Operation> pending;   // at most one outstanding operation
-    DWORD pending_bytes = 0;              // its byte count (AddToStream), rolled back on cancel
+    std::shared_ptr<PublishStream> stream;
 };
 
+// A PEERDIST_CONTENTINFO_HANDLE.
 struct ContentInfoHandle {
     std::uint64_t owner = 0;
-    std::vector<BYTE> id;
-    std::vector<std::uint8_t> bytes;
-    std::uint64_t position = 0;
     CompletionPort port;
-    std::mutex mutex;
+    std::shared_ptr<ContentInfoReader> reader;
 };
 
-std::vector<BYTE> make_id(DWORD cb, PBYTE p) { return std::vector<BYTE>(p, p + cb); }
+std::span<const std::uint8_t> id_of(DWORD cb, PBYTE p) { return {p, cb}; }
 
 bool offsets_zero(const OVERLAPPED* ov) { return ov->Offset == 0 && ov->OffsetHigh == 0; }
 
-std::shared_ptr<Stream> lookup_stream(PEERDIST_INSTANCE_HANDLE h, PEERDIST_STREAM_HANDLE s)
+std::shared_ptr<StreamHandle> lookup_stream(PEERDIST_INSTANCE_HANDLE h, PEERDIST_STREAM_HANDLE s)
 {
-    auto stream = handles().lookup<Stream>(handle_value(s), kStream);
+    auto stream = handles().lookup<StreamHandle>(handle_value(s), kStream);
     return stream && stream->owner == handle_value(h) ? stream : nullptr;
 }
 
@@ -184,10 +158,9 @@ std::shared_ptr<ContentInfoHandle> lookup_ci(PEERDIST_INSTANCE_HANDLE h, PEERDIS
 // Checks shared by the asynchronous stream calls (AddToStream, CompleteStream): the instance, a
 // stream of that instance, an OVERLAPPED whose Offset fields are 0, the policy. 0 when all pass.
 DWORD check_stream_call(PEERDIST_INSTANCE_HANDLE h, PEERDIST_STREAM_HANDLE s, OVERLAPPED* ov,
-                        std::shared_ptr<Instance>& inst, std::shared_ptr<Stream>& stream)
+                        std::shared_ptr<StreamHandle>& stream)
 {
-    inst = lookup_instance(h);
-    if (!inst)
+    if (!lookup_instance(h))
         return ERROR_INVALID_HANDLE;
     stream = lookup_stream(h, s);
     if (!stream)
@@ -199,51 +172,8 @@ DWORD check_stream_call(PEERDIST_INSTANCE_HANDLE h, PEERDIST_STREAM_HANDLE s, OV
     return ERROR_SUCCESS;
 }
 
-// Cancels the stream's pending operation if it is `ov` (or any, when ov is null) and has not begun:
-// its effects are rolled back (a cancelled AddToStream added nothing, a cancelled CompleteStream
-// did not complete). Returns the operation, claimed, for the caller to finish() outside the lock;
-// nullptr if there was nothing cancellable (none pending, or the worker already began).
-std::shared_ptr<Operation> cancel_pending(Stream& s, OVERLAPPED* ov)
-{
-    std::lock_guard lock(s.mutex);
-    if (!s.pending || (ov && s.pending->overlapped() != ov) || !s.pending->claim())
-        return nullptr;
-    if (s.pending_bytes)
-        s.added -= s.pending_bytes;
-    else
-        s.completing = false;
-    s.pending_bytes = 0;
-    return std::move(s.pending);
-}
-
-// Runs a stream operation (hashing) on the runtime's worker pool, which is drained even by the
-// last PeerDistShutdown, so the operation always completes. If it was cancelled before it began,
-// the work is skipped (the caller's buffer is not touched).
-template <typename Work>
-void run_stream_op(Runtime& rt, std::shared_ptr<Stream> stream, std::shared_ptr<Operation> op, Work work)
-{
-    boost::asio::post(rt.work(), [stream = std::move(stream), op = std::move(op), work = std::move(work)]() mutable {
-        if (!op->claim())
-            return; // cancelled: nothing was consumed
-        DWORD error = ERROR_SUCCESS, bytes = 0;
-        try {
-            std::tie(error, bytes) = work(*stream);
-        } catch (...) {
-            error = ERROR_INTERNAL_ERROR;
-        }
-        {
-            std::lock_guard lock(stream->mutex);
-            if (stream->pending == op) {
-                stream->pending.reset();
-                stream->pending_bytes = 0;
-            }
-        }
-        op->finish(error, bytes);
-    });
-}
-
 DWORD open_content_information(PEERDIST_INSTANCE_HANDLE h, DWORD cbId, PBYTE pId, ULONGLONG offset, ULONGLONG length,
-                               pccrc::Version version, HANDLE port, ULONG_PTR key, PPEERDIST_CONTENTINFO_HANDLE out)
+                               pd::pccrc::Version version, HANDLE port, ULONG_PTR key, PPEERDIST_CONTENTINFO_HANDLE out)
 {
     if (!lookup_instance(h))
         return ERROR_INVALID_HANDLE;
@@ -251,42 +181,15 @@ DWORD open_content_information(PEERDIST_INSTANCE_HANDLE h, DWORD cbId, PBYTE pId
         return ERROR_INVALID_PARAMETER;
     if (current_status() == PEERDIST_STATUS_DISABLED)
         return ERROR_ACCESS_DISABLED_BY_POLICY;
-    PubKey pub_key{current_user(), make_id(cbId, pId)};
-    auto pub = find_publication(pub_key);
-    std::optional<pccrc::ContentInfo> whole;
-    if (pub) {
-        std::lock_guard lock(g_pub_mutex);
-        if (pub->complete)
-            whole = version == pccrc::Version::kV2 ? pub->v2 : pub->v1;
-    } else if (auto reg = registry()) {
-        // Published by another process of this user.
-        auto found = reg->find(pub_key.first, pub_key.second);
-        if (found && found->complete) {
-            auto parsed = pccrc::parse(version == pccrc::Version::kV2 ? found->v2 : found->v1);
-            if (parsed)
-                whole = std::move(parsed.value());
-        }
-    }
-    if (!whole)
-        return ERROR_NOT_FOUND; // not published, or its stream is not complete yet
-    std::uint64_t size = whole->range.end;
-    pccrc::ByteRange range{0, size};
-    if (offset != 0 || length != 0) {
-        if (length == 0 || offset >= size || length > size - offset)
-            return ERROR_INVALID_PARAMETER;
-        range = {offset, offset + length};
-    }
-    auto cut = pccrc::slice(*whole, range);
-    if (!cut)
-        return cut.code();
-    auto bytes = pccrc::serialize(cut.value());
-    if (!bytes)
-        return bytes.code();
+    std::vector<std::uint8_t> bytes;
+    Status s = publisher().content_information(current_user(), id_of(cbId, pId), offset, length, version, registry(),
+                                               &bytes);
+    if (s != Status::kSuccess)
+        return win32_error(s);
     auto ci = std::make_shared<ContentInfoHandle>();
     ci->owner = handle_value(h);
-    ci->id = make_id(cbId, pId);
-    ci->bytes = std::move(bytes.value());
     ci->port = {port, key};
+    ci->reader = std::make_shared<ContentInfoReader>(std::move(bytes));
     std::uint64_t value = handles().insert(kContentInfo, ci);
     if (!value)
         return ERROR_NOT_ENOUGH_MEMORY;
@@ -298,22 +201,12 @@ DWORD open_content_information(PEERDIST_INSTANCE_HANDLE h, DWORD cbId, PBYTE pId
 
 void server_shutdown(std::uint64_t instance)
 {
-    // Streams and content-information handles of the instance: closed, pending work aborted.
-    auto aborted = close_owned<Stream>(kStream, instance, [](Stream& s) {
-        auto op = cancel_pending(s, nullptr);
-        return op ? std::vector{op} : std::vector<std::shared_ptr<Operation>>{};
-    });
-    close_owned<ContentInfoHandle>(kContentInfo, instance,
-                                   [](ContentInfoHandle&) { return std::vector<std::shared_ptr<Operation>>{}; });
-    {
-        std::lock_guard lock(g_pub_mutex);
-        for (auto it = g_publications.begin(); it != g_publications.end();)
-            it = it->second->owner == instance ? g_publications.erase(it) : std::next(it);
-    }
-    if (auto reg = registry())
-        reg->remove_all(owner_of(instance));
-    for (auto& op : aborted)
-        op->finish(ERROR_OPERATION_ABORTED, 0);
+    // Streams and content-information handles of the instance: closed, pending work aborted,
+    // publications removed (here and in the machine's registry).
+    for (auto& s : remove_owned<StreamHandle>(kStream, instance))
+        s->stream->close();
+    remove_owned<ContentInfoHandle>(kContentInfo, instance);
+    publisher().remove_owner(instance, registry());
 }
 
 } // namespace pd::peerdist
@@ -333,7 +226,8 @@ DWORD WINAPI PeerDistServerPublishStream(PEERDIST_INSTANCE_HANDLE hPeerDist, DWO
              static_cast<const void*>(pPublishOptions), static_cast<void*>(hCompletionPort), ulCompletionKey,
              static_cast<void*>(phStream));
     return guarded(__func__, [&]() -> DWORD {
-        if (!lookup_instance(hPeerDist))
+        auto inst = lookup_instance(hPeerDist);
+        if (!inst)
             return ERROR_INVALID_HANDLE;
         if (!cbContentIdentifier || !pContentIdentifier || !phStream)
             return ERROR_INVALID_PARAMETER;
@@ -346,38 +240,21 @@ DWORD WINAPI PeerDistServerPublishStream(PEERDIST_INSTANCE_HANDLE hPeerDist, DWO
         const pccrc::ServerSecret* secret = server_secret();
         if (!secret)
             return PEERDIST_ERROR_SERVICE_UNAVAILABLE;
-
-        auto stream = std::make_shared<Stream>();
-        stream->owner = handle_value(hPeerDist);
-        stream->port = {hCompletionPort, ulCompletionKey};
-        auto g1 = pccrc::Generator::create(pccrc::Version::kV1, *secret, {});
-        auto g2 = pccrc::Generator::create(pccrc::Version::kV2, *secret, {});
-        if (!g1 || !g2)
-            return ERROR_INTERNAL_ERROR;
-        stream->gen1.emplace(std::move(g1.value()));
-        stream->gen2.emplace(std::move(g2.value()));
-        auto pub = std::make_shared<Publication>();
-        pub->user = current_user();
-        pub->id = make_id(cbContentIdentifier, pContentIdentifier);
-        pub->owner = stream->owner;
-        pub->declared_length = cbContentLength;
-        pub->registry = registry();
-        stream->pub = pub;
-        PubKey key{pub->user, pub->id};
-        {
-            std::lock_guard lock(g_pub_mutex);
-            if (g_publications.count(key))
-                return PEERDIST_ERROR_ALREADY_EXISTS;
-            if (pub->registry && !pub->registry->add(pub->user, pub->id, owner_of(pub->owner)))
-                return PEERDIST_ERROR_ALREADY_EXISTS; // published by another process of this user
-            g_publications.emplace(key, pub);
-        }
-        std::uint64_t value = handles().insert(kStream, stream);
+        Publisher::Request req;
+        req.user = current_user();
+        req.id.assign(pContentIdentifier, pContentIdentifier + cbContentIdentifier);
+        req.owner = handle_value(hPeerDist);
+        req.declared_length = cbContentLength;
+        req.registry = registry();
+        auto h = std::make_shared<StreamHandle>();
+        h->owner = req.owner;
+        h->port = {hCompletionPort, ulCompletionKey};
+        const std::string user = req.user;
+        if (Status s = publisher().publish(inst->runtime(), *secret, std::move(req), &h->stream); s != Status::kSuccess)
+            return win32_error(s);
+        std::uint64_t value = handles().insert(kStream, h);
         if (!value) {
-            std::lock_guard lock(g_pub_mutex);
-            g_publications.erase(key);
-            if (pub->registry)
-                pub->registry->remove(pub->user, pub->id, owner_of(pub->owner));
+            publisher().unpublish(user, id_of(cbContentIdentifier, pContentIdentifier), h->owner);
             return ERROR_NOT_ENOUGH_MEMORY;
         }
         *phStream = to_handle(value);
@@ -391,35 +268,12 @@ DWORD WINAPI PeerDistServerPublishAddToStream(PEERDIST_INSTANCE_HANDLE hPeerDist
     PD_TRACE("PeerDistServerPublishAddToStream({}, {}, {}, {}, {})", static_cast<void*>(hPeerDist),
              static_cast<void*>(hStream), cbNumberOfBytes, static_cast<void*>(pBuffer), static_cast<void*>(lpOverlapped));
     return guarded(__func__, [&]() -> DWORD {
-        std::shared_ptr<Instance> inst;
-        std::shared_ptr<Stream> stream;
-        if (DWORD rc = check_stream_call(hPeerDist, hStream, lpOverlapped, inst, stream))
+        std::shared_ptr<StreamHandle> h;
+        if (DWORD rc = check_stream_call(hPeerDist, hStream, lpOverlapped, h))
             return rc;
         if (!cbNumberOfBytes || !pBuffer)
             return ERROR_INVALID_PARAMETER;
-        std::shared_ptr<Operation> op;
-        {
-            std::lock_guard lock(stream->mutex);
-            if (stream->completing)
-                return PEERDIST_ERROR_ALREADY_COMPLETED;
-            if (stream->pending)
-                return ERROR_INVALID_PARAMETER; // one outstanding AddToStream per stream
-            std::uint64_t declared = stream->pub->declared_length;
-            if (declared && stream->added + cbNumberOfBytes > declared)
-                return ERROR_INVALID_PARAMETER; // more data than the published length
-            stream->added += cbNumberOfBytes;
-            stream->pending_bytes = cbNumberOfBytes;
-            op = stream->pending = Operation::start(lpOverlapped, stream->port);
-        }
-        std::span<const std::uint8_t> data(pBuffer, cbNumberOfBytes);
-        run_stream_op(inst->runtime(), stream, op, [data](Stream& s) -> std::pair<DWORD, DWORD> {
-            auto r1 = s.gen1->update(data);
-            auto r2 = s.gen2->update(data);
-            if (!r1.ok() || !r2.ok())
-                return {ERROR_INTERNAL_ERROR, 0};
-            return {ERROR_SUCCESS, static_cast<DWORD>(data.size())};
-        });
-        return ERROR_IO_PENDING;
+        return call_result(h->stream->add({pBuffer, cbNumberOfBytes}, overlapped_call(lpOverlapped, h->port)));
     });
 }
 
@@ -429,44 +283,10 @@ DWORD WINAPI PeerDistServerPublishCompleteStream(PEERDIST_INSTANCE_HANDLE hPeerD
     PD_TRACE("PeerDistServerPublishCompleteStream({}, {}, {})", static_cast<void*>(hPeerDist),
              static_cast<void*>(hStream), static_cast<void*>(lpOverlapped));
     return guarded(__func__, [&]() -> DWORD {
-        std::shared_ptr<Instance> inst;
-        std::shared_ptr<Stream> stream;
-        if (DWORD rc = check_stream_call(hPeerDist, hStream, lpOverlapped, inst, stream))
+        std::shared_ptr<StreamHandle> h;
+        if (DWORD rc = check_stream_call(hPeerDist, hStream, lpOverlapped, h))
             return rc;
-        std::shared_ptr<Operation> op;
-        {
-            std::lock_guard lock(stream->mutex);
-            if (stream->completing)
-                return PEERDIST_ERROR_ALREADY_COMPLETED;
-            if (stream->pending)
-                return ERROR_INVALID_PARAMETER;
-            std::uint64_t declared = stream->pub->declared_length;
-            if (declared && stream->added != declared)
-                return ERROR_INVALID_PARAMETER; // fewer bytes than the published length
-            if (stream->added == 0)
-                return ERROR_INVALID_PARAMETER; // empty content has no content information
-            stream->completing = true;
-            op = stream->pending = Operation::start(lpOverlapped, stream->port);
-        }
-        run_stream_op(inst->runtime(), stream, op, [](Stream& s) -> std::pair<DWORD, DWORD> {
-            auto v1 = s.gen1->finish();
-            auto v2 = s.gen2->finish();
-            if (!v1 || !v2)
-                return {ERROR_INTERNAL_ERROR, 0};
-            if (s.pub->registry) {
-                auto b1 = pccrc::serialize(v1.value());
-                auto b2 = pccrc::serialize(v2.value());
-                if (!b1 || !b2)
-                    return {ERROR_INTERNAL_ERROR, 0};
-                s.pub->registry->complete(s.pub->user, s.pub->id, owner_of(s.pub->owner), b1.value(), b2.value());
-            }
-            std::lock_guard lock(g_pub_mutex);
-            s.pub->v1 = std::move(v1.value());
-            s.pub->v2 = std::move(v2.value());
-            s.pub->complete = true;
-            return {ERROR_SUCCESS, 0};
-        });
-        return ERROR_IO_PENDING;
+        return call_result(h->stream->complete(overlapped_call(lpOverlapped, h->port)));
     });
 }
 
@@ -476,11 +296,10 @@ DWORD WINAPI PeerDistServerCloseStreamHandle(PEERDIST_INSTANCE_HANDLE hPeerDist,
     return guarded(__func__, [&]() -> DWORD {
         if (!lookup_instance(hPeerDist) || !lookup_stream(hPeerDist, hStream))
             return ERROR_INVALID_HANDLE;
-        auto stream = handles().remove<Stream>(handle_value(hStream), kStream);
-        if (!stream)
+        auto h = handles().remove<StreamHandle>(handle_value(hStream), kStream);
+        if (!h)
             return ERROR_INVALID_HANDLE;
-        if (auto op = cancel_pending(*stream, nullptr))
-            op->finish(ERROR_OPERATION_ABORTED, 0);
+        h->stream->close(); // a pending operation that has not begun completes ERROR_OPERATION_ABORTED
         return ERROR_SUCCESS;
     });
 }
@@ -497,28 +316,8 @@ DWORD WINAPI PeerDistServerUnpublish(PEERDIST_INSTANCE_HANDLE hPeerDist, DWORD c
             return ERROR_INVALID_PARAMETER;
         if (current_status() == PEERDIST_STATUS_DISABLED)
             return ERROR_ACCESS_DISABLED_BY_POLICY;
-        PubKey key{current_user(), make_id(cbContentIdentifier, pContentIdentifier)};
-        std::shared_ptr<Publication> pub;
-        {
-            std::lock_guard lock(g_pub_mutex);
-            auto it = g_publications.find(key);
-            if (it == g_publications.end() || it->second->owner != handle_value(hPeerDist))
-                return ERROR_NOT_FOUND;
-            pub = it->second;
-            g_publications.erase(it);
-        }
-        if (pub->registry)
-            pub->registry->remove(pub->user, pub->id, owner_of(pub->owner));
-        // Pending stream operations on this content in this session are cancelled.
-        std::vector<std::shared_ptr<Operation>> aborted;
-        handles().for_each<Stream>(kStream, [&](std::uint64_t, const std::shared_ptr<Stream>& s) {
-            if (s->pub == pub)
-                if (auto op = cancel_pending(*s, nullptr))
-                    aborted.push_back(op);
-        });
-        for (auto& op : aborted)
-            op->finish(ERROR_OPERATION_ABORTED, 0);
-        return ERROR_SUCCESS;
+        return win32_error(publisher().unpublish(current_user(), id_of(cbContentIdentifier, pContentIdentifier),
+                                                 handle_value(hPeerDist)));
     });
 }
 
@@ -585,22 +384,8 @@ DWORD WINAPI PeerDistServerRetrieveContentInformation(PEERDIST_INSTANCE_HANDLE h
             return ERROR_INVALID_PARAMETER;
         if (current_status() == PEERDIST_STATUS_DISABLED)
             return ERROR_ACCESS_DISABLED_BY_POLICY;
-        std::uint64_t position;
-        DWORD n;
-        std::shared_ptr<Operation> op;
-        {
-            std::lock_guard lock(ci->mutex);
-            if (ci->position >= ci->bytes.size())
-                return PEERDIST_ERROR_NO_MORE;
-            position = ci->position;
-            n = static_cast<DWORD>(std::min<std::uint64_t>(cbMaxNumberOfBytes, ci->bytes.size() - position));
-            std::memcpy(pBuffer, ci->bytes.data() + position, n);
-            ci->position += n;
-            op = Operation::start(lpOverlapped, ci->port);
-        }
-        // Completed at once (the CI is in memory); Offset/OffsetHigh = position of these bytes.
-        op->complete(ERROR_SUCCESS, n, position);
-        return ERROR_IO_PENDING;
+        // Completes at once; Offset/OffsetHigh = the position of the bytes returned.
+        return call_result(ci->reader->retrieve({pBuffer, cbMaxNumberOfBytes}, overlapped_call(lpOverlapped, ci->port)));
     });
 }
 
@@ -627,18 +412,10 @@ DWORD WINAPI PeerDistServerCancelAsyncOperation(PEERDIST_INSTANCE_HANDLE hPeerDi
             return ERROR_INVALID_HANDLE;
         if (!cbContentIdentifier || !pContentIdentifier || !pOverlapped)
             return ERROR_INVALID_PARAMETER;
-        auto id = make_id(cbContentIdentifier, pContentIdentifier);
-        std::shared_ptr<Operation> op;
-        handles().for_each<Stream>(kStream, [&](std::uint64_t, const std::shared_ptr<Stream>& s) {
-            if (!op && s->owner == handle_value(hPeerDist) && s->pub->id == id)
-                op = cancel_pending(*s, pOverlapped);
-        });
         // Returns after the cancellation result was delivered; if the operation already began
-        // (or finished), there is nothing left to cancel.
-        if (!op)
-            return PEERDIST_ERROR_OPERATION_NOTFOUND;
-        op->finish(ERROR_OPERATION_ABORTED, 0);
-        return ERROR_SUCCESS;
+        // (or finished), there is nothing left to cancel (PEERDIST_ERROR_OPERATION_NOTFOUND).
+        return win32_error(publisher().cancel(handle_value(hPeerDist), id_of(cbContentIdentifier, pContentIdentifier),
+                                              pOverlapped));
     });
 }
 
