@@ -866,17 +866,29 @@ struct DiscoveryClient::Impl : std::enable_shared_from_this<DiscoveryClient::Imp
         evaluate(op);
     }
 
-    // The early ends of Wait (a) and (b).
+    // The early ends of Wait (a) and (b). Answers of excluded peers (Wait::exclude) count for
+    // neither: a reader that already knows a peer is bad waits for the others.
     void evaluate(const std::shared_ptr<Op>& op)
     {
+        auto useful = [&](const Answer& a) { return !op->wait.exclude || !op->wait.exclude(a.peer); };
         std::size_t full = 0;
-        for (const auto& a : op->answers)
+        std::vector<bool> covered(op->ids.size(), false);
+        for (const auto& a : op->answers) {
+            if (!useful(a))
+                continue;
             if (std::all_of(a.segments.begin(), a.segments.end(), [](const Availability& x) { return x.has; }))
                 ++full;
+            for (std::size_t j = 0; j < a.segments.size() && j < covered.size(); ++j)
+                covered[j] = covered[j] || a.segments[j].has;
+        }
         if (full >= std::max(1u, op->wait.enough_peers)) {
             finish(op);
             return;
         }
+        // (b) only once every probed segment has a holder: a segment nobody listed yet may still
+        // be listed by a peer inside its backoff, so the wait for it goes on to the timeout.
+        if (!std::all_of(covered.begin(), covered.end(), [](bool c) { return c; }))
+            return;
         // End `grace` after this (the latest) new answer unless another one comes in first and
         // pushes the end out again.
         const std::uint64_t generation = ++op->grace_generation;

@@ -152,11 +152,12 @@ class DiscoveryClient {
 public:
     // How long probe() waits. It completes at the FIRST of:
     //   (a) `enough_peers` distinct peers answered that each have every probed segment;
-    //   (b) at least one peer answered and `grace` passed since the last answer that brought
-    //       something new (a new peer, or a segment a known peer had not listed yet) — with one
-    //       peer holding the segment (the common case) the wait ends `grace` after its answer
-    //       rather than at the timeout; a peer still inside its backoff gets `grace` to show up.
-    //       Segments nobody listed are the caller's to probe again (or fetch elsewhere);
+    //   (b) every probed segment is listed by at least one peer and `grace` passed since the
+    //       last answer that brought something new (a new peer, or a segment a known peer had
+    //       not listed yet) — with one peer holding the segment (the common case) the wait ends
+    //       `grace` after its answer rather than at the timeout; a peer still inside its backoff
+    //       gets `grace` to show up. While a segment is listed by nobody the wait goes on;
+    //       answers of peers that `exclude` names count for neither (a) nor (b);
     //   (c) `timeout` expired ([MS-PCCRD] 3.1.2 request timer; Windows 7 uses 300 ms, <7>; it should
     //       not be shorter than the responders' maximum backoff, 65 ms);
     //   (d) stop() was called.
@@ -169,6 +170,8 @@ public:
         // A V1 ProbeMatch has no "complete" flag; with the total known, BlockCount >= total sets
         // Availability::complete (and is recorded as a full-segment reply in the ReplyHistory).
         std::vector<std::uint32_t> block_totals{};
+        // Peers whose answers do not end the wait early (the caller knows they sent bad data).
+        std::function<bool(const boost::asio::ip::tcp::endpoint&)> exclude{};
     };
     // One probed segment as one peer reported it.
     struct Availability {
