@@ -2,6 +2,7 @@
 // PeerDistRegisterForStatusChangeNotification(Ex), PeerDistUnregisterForStatusChangeNotification,
 // PeerDistGetOverlappedResult.
 #include "instance.h"
+#include "peers.h"
 
 #include "abi.h"
 #include "server.h"
@@ -97,7 +98,8 @@ private:
 } // namespace
 
 Instance::Instance(std::shared_ptr<Runtime> runtime)
-    : runtime_(std::move(runtime)), monitor_(StatusMonitor::acquire(runtime_)), waiters_(Waiters::create(runtime_->io()))
+    : runtime_(std::move(runtime)), monitor_(StatusMonitor::acquire(runtime_)), peers_(acquire_peers(runtime_)),
+      waiters_(Waiters::create(runtime_->io()))
 {
 }
 
@@ -170,14 +172,18 @@ void Instance::status_tick(PEERDIST_STATUS now)
 void Instance::shutdown()
 {
     std::optional<StatusRegistration> reg;
+    std::shared_ptr<void> peers;
     {
         std::lock_guard lock(mutex_);
         shut_down_ = true;
         reg = std::move(registration_);
         registration_.reset();
+        peers = std::move(peers_);
     }
     if (reg)
         reg->op->complete(ERROR_OPERATION_ABORTED, 0);
+    // The last instance's release unregisters the peer source and cancels its network work.
+    peers.reset();
 }
 
 std::shared_ptr<Instance> lookup_instance(PEERDIST_INSTANCE_HANDLE h)

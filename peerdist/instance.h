@@ -64,6 +64,7 @@ private:
 
     std::shared_ptr<Runtime> runtime_;
     std::shared_ptr<void> monitor_; // the StatusMonitor of instance.cpp
+    std::shared_ptr<void> peers_;   // distributed cache mode (peers.h), shared by all instances
     std::shared_ptr<Waiters> waiters_; // destroyed before runtime_ (declared after it)
     std::mutex mutex_;
     bool shut_down_ = false;
