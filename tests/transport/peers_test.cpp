@@ -5,6 +5,7 @@
 // "lo", retrieval over HTTP), the retrieval server's answers to hand-made requests, and peers that
 // misbehave (wrong bytes, another segment's block, truncated, undecryptable, silent): never a wrong
 // byte in the reader's cache.
+#include "poison_provider.hpp"
 #include "private_netns.hpp"
 
 #include "common/runtime.h"
@@ -135,40 +136,6 @@ PeerConfig lo_config()
     return c;
 }
 
-// A provider that misbehaves in one way, over a real cache.
-class Poison : public BlockProvider {
-public:
-    enum class Mode { kCorrupt, kOtherBlock, kTruncate, kWrongKey, kSilent };
-    Poison(std::shared_ptr<pd::cache::Store> s, Mode m) : real_(store_provider(std::move(s))), mode_(m) {}
-    std::optional<pd::cache::SegmentEntry> segment(std::span<const std::uint8_t> id) override
-    {
-        auto e = real_->segment(id);
-        if (e && mode_ == Mode::kWrongKey)
-            for (auto& k : e->secret)
-                k ^= 0x5A;
-        return e;
-    }
-    std::optional<std::vector<std::uint8_t>> block(std::span<const std::uint8_t> id, std::uint32_t index) override
-    {
-        if (mode_ == Mode::kSilent) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(2500)); // past the 2 s request timer
-            return std::nullopt;
-        }
-        auto b = real_->block(id, mode_ == Mode::kOtherBlock ? index ^ 1 : index);
-        if (!b)
-            return b;
-        if (mode_ == Mode::kCorrupt)
-            (*b)[b->size() / 2] ^= 1;
-        if (mode_ == Mode::kTruncate)
-            b->resize(b->size() / 2);
-        return b;
-    }
-
-private:
-    std::shared_ptr<BlockProvider> real_;
-    Mode mode_;
-};
-
 class PeersTest : public ::testing::Test {
 protected:
     void SetUp() override
@@ -280,7 +247,7 @@ TEST_F(PeersTest, PartialPeersAreListedFirstAndMissingBlocksStayMissing)
     EXPECT_LE(svc->stats().requests, 12u);
 }
 
-class PoisonTest : public PeersTest, public ::testing::WithParamInterface<Poison::Mode> {};
+class PoisonTest : public PeersTest, public ::testing::WithParamInterface<pd::test::Poison::Mode> {};
 
 // A peer that sends wrong, misplaced, short, undecryptable or no data never gets a byte into the
 // reader's cache; with a good peer beside it the read completes from the good one.
@@ -289,14 +256,14 @@ TEST_P(PoisonTest, NeverAWrongByteAndTheGoodPeerServes)
     TempStore bad("bad"), good("good"), r("r");
     Content c(pccrc::Version::kV1, 6 * 65536 + 100, 4);
     c.seed(*c.view(bad.store));
-    serve(std::make_shared<Poison>(bad.store, GetParam()));
+    serve(std::make_shared<pd::test::Poison>(bad.store, GetParam()));
     auto src = source();
     auto vr = c.view(r.store);
     // First the poisoned peer alone: nothing is cached.
     src->request(vr, c.ci.range, Clock::now() + std::chrono::seconds(4));
-    std::this_thread::sleep_for(std::chrono::milliseconds(GetParam() == Poison::Mode::kSilent ? 3000 : 800));
+    std::this_thread::sleep_for(std::chrono::milliseconds(GetParam() == pd::test::Poison::Mode::kSilent ? 3000 : 800));
     EXPECT_EQ(c.cached(*vr), 0u);
-    if (GetParam() != Poison::Mode::kSilent) {
+    if (GetParam() != pd::test::Poison::Mode::kSilent) {
         EXPECT_GE(src->stats().peers_dropped + src->stats().rejected, 1u);
     }
     // Then a good peer joins; a new read (another view: a new content handle) completes from it.
@@ -311,8 +278,8 @@ TEST_P(PoisonTest, NeverAWrongByteAndTheGoodPeerServes)
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, PoisonTest,
-                         ::testing::Values(Poison::Mode::kCorrupt, Poison::Mode::kOtherBlock, Poison::Mode::kTruncate,
-                                           Poison::Mode::kWrongKey, Poison::Mode::kSilent));
+                         ::testing::Values(pd::test::Poison::Mode::kCorrupt, pd::test::Poison::Mode::kOtherBlock, pd::test::Poison::Mode::kTruncate,
+                                           pd::test::Poison::Mode::kWrongKey, pd::test::Poison::Mode::kSilent));
 
 // The retrieval server's answers to hand-made requests: a missing block is SizeOfBlock 0, a block
 // is encrypted with the AES variant asked for, NEGO_REQ gets 1.0-2.0, garbage closes the connection
