@@ -1,6 +1,8 @@
 // The one completion path of every asynchronous PeerDist call (about-peer-distribution; fact
-// sheet F.3). An Operation is created when a call is about to return ERROR_IO_PENDING, and
-// completed exactly once, by whichever of "done", "failed" or "cancelled" comes first.
+// sheet F.3). An Operation is created when a call is about to return ERROR_IO_PENDING - for the
+// engine's calls by overlapped_call() below, at the moment the engine accepts the call - and
+// completed exactly once, with the engine's first Result (operation.h: AsyncOp decides between
+// "done", "failed" and "cancelled").
 //
 // On start:     OVERLAPPED.Internal = STATUS_PENDING, InternalHigh = 0.
 // On complete:  Offset/OffsetHigh (when the function documents an output offset), InternalHigh =
@@ -51,12 +53,6 @@ public:
         return true;
     }
 
-    // Two-step form for work that must not be cancelled once it has begun: claim() wins the race
-    // against every other completer (cancel, shutdown); then finish() reports. A worker that loses
-    // claim() must not touch the caller's buffers: the operation was cancelled.
-    bool claim() { return !done_.exchange(true); }
-    void finish(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset = std::nullopt);
-
     bool completed() const { return done_.load(); }
     OVERLAPPED* overlapped() const { return overlapped_; }
 
@@ -67,6 +63,11 @@ public:
     Operation(OVERLAPPED* overlapped, CompletionPort port);
 
 private:
+    // The race between completers is decided by the engine (AsyncOp, src/peerdist/operation.h);
+    // this flag only makes a second complete() of the same operation harmless.
+    bool claim() { return !done_.exchange(true); }
+    void finish(DWORD error, DWORD bytes, std::optional<std::uint64_t> offset);
+
     OVERLAPPED* overlapped_;
     HANDLE event_;        // caller's event, low bit masked off (may be null)
     bool post_to_port_;   // false when the caller set the event's low bit

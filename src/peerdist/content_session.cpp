@@ -456,15 +456,17 @@ Status ContentSession::stream_read(std::span<std::uint8_t> out, ReadTimeout time
         r->op = start_locked(call, true);
         stream_.push_back(r);
     }
-    pump();
+    pump(false);
     return Status::kPending;
 }
 
 // Tries to complete the head stream read at `cursor`. kDone: the request is finished; if this
 // call claimed it, *result is what to deliver (after the caller stored the new *cursor, so that a
 // completion never runs ahead of the stream position).
+// kDefer (nothing claimed): the read would copy (and possibly hash) cached bytes, which `may_copy`
+// false (the timer thread) must not do.
 ContentSession::Step ContentSession::stream_step(const ContentView& v, StreamRequest& r, std::uint64_t* cursor,
-                                                 bool expired, std::optional<Result>* result)
+                                                 bool expired, bool may_copy, std::optional<Result>* result)
 {
     auto& op = r.op;
     if (op->completed())
@@ -482,6 +484,8 @@ ContentSession::Step ContentSession::stream_step(const ContentView& v, StreamReq
         return Step::kDone;
     }
     if (v.cached_length(pos, r.out.size()) > 0) {
+        if (!may_copy)
+            return Step::kDefer;
         if (!op->claim())
             return Step::kDone;
         // Claimed: the buffer is ours to fill.
@@ -510,9 +514,11 @@ ContentSession::Step ContentSession::stream_step(const ContentView& v, StreamReq
 // Serves queued stream reads in order until the queue is empty or its head must wait; then a
 // waiter re-runs it (on the worker pool) when the cache changes or the head's deadline passes.
 // One pump at a time per session (pumping_): only the pump moves the cursor. Runs on the caller's
-// thread or a worker thread, never on the timer thread. Completions run with no lock held, after
-// the position was updated and the request left the queue.
-void ContentSession::pump()
+// thread or a worker thread; on the timer thread (on_timer) only when the head's deadline passed,
+// so that a timeout never waits behind verification work queued on the worker pool: there it only
+// decides (index lookups) and hands any copy of cached bytes to the pool. Completions run with no
+// lock held, after the position was updated and the request left the queue.
+void ContentSession::pump(bool on_timer)
 {
     for (;;) {
         std::shared_ptr<StreamRequest> head;
@@ -537,12 +543,14 @@ void ContentSession::pump()
         // A local-cache-only read never "times out": its miss is kMissingData.
         const bool expired = !head->local_only && Clock::now() >= head->deadline;
         std::optional<Result> result;
-        Step step = stream_step(*view, *head, &cursor, expired, &result);
+        Step step = stream_step(*view, *head, &cursor, expired, !on_timer, &result);
         bool wait = false;
         {
             std::lock_guard lock(mutex_);
             pumping_ = false;
-            if (step == Step::kDone || head->op->completed()) {
+            if (step == Step::kDefer) {
+                // The pool copies; this request stays the (non-waiting) head meanwhile.
+            } else if (step == Step::kDone || head->op->completed()) {
                 if (step == Step::kDone)
                     cursor_ = cursor;
                 if (!stream_.empty() && stream_.front() == head)
@@ -554,6 +562,10 @@ void ContentSession::pump()
         }
         if (result)
             head->op->finish(*result);
+        if (step == Step::kDefer) {
+            boost::asio::post(runtime_.work(), [self = shared_from_this()] { self->pump(false); });
+            return;
+        }
         if (!wait)
             continue;
         auto waiters = waiters_.lock();
@@ -566,7 +578,7 @@ void ContentSession::pump()
         ask_remote_sources(view, cursor, head->deadline);
         std::weak_ptr<ContentSession> weak = weak_from_this();
         boost::asio::io_context* work = &runtime_.work();
-        waiters->add(store_, head->deadline, [weak, head, work](bool) {
+        waiters->add(store_, head->deadline, [weak, head, work](bool expired) {
             auto self = weak.lock();
             if (!self)
                 return true; // session gone: its operations were aborted
@@ -576,7 +588,10 @@ void ContentSession::pump()
                     return true; // cancelled and gone; the pump serves the rest
                 head->waiting = false;
             }
-            boost::asio::post(*work, [self] { self->pump(); });
+            if (expired) // decided here, at once (a copy still goes to the pool)
+                self->pump(true);
+            else         // the cache changed: the data is likely there, to be copied by the pool
+                boost::asio::post(*work, [self] { self->pump(false); });
             return true;
         }, seen);
         return;
@@ -612,7 +627,7 @@ std::size_t ContentSession::cancel(const void* key)
     // Returns after the cancellation results were delivered (CancelAsyncOperation remarks).
     for (auto& op : claimed)
         op->finish({Status::kAborted, 0, std::nullopt});
-    pump(); // stream reads queued behind a cancelled one go on
+    pump(false); // stream reads queued behind a cancelled one go on
     return claimed.size();
 }
 

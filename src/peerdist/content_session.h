@@ -123,7 +123,7 @@ private:
         std::chrono::steady_clock::time_point deadline;
         bool waiting = false; // a waiter will re-run the pump
     };
-    enum class Step { kDone, kWait };
+    enum class Step { kDone, kWait, kDefer };
 
     // Starts `call` under mutex_ (held); nullptr when closed. Tracked operations are aborted by
     // close() and cancel().
@@ -136,9 +136,9 @@ private:
     void ask_remote_sources(const std::shared_ptr<const ContentView>& view, std::uint64_t offset,
                             std::chrono::steady_clock::time_point deadline) const;
     Status store_blocks(const ContentView& v, std::uint64_t offset, std::span<const std::uint8_t> data);
-    Step stream_step(const ContentView& v, StreamRequest& r, std::uint64_t* cursor, bool expired,
+    Step stream_step(const ContentView& v, StreamRequest& r, std::uint64_t* cursor, bool expired, bool may_copy,
                      std::optional<Result>* result);
-    void pump();
+    void pump(bool on_timer);
     void drop_completed_reads_locked(); // mutex_ held
 
     Runtime& runtime_;

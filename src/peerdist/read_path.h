@@ -8,7 +8,7 @@
 // nothing and the read may wait (a timeout other than PEERDIST_READ_TIMEOUT_LOCAL_CACHE_ONLY),
 // every remote source is asked for the missing range and the read waits until the range appears
 // in the local cache (remote sources verify and store what they fetch; another handle or process
-// may AddData it) or the timeout expires. The API layer (client.cpp) sees only this interface.
+// may AddData it) or the timeout expires. Content sessions (content_session.h) read through it.
 #pragma once
 
 #include "pd/cache/store.hpp"

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -371,6 +372,38 @@ TEST_F(ContentSessionTest, BlockReadWaitsForDataAndTimesOut)
     EXPECT_EQ(r.offset, kBlock + 3);
     EXPECT_EQ(r.bytes, kBlock - 3);
     EXPECT_TRUE(std::equal(out.begin(), out.begin() + kBlock - 3, data_.begin() + kBlock + 3));
+}
+
+// Timeouts are decided on the timer thread: they never wait behind work queued on the worker
+// pool (AddData verification), for block reads and for stream reads alike.
+TEST_F(ContentSessionTest, TimeoutsDoNotWaitForTheWorkerPool)
+{
+    auto s = ready();
+    auto release = std::make_shared<std::promise<void>>();
+    auto held = release->get_future().share();
+    std::atomic<unsigned> busy{0};
+    for (unsigned i = 0; i < runtime_->workers(); ++i)
+        boost::asio::post(runtime_->work(), [held, &busy] {
+            ++busy;
+            held.wait();
+        });
+    while (busy.load() < runtime_->workers())
+        std::this_thread::sleep_for(1ms);
+    std::vector<std::uint8_t> a(kBlock), b(kBlock);
+    auto c = Capture::make();
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(s->block_read(0, a, ReadTimeout::after(100ms), c->call()), Status::kPending);
+    ASSERT_EQ(s->stream_read(b, ReadTimeout::after(100ms), c->call()), Status::kPending);
+    bool both = c->wait(2, 3s);
+    auto waited = std::chrono::steady_clock::now() - t0;
+    release->set_value();
+    ASSERT_TRUE(both);
+    EXPECT_LT(waited, 2s);
+    for (auto& r : c->results()) {
+        EXPECT_EQ(r.status, Status::kTimeout);
+        EXPECT_EQ(r.offset, 0u);
+    }
+    EXPECT_EQ(s->stream_position(), data_.size()); // past the reported missing range
 }
 
 // A remote source (the seam peers use) that commits the requested range straight into the cache
