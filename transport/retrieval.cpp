@@ -80,6 +80,7 @@ public:
     Session(tcp::socket socket, std::shared_ptr<Server> server);
     ~Session();
     void start() { read(); }
+    auto executor() { return stream_.get_executor(); }
     void close()
     {
         beast::error_code ec;
@@ -176,7 +177,7 @@ public:
         }
         for (auto& w : sessions)
             if (auto s = w.lock())
-                asio::post(io_, [s] { s->close(); });
+                asio::post(s->executor(), [s] { s->close(); }); // on the session's strand
     }
 
     Stats stats() const override
