@@ -47,8 +47,8 @@ protected:
             s->close();
         sessions_.clear();
         waiters_->stop();
+        waiters_.reset(); // its timer belongs to the runtime's io_context: released first
         runtime_.reset(); // drains the worker pool
-        waiters_.reset();
         store_.reset();
         std::error_code ec;
         fs::remove_all(dir_, ec);
