@@ -39,6 +39,7 @@
 #                     the build's prefix)
 #   NET_KEEP=1        keep the work directory (except the prefix copies) even on success
 #   PD_SOURCE_DIR     the source tree (default: two levels above this file)
+#   NET_NATIVE_BUILD  the native build directory net_native_tool searches (default <source>/build/native)
 #
 # Every helper prints what it did on failure; every wait is bounded in count and time. A script
 # that cannot run here (not root, no `ip netns`) exits 77, which CTest reports as skipped.
@@ -430,6 +431,20 @@ net_build_probe() {
     NET_PROBE="$NET_WORKDIR/mcast_probe"
     cc -std=c11 -O1 -Wall -Wextra -Werror -o "$NET_PROBE" "$NET_LIB_DIR/mcast_probe.c" \
         2>"$NET_WORKDIR/logs/cc-probe.log" || { net_show_log cc-probe.log; net_fail "cc mcast_probe.c"; }
+}
+
+# net_native_tool NAME: the path of a native program (peerdistd, peerdist-cache, ...) built by the
+# native configuration, which the windows configuration cannot build: $NET_NATIVE_BUILD (default
+# <source>/build/native, which tools/test.sh builds before the windows configuration), searched
+# under tools/ then everywhere. Fails naming what to build when it is missing.
+net_native_tool() {
+    local root=${NET_NATIVE_BUILD:-$NET_SRC_DIR/build/native} f
+    for f in "$root/tools/$1/$1" "$root/bin/$1"; do
+        [ -x "$f" ] && { echo "$f"; return 0; }
+    done
+    f=$(find "$root" -maxdepth 4 -type f -name "$1" -perm -u+x 2>/dev/null | head -n 1)
+    [ -n "$f" ] && { echo "$f"; return 0; }
+    net_fail "native $1 not found under $root (cmake --preset native && cmake --build --preset native --target $1, or set NET_NATIVE_BUILD)"
 }
 
 # --- Wine hosts ----------------------------------------------------------------------------------
