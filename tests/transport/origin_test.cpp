@@ -505,6 +505,76 @@ TEST_F(OriginTest, MakeHashRequestThenHashRequest)
     EXPECT_GE(server_->stats().make_hash_answers, 1u);
 }
 
+TEST_F(OriginTest, HashingDoesNotBlockOtherConnections)
+{
+    // A 256 MiB sparse file: hashing it takes a while, reading it costs no disk.
+    const std::uint64_t big = 256ull << 20;
+    {
+        const int fd = ::open((root_ / "sparse.img").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(big)), 0);
+        ::close(fd);
+    }
+    start();
+    const std::vector<std::pair<std::string, std::string>> hash_request{
+        {"Accept-Encoding", kAe},
+        {"X-P2P-PeerDist", "Version=1.1"},
+        {"X-P2P-PeerDistEx", std::string(kEx1) + ", HashRequest=true"}};
+    std::atomic<bool> done{false};
+    Reply waited;
+    std::thread waiter([&] {
+        waited = fetch(port_, "/sparse.img", hash_request, http::verb::head);
+        done = true;
+    });
+    // Meanwhile other connections are answered (hashing runs on the cache's thread).
+    int answered_meanwhile = 0;
+    for (int i = 0; i < 20 && !done; ++i) {
+        auto r = fetch(port_, "/hello.txt");
+        EXPECT_EQ(r.status, 200u);
+        if (!done)
+            ++answered_meanwhile;
+    }
+    waiter.join();
+    EXPECT_GT(answered_meanwhile, 0);
+    EXPECT_EQ(lower(waited.header("content-encoding")), "peerdist");
+    EXPECT_EQ(waited.header("x-p2p-peerdist"), "Version=1.1, ContentLength=" + std::to_string(big));
+    auto ci = fetch(port_, "/sparse.img", hash_request);
+    auto parsed = pccrc::parse(ci.body);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->range.end, big);
+    EXPECT_EQ(parsed->segments.size(), 8u);
+    EXPECT_EQ(ci.header("content-length"), waited.header("content-length"));
+    EXPECT_EQ(server_->stats().cis_computed, 1u);
+}
+
+TEST_F(OriginTest, HashWaitRunsOut)
+{
+    const std::uint64_t big = 256ull << 20;
+    {
+        const int fd = ::open((root_ / "sparse.img").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(big)), 0);
+        ::close(fd);
+    }
+    pd::origin::OriginOptions o;
+    o.hash_wait = std::chrono::milliseconds(1);
+    start(o);
+    // A hash request that cannot wait long enough: the bytes' headers + MakeHashRequest.
+    auto r = fetch(port_, "/sparse.img",
+                   {{"Accept-Encoding", kAe},
+                    {"X-P2P-PeerDist", "Version=1.1"},
+                    {"X-P2P-PeerDistEx", std::string(kEx2) + ", HashRequest=true"}},
+                   http::verb::head);
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_FALSE(r.has("content-encoding"));
+    EXPECT_EQ(r.header("content-length"), std::to_string(big));
+    EXPECT_EQ(r.header("x-p2p-peerdistex"), "MakeHashRequest=true");
+    // Stopping while the hash runs aborts it promptly.
+    const auto t0 = std::chrono::steady_clock::now();
+    server_->stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
 TEST_F(OriginTest, LimitsAndMalformedRequests)
 {
     pd::origin::OriginOptions o;
