@@ -6,6 +6,14 @@
  *                                            is fetched from ORIGIN (the "origin server") and added
  *                                            with PeerDistClientAddData, as a real client does;
  *                                            every byte is checked against ORIGIN
+ *   peerdist_demo peers ORIGIN CIFILE [MS [KiB]]
+ *                                            read the content with reads of KiB kibibytes (default
+ *                                            1024) that may wait MS milliseconds (default 5000): what
+ *                                            the local cache lacks comes from peers (distributed cache
+ *                                            mode); a read that still misses is fetched from ORIGIN and
+ *                                            added, as in fetch; every byte is checked against ORIGIN;
+ *                                            prints where the bytes came from (local cache, peers,
+ *                                            origin) and the timings
  *   peerdist_demo bench ORIGIN CIFILE [KiB]  AddData throughput (verification included) against raw
  *                                            SHA-256 (bcrypt), then cached BlockRead throughput with
  *                                            reads of KiB kibibytes (default 1024)
@@ -278,6 +286,93 @@ static int fetch(const char *origin_path, const char *ci_path, const char *out_p
     return 0;
 }
 
+/* Distributed cache mode as an application sees it. First one pass with
+ * PEERDIST_READ_TIMEOUT_LOCAL_CACHE_ONLY (no network) counts what the local cache holds already.
+ * Then the content is read with reads that may wait `timeout` ms: the read path asks peers for what
+ * the local cache lacks, verifies every block against the content information, caches it and
+ * completes the read. So every byte that was not local before and was not fetched from the origin
+ * came from peers (or was added meanwhile by another process of this machine; the demo runs none).
+ * A read that still misses is what an application fetches from its origin and adds with
+ * PeerDistClientAddData; the demo counts such misses. */
+static int peers(const char *origin_path, const char *ci_path, DWORD timeout, DWORD read_size)
+{
+    struct client c;
+    ULONGLONG size, off, local = 0, from_origin = 0, misses = 0, reads = 0, from_peers;
+    BYTE *origin = read_file(origin_path, &size), *buf = malloc(read_size);
+    OVERLAPPED ov, *got;
+    DWORD ret, n;
+    double t0, first_ms = -1, slowest_ms = 0, t_read, total;
+
+    open_client(&c, ci_path);
+    for (off = 0; off < size; off += n) {
+        memset(&ov, 0, sizeof(ov));
+        set_offset(&ov, off);
+        if ((ret = PeerDistClientBlockRead(c.h, c.content, read_size, buf, PEERDIST_READ_TIMEOUT_LOCAL_CACHE_ONLY,
+                                           &ov)) != ERROR_IO_PENDING)
+            die("PeerDistClientBlockRead", ret);
+        ret = wait_port(c.port, &n, &got);
+        if (ret == ERROR_SUCCESS && n)
+            local += n;
+        else if (ret != PEERDIST_ERROR_MISSING_DATA || !n)
+            die("BlockRead (local cache only)", ret);
+        /* (a miss's n is the length of the missing range at off) */
+    }
+    printf("[peers] %llu bytes (%llu blocks of 64 KiB); in this machine's cache already: %llu bytes\n", size,
+           (size + 65535) / 65536, local);
+    printf("[peers] reading them with reads of up to %lu KiB that may wait %lu ms (peers are asked for what the "
+           "cache lacks)\n", read_size / 1024, timeout);
+    t0 = now_s();
+    for (off = 0; off < size;) {
+        memset(&ov, 0, sizeof(ov));
+        set_offset(&ov, off);
+        t_read = now_s();
+        if ((ret = PeerDistClientBlockRead(c.h, c.content, read_size, buf, timeout, &ov)) != ERROR_IO_PENDING)
+            die("PeerDistClientBlockRead", ret);
+        ret = wait_port(c.port, &n, &got);
+        t_read = (now_s() - t_read) * 1000;
+        reads++;
+        if (ret == PEERDIST_ERROR_MISSING_DATA || ret == ERROR_TIMEOUT) {
+            /* No peer had it in time: the completion names the missing range; fetch it from the
+             * origin and add it, then read again (from the local cache). */
+            ULONGLONG m = ov_offset(&ov), len = n;
+            if (!len || m != off) {
+                m = off;
+                len = size - off > read_size ? read_size : size - off;
+            }
+            misses++;
+            printf("\n[peers] miss at offset %llu (%lu): %llu bytes from the origin\n", m, ret, len);
+            add_from_origin(&c, origin, m, len);
+            from_origin += len;
+            continue;
+        }
+        if (ret)
+            die("BlockRead completion", ret);
+        if (ov_offset(&ov) != off || n == 0 || off + n > size || memcmp(buf, origin + off, n)) {
+            fprintf(stderr, "[peers] MISMATCH at offset %llu (%lu bytes)\n", off, n);
+            return 1;
+        }
+        if (first_ms < 0)
+            first_ms = (now_s() - t0) * 1000;
+        if (t_read > slowest_ms)
+            slowest_ms = t_read;
+        off += n;
+        progress("reading", off, size);
+    }
+    total = now_s() - t0;
+    from_peers = size - local - from_origin;
+    printf("[peers] verified %llu bytes in %.2f s (%.1f MB/s), every byte equal to the origin's\n", size, total,
+           total > 0 ? (double)size / total / 1e6 : 0.0);
+    printf("[peers]   from peers:       %llu bytes (%llu blocks)\n", from_peers, (from_peers + 65535) / 65536);
+    printf("[peers]   from local cache: %llu bytes (there before the reads)\n", local);
+    printf("[peers]   misses:           %llu (%llu bytes fetched from the origin and added)\n", misses, from_origin);
+    printf("[peers]   %llu reads; the first returned after %.0f ms (discovery included), the slowest took %.0f ms\n",
+           reads, first_ms < 0 ? 0.0 : first_ms, slowest_ms);
+    close_client(&c);
+    free(buf);
+    free(origin);
+    return 0;
+}
+
 static double sha256_rate(const BYTE *data, ULONGLONG size)
 {
     BCRYPT_ALG_HANDLE alg;
@@ -391,8 +486,11 @@ int main(int argc, char **argv)
         return publish(argv[2], argv[3], argc > 4 && !strcmp(argv[4], "v2"));
     if (argc >= 4 && !strcmp(argv[1], "fetch"))
         return fetch(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
+    if (argc >= 4 && !strcmp(argv[1], "peers"))
+        return peers(argv[2], argv[3], argc > 4 ? (DWORD)strtoul(argv[4], NULL, 10) : 5000,
+                     argc > 5 && atoi(argv[5]) > 0 ? (DWORD)atoi(argv[5]) * 1024 : CHUNK);
     if (argc >= 4 && !strcmp(argv[1], "bench"))
         return bench(argv[2], argv[3], argc > 4 ? (DWORD)atoi(argv[4]) * 1024 : CHUNK);
-    fprintf(stderr, "usage: peerdist_demo publish FILE CIFILE [v2] | fetch ORIGIN CIFILE [OUT] | bench ORIGIN CIFILE [KiB]\n");
+    fprintf(stderr, "usage: peerdist_demo publish FILE CIFILE [v2] | fetch ORIGIN CIFILE [OUT] | peers ORIGIN CIFILE [MS [KiB]] | bench ORIGIN CIFILE [KiB]\n");
     return 2;
 }
