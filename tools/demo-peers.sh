@@ -162,7 +162,7 @@ cat <<SUMMARY
 [demo] What you just saw:
   1. A Linux machine (B) seeded its cache from a file and served it with peerdistd.
   2. A Windows program under Wine on another machine (A) read $total bytes it never had: PeerDist.dll
-     found B by WS-Discovery multicast and fetched every block from it (B served $blocks_b blocks),
+     found B by WS-Discovery multicast and fetched all $blocks blocks from it (B answered $blocks_b block requests),
      each verified against the content information before it entered A's cache: zero misses, not
      one byte from the origin, every byte equal to the file's.
   3. With B gone, A read the whole content again from its own cache, without the network.
