@@ -549,7 +549,8 @@ struct DiscoveryClient::Impl : std::enable_shared_from_this<DiscoveryClient::Imp
         std::size_t sends_pending = 0, sends_ok = 0;
         std::vector<Answer> answers;
         std::vector<std::vector<bool>> recorded;  // per answer, per segment: recorded in the history
-        bool finished = false;
+        bool delivered = false;  // `done` was called (early end); late answers go to Wait::late
+        bool finished = false;   // sockets closed
     };
 
     Strand strand;
@@ -584,6 +585,23 @@ struct DiscoveryClient::Impl : std::enable_shared_from_this<DiscoveryClient::Imp
         ops.erase(op);
         PD_DEBUG("discovery: probe for {} segment(s) done, {} peer(s)", op->ids.size(), op->answers.size());
         complete(op->done, std::move(op->answers));
+    }
+
+    // The early ends (a) and (b) of Wait: `done` gets the answers so far; with Wait::late the probe
+    // listens on until its timeout, otherwise it is finished now.
+    void deliver(const std::shared_ptr<Op>& op)
+    {
+        if (op->finished || op->delivered)
+            return;
+        if (!op->wait.late) {
+            finish(op);
+            return;
+        }
+        op->delivered = true;
+        op->grace.cancel();
+        PD_DEBUG("discovery: probe for {} segment(s) answered early, {} peer(s); listening on for late answers",
+                 op->ids.size(), op->answers.size());
+        complete(op->done, op->answers);
     }
 
     static bool valid_request(pccrd::Version version, const std::vector<pccrd::SegmentId>& ids)
@@ -863,6 +881,15 @@ struct DiscoveryClient::Impl : std::enable_shared_from_this<DiscoveryClient::Imp
         }
         if (!changed)
             return;
+        if (op->delivered) {
+            // A late answer (Wait::late): handed over as it stands now, merged with earlier ones.
+            try {
+                op->wait.late(ans);
+            } catch (const std::exception& e) {
+                PD_WARN("discovery: late-answer handler threw: {}", e.what());
+            }
+            return;
+        }
         evaluate(op);
     }
 
@@ -882,7 +909,7 @@ struct DiscoveryClient::Impl : std::enable_shared_from_this<DiscoveryClient::Imp
                 covered[j] = covered[j] || a.segments[j].has;
         }
         if (full >= std::max(1u, op->wait.enough_peers)) {
-            finish(op);
+            deliver(op);
             return;
         }
         // (b) only once every probed segment has a holder: a segment nobody listed yet may still
@@ -895,7 +922,7 @@ struct DiscoveryClient::Impl : std::enable_shared_from_this<DiscoveryClient::Imp
         op->grace.expires_after(std::max(std::chrono::milliseconds(0), op->wait.grace));
         op->grace.async_wait(asio::bind_executor(strand, [self = shared_from_this(), op, generation](error_code ec) {
             if (!ec && generation == op->grace_generation)
-                self->finish(op);
+                self->deliver(op);
         }));
     }
 

@@ -29,8 +29,13 @@ constexpr unsigned kMaxInFlight = 16;          // block requests in flight per c
 constexpr unsigned kMaxPerPeer = 6;            // of which to one peer
 constexpr auto kAnswerTtl = std::chrono::seconds(60);
 constexpr auto kBadPeerTtl = std::chrono::minutes(10); // a peer that sent bad data for a content
+// A peer that failed a request (unreachable, reset, silent past the request timer) is skipped by
+// every job for this long: a dead or mute peer still answers probes from its cache index (or its
+// answers are remembered), and each new read would otherwise spend its timeout on it again.
+constexpr auto kFailedPeerTtl = std::chrono::seconds(30);
 constexpr std::size_t kMaxRemembered = 4096;   // segments whose answers are remembered
 constexpr std::uint32_t kBlockListRun = 4;     // [MS-PCCRR] <9>: GETBLKLIST for 4+ consecutive blocks
+constexpr std::size_t kMaxProbes = 2;          // probes per segment and job
 constexpr std::array<std::uint8_t, 16> kPeerTag{'P', 'e', 'e', 'r', 'D', 'i', 's', 't', '-', 'p', 'e', 'e', 'r', 's'};
 
 using SegmentKey = std::vector<std::uint8_t>;
@@ -107,7 +112,8 @@ private:
         std::map<tcp::endpoint, unsigned> per_peer;
         std::set<tcp::endpoint> bad;                              // sent bad data for this content
         std::map<std::size_t, std::vector<PeerHolding>> peers;    // per segment
-        std::set<std::size_t> probing, probed;
+        std::set<std::size_t> probing;
+        std::multiset<std::size_t> probed; // one entry per finished probe of the segment
         // Per (segment, peer): blocks the peer said it has (GETBLKLIST) or does not have.
         std::map<std::pair<std::size_t, tcp::endpoint>, std::set<std::uint32_t>> listed;
         std::set<std::pair<std::size_t, tcp::endpoint>> listing, no_list;
@@ -179,8 +185,9 @@ private:
                                               [&](const PeerHolding& h) { return h.peer == *job.last_good; }))
                 holders.push_back({*job.last_good, false, 0, Clock::now()});
             auto peer = choose(job, s, b);
-            if (peer == Choice::kNone && !job.probed.count(s)) {
-                // Nobody known can supply it: probe (once per segment and job), then decide.
+            if (peer == Choice::kNone && job.probed.count(s) < kMaxProbes) {
+                // Nobody known can supply it: probe (at most kMaxProbes times per segment and job:
+                // a second probe finds peers that answered late or after a peer vanished), then decide.
                 if (!job.probing.count(s)) {
                     job.probing.insert(s);
                     to_probe.push_back(s);
@@ -224,7 +231,7 @@ private:
         bool waiting = false;
         const SegmentKey id(job.view->segment_ids[s].span().begin(), job.view->segment_ids[s].span().end());
         for (const auto& h : job.peers[s]) {
-            if (job.bad.count(h.peer) || tried.count(h.peer) || known_bad(id, h.peer))
+            if (job.bad.count(h.peer) || tried.count(h.peer) || known_bad(id, h.peer) || known_failed(h.peer))
                 continue;
             auto lk = std::make_pair(s, h.peer);
             if (job.listing.count(lk)) {
@@ -300,7 +307,8 @@ private:
         auto version = v.ci.version == pd::pccrc::Version::kV2 ? pccrd::Version::V2 : pccrd::Version::V1;
         // Peers known to have sent bad data for these segments do not end the wait early.
         wait.exclude = [self = shared_from_this(), ids](const tcp::endpoint& peer) {
-            return std::any_of(ids.begin(), ids.end(), [&](const auto& id) { return self->bad_snapshot(id, peer); });
+            return self->known_failed(peer) ||
+                   std::any_of(ids.begin(), ids.end(), [&](const auto& id) { return self->bad_snapshot(id, peer); });
         };
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job.deadline - Clock::now());
         wait.timeout = std::max(std::chrono::milliseconds(1), std::min(config_.discovery_timeout, left));
@@ -308,16 +316,22 @@ private:
             std::lock_guard lock(flash_mutex_);
             ++stats_.probes;
         }
+        // The wait ends at the first answers that cover the segments; peers that answer later (in
+        // their 1-65 ms backoff) are still added, so that reads spread over them and a bad or
+        // vanished first peer has a stand-in without a second probe.
+        wait.late = [self = shared_from_this(), key, segs, ids](const DiscoveryClient::Answer& a) {
+            asio::post(self->strand_, [self, key, segs, ids, a] { self->on_answers(key, segs, ids, {a}, true); });
+        };
         discovery_->probe(version, ids, wait,
                           [self = shared_from_this(), key, segs, ids](std::vector<DiscoveryClient::Answer> answers) {
                               asio::post(self->strand_, [self, key, segs, ids, answers = std::move(answers)] {
-                                  self->on_answers(key, segs, ids, answers);
+                                  self->on_answers(key, segs, ids, answers, false);
                               });
                           });
     }
 
     void on_answers(const ContentView* key, const std::vector<std::size_t>& segs, const std::vector<pccrd::SegmentId>& ids,
-                    const std::vector<DiscoveryClient::Answer>& answers)
+                    const std::vector<DiscoveryClient::Answer>& answers, bool late)
     {
         auto now = Clock::now();
         auto jit = jobs_.find(key);
@@ -333,13 +347,28 @@ private:
                 if (!complete)
                     note_partial(ids[i], a.peer, now);
             }
-            if (answers_.size() >= kMaxRemembered)
+            if (!answers_.count(ids[i]) && answers_.size() >= kMaxRemembered)
                 forget_oldest();
-            answers_[ids[i]] = {now, holders};
+            if (late) {
+                // Merged into what this probe's first answers left remembered.
+                auto& r = answers_[ids[i]];
+                r.when = now;
+                for (const auto& h : holders) {
+                    auto it = std::find_if(r.peers.begin(), r.peers.end(), [&](const PeerHolding& x) { return x.peer == h.peer; });
+                    if (it == r.peers.end())
+                        r.peers.push_back(h);
+                    else
+                        *it = h;
+                }
+            } else {
+                answers_[ids[i]] = {now, holders};
+            }
             if (jit != jobs_.end()) {
                 Job& job = jit->second;
-                job.probing.erase(segs[i]);
-                job.probed.insert(segs[i]);
+                if (!late) {
+                    job.probing.erase(segs[i]);
+                    job.probed.insert(segs[i]);
+                }
                 auto& list = job.peers[segs[i]];
                 for (auto& h : holders)
                     if (std::none_of(list.begin(), list.end(), [&](const PeerHolding& x) { return x.peer == h.peer; }))
@@ -364,6 +393,19 @@ private:
         return Clock::now() - it->second <= kBadPeerTtl;
     }
     bool bad_snapshot(const SegmentKey& id, const tcp::endpoint& peer) const { return known_bad(id, peer); }
+    bool known_failed(const tcp::endpoint& peer) const
+    {
+        std::lock_guard lock(flash_mutex_);
+        auto it = failed_.find(peer);
+        return it != failed_.end() && Clock::now() - it->second <= kFailedPeerTtl;
+    }
+    void mark_failed(const tcp::endpoint& peer)
+    {
+        std::lock_guard lock(flash_mutex_);
+        if (failed_.size() >= kMaxRemembered)
+            failed_.clear();
+        failed_[peer] = Clock::now();
+    }
     void mark_bad(SegmentKey id, const tcp::endpoint& peer)
     {
         std::lock_guard lock(flash_mutex_);
@@ -472,7 +514,11 @@ private:
         case BlockResult::Status::kNotAvailable:
         case BlockResult::Status::kFailed:
             if (st == BlockResult::Status::kFailed) {
+                // Unreachable, silent past the request timer, or gone: not asked again by this job,
+                // nor by any job for kFailedPeerTtl (the failure may have been transient).
                 PD_DEBUG("peers: block {} of segment {} from {}: {}", b, s, peer.address().to_string(), detail);
+                job.bad.insert(peer);
+                mark_failed(peer);
                 if (job.last_good == peer)
                     job.last_good.reset();
             }
@@ -491,6 +537,7 @@ private:
     std::map<const ContentView*, Job> jobs_;          // on strand_
     std::map<SegmentKey, Remembered> answers_;       // on strand_
     std::map<std::pair<SegmentKey, tcp::endpoint>, Clock::time_point> bad_; // flash_mutex_
+    std::map<tcp::endpoint, Clock::time_point> failed_;                      // flash_mutex_
     mutable std::mutex flash_mutex_;
     std::map<SegmentKey, std::map<tcp::endpoint, Clock::time_point>> partial_; // flash_mutex_
     Stats stats_;                                                              // flash_mutex_

@@ -983,6 +983,49 @@ TEST_F(Discovery, DoneFiresOnceAndEarly)
     EXPECT_LT(best, 20 + 20);
 }
 
+TEST_F(Discovery, LateAnswersGoToWaitLateAfterAnEarlyEnd)
+{
+    IoThread io;
+    auto client = DiscoveryClient::create(io.io, lo_config(), nullptr);
+    // Two peers: one answers at once, the other 120 ms later (a slow backoff). Both fake
+    // responders share UDP 3702 (SO_REUSEADDR) and see the same multicast Probe.
+    FakeResponder fast([](const pccrd::Probe& p) {
+        return std::vector<FakeResponder::Reply>{{pccrd::build_probe_matches(v1_match(p, {"127.0.0.1:9101"}))}};
+    });
+    FakeResponder slow([](const pccrd::Probe& p) {
+        std::this_thread::sleep_for(120ms);
+        return std::vector<FakeResponder::Reply>{{pccrd::build_probe_matches(
+            v1_match(p, {"127.0.0.1:9102"}, 4, "urn:uuid:99999999-2222-4333-8444-555555555555"))}};
+    });
+    DiscoveryClient::Wait wait;
+    wait.timeout = 400ms;
+    wait.grace = 5ms;
+    std::mutex m;
+    std::vector<std::pair<std::uint16_t, Clock::duration>> late;
+    const auto t0 = Clock::now();
+    wait.late = [&](const DiscoveryClient::Answer& a) {
+        std::lock_guard lock(m);
+        late.emplace_back(a.peer.port(), Clock::now() - t0);
+    };
+    auto r = run_probe(*client, Version::V1, {id_of(0x51)}, wait);
+    ASSERT_EQ(r.answers.size(), 1u);
+    EXPECT_EQ(r.answers[0].peer.port(), 9101);
+    EXPECT_LT(ms(r.elapsed), 100) << "the first covering answer ends the wait";
+    std::this_thread::sleep_for(500ms);  // past the probe's timeout
+    {
+        std::lock_guard lock(m);
+        ASSERT_EQ(late.size(), 1u) << "the slow peer's answer reaches Wait::late";
+        EXPECT_EQ(late[0].first, 9102);
+        EXPECT_GE(ms(late[0].second), 100);
+    }
+    // Without Wait::late the probe closes when done is called: the slow answer is not seen.
+    wait.late = nullptr;
+    auto r2 = run_probe(*client, Version::V1, {id_of(0x52)}, wait);
+    ASSERT_EQ(r2.answers.size(), 1u);
+    EXPECT_EQ(r2.answers[0].peer.port(), 9101);
+    std::this_thread::sleep_for(200ms);  // the slow responder finishes before it is destroyed
+}
+
 TEST_F(Discovery, SeveralRespondersAreSeveralPeers)
 {
     Cache cache;  // outlives the io thread (the responder's lookup points at it)

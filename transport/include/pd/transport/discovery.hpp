@@ -162,6 +162,7 @@ public:
     //       not be shorter than the responders' maximum backoff, 65 ms);
     //   (d) stop() was called.
     // In every case `done` gets what was collected so far.
+    struct Answer;
     struct Wait {
         std::chrono::milliseconds timeout{300};
         unsigned enough_peers = 3;
@@ -172,6 +173,11 @@ public:
         std::vector<std::uint32_t> block_totals{};
         // Peers whose answers do not end the wait early (the caller knows they sent bad data).
         std::function<bool(const boost::asio::ip::tcp::endpoint&)> exclude{};
+        // Optional: when the wait ends early by (a) or (b), the probe keeps listening until
+        // `timeout` and hands every later answer that brings something new (a new peer, or more
+        // of a known one; merged as for `done`) to `late`, on the io_context thread, after `done`.
+        // Without it the probe's sockets close when `done` is called.
+        std::function<void(const Answer&)> late{};
     };
     // One probed segment as one peer reported it.
     struct Availability {
