@@ -34,6 +34,7 @@ constexpr std::uint32_t kMaxRequest = 98304;
 constexpr std::uint32_t kMaxResponse = 393216 + 4;
 constexpr std::uint32_t kHeaderLimit = 8192;
 constexpr std::uint32_t kMaxBlocksPerSegment = 512;
+constexpr std::size_t kReadBuffer = 64 * 1024 + 1024; // Beast's largest single read, + the header
 
 // -------------------------------------------------------------------------------------------------
 // Provider over the cache
@@ -494,7 +495,14 @@ public:
 
 private:
     struct Conn {
-        explicit Conn(const asio::strand<asio::io_context::executor_type>& ex) : stream(ex) {}
+        explicit Conn(const asio::strand<asio::io_context::executor_type>& ex) : stream(ex)
+        {
+            // Beast reads max(512, free capacity) bytes at a time (at most 64 KiB): a buffer left
+            // at its initial few hundred bytes reads a 64 KiB block in ~130 receives. Under Wine
+            // every receive is a wineserver round trip, which made the client ~10x slower than
+            // natively (tests/net/bench-peers.sh). Room for a whole read: 2 receives per block.
+            buffer.reserve(kReadBuffer);
+        }
         beast::tcp_stream stream;
         beast::flat_buffer buffer;
         http::request<Body> req;
