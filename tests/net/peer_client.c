@@ -14,7 +14,8 @@
  *   missall  every read must be a miss that names its missing range (no peer serves anything)
  *   local    every block with PEERDIST_READ_TIMEOUT_LOCAL_CACHE_ONLY: all misses, and (checked by the
  *            script's capture) not one packet
- *   cancel   a BlockRead with a 30 s timeout, cancelled after 200 ms with CancelIoEx: completes with
+ *   cancel   a BlockRead with a 30 s timeout, cancelled after 200 ms with
+ *            PeerDistClientCancelAsyncOperation: completes with
  *            ERROR_OPERATION_ABORTED within 1 s
  *   shutdown two reads with 30 s timeouts, then PeerDistShutdown: both complete aborted within 1 s
  *   flash    reads the first block, then prints "flashcrowd N" (fFlashCrowd)
@@ -127,7 +128,7 @@ static void abort_reads(PEERDIST_INSTANCE_HANDLE h, BOOL by_shutdown)
     if (by_shutdown)
         ok(PeerDistShutdown(h) == ERROR_SUCCESS, "PeerDistShutdown\n");
     else
-        ok(CancelIoEx(ch.hc, &a[0].ov), "CancelIoEx: %lu\n", GetLastError());
+        ok(PeerDistClientCancelAsyncOperation(h, ch.hc, &a[0].ov) == ERROR_SUCCESS, "CancelAsyncOperation\n");
     for (i = 0; i < n; i++) {
         DWORD bytes;
         ok(WaitForSingleObject(a[i].ov.hEvent, 1000) == WAIT_OBJECT_0, "read %lu not aborted within 1 s\n", i);
@@ -135,7 +136,7 @@ static void abort_reads(PEERDIST_INSTANCE_HANDLE h, BOOL by_shutdown)
         ok(!PeerDistGetOverlappedResult(&a[i].ov, &bytes, FALSE) && GetLastError() == ERROR_OPERATION_ABORTED,
            "read %lu: completed with %lu, expected ERROR_OPERATION_ABORTED\n", i, GetLastError());
     }
-    printf("peer_client: %s aborted %lu read(s) in %lu ms\n", by_shutdown ? "PeerDistShutdown" : "CancelIoEx", n,
+    printf("peer_client: %s aborted %lu read(s) in %lu ms\n", by_shutdown ? "PeerDistShutdown" : "PeerDistClientCancelAsyncOperation", n,
            GetTickCount() - t0);
     free(buf);
 }
