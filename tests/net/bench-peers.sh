@@ -32,7 +32,12 @@
 #               with its own connection, BENCH_REQUESTS (20) verified GETBLKS each; empty answers
 #               (busy server) retried on a new connection. Reports failed requests, empty answers,
 #               peerdistd's idle VmRSS, peak VmHWM and (peak - idle) / clients.
+#               For comparison (BENCH_NATIVE=0 skips it): the same engine natively, a fresh
+#               PeerSource on A fetching the whole content (peerdist-bench first-byte --whole).
 # Every figure line starts with "bench:"; BENCH_OUT=FILE also appends them to FILE.
+# Other knobs: BENCH_READ_TIMEOUT (bench_client's BlockRead timeout, ms, default 10000),
+# BENCH_LOG=debug|trace (peerdistd's log level and the Wine client's engine log in logs/client.log),
+# BENCH_CAPTURE=1 (capture of A's TCP port 80 during the Wine client, capture-a.pcap), NET_KEEP=1.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=netns.sh

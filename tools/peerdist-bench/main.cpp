@@ -14,7 +14,11 @@
 //       exactly as a waiting PeerDistClientBlockRead is woken. Every iteration must have sent at
 //       least one probe round (PeerSource::Stats::probes), else it fails.
 //       Prints one line per iteration and "first-byte: n N, failed F, min A ms, median M ms,
-//       p90 P ms, max X ms".
+//       p90 P ms, max X ms". After each timed iteration the parts are measured alone (not part of
+//       the figure): a lone probe until the first ProbeMatches, one GETBLKS on a new connection,
+//       the verification ("first-byte: alone, ..." lines).
+//       --whole: the whole content instead of its first block ("whole N: ... MB/s" lines): the
+//       native engine's throughput, for comparison with the Wine client's.
 //
 //   peerdist-bench clients --peer ADDR:PORT --ci CI_FILE [--clients N=200] [--requests K=20]
 //                          [--server-pid PID]
@@ -225,7 +229,13 @@ int first_byte(const std::vector<std::string>& cis, const std::vector<std::strin
             const auto t0 = Clock::now();
             source->request(view, first, deadline);
             const auto t1 = fut.get();
+            // The source counts a block just after it commits it and wakes the read path: give
+            // the counter a moment (bounded) so that the line below reports it.
             auto st = source->stats();
+            for (int wait = 0; wait < 200 && t1 != Clock::time_point{} && st.blocks == 0; ++wait) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                st = source->stats();
+            }
             source->stop();
             if (t1 == Clock::time_point{} || st.probes == 0 || st.rejected != 0) {
                 ++failed;
