@@ -69,13 +69,21 @@ std::optional<std::uint64_t> reg_number(const wchar_t* key, const wchar_t* value
 
 std::optional<std::filesystem::path> reg_path(const wchar_t* key, const wchar_t* value)
 {
-    wchar_t buf[MAX_PATH * 2];
+    // RegGetValue refuses RRF_RT_REG_EXPAND_SZ without RRF_NOEXPAND (ERROR_INVALID_PARAMETER):
+    // the value is read as stored and expanded here.
+    wchar_t buf[MAX_PATH * 2], expanded[MAX_PATH * 2];
     DWORD size = sizeof(buf);
-    if (RegGetValueW(HKEY_LOCAL_MACHINE, key, value, RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ, nullptr, buf, &size) !=
-            ERROR_SUCCESS ||
+    DWORD type = 0;
+    if (RegGetValueW(HKEY_LOCAL_MACHINE, key, value, RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ | RRF_NOEXPAND, &type, buf,
+                     &size) != ERROR_SUCCESS ||
         !buf[0])
         return std::nullopt;
-    return std::filesystem::path(buf);
+    if (type != REG_EXPAND_SZ)
+        return std::filesystem::path(buf);
+    DWORD n = ExpandEnvironmentStringsW(buf, expanded, MAX_PATH * 2);
+    if (n == 0 || n > MAX_PATH * 2 || !expanded[0])
+        return std::nullopt;
+    return std::filesystem::path(expanded);
 }
 
 constexpr const wchar_t* kOurKey = L"SOFTWARE\\OpenPeerDist\\Cache";
@@ -88,9 +96,7 @@ std::filesystem::path default_directory()
 #ifdef _WIN32
     if (auto p = reg_path(kOurKey, L"Directory"))
         return *p;
-    if (auto pd = env("ProgramData"))
-        return utf8_path(*pd) / "OpenPeerDist" / "Cache";
-    return std::filesystem::temp_directory_path() / "OpenPeerDist" / "Cache";
+    return program_data_directory() / "OpenPeerDist" / "Cache";
 #else
     if (auto x = env("XDG_CACHE_HOME"))
         return utf8_path(*x) / "openpeerdist";
@@ -101,6 +107,17 @@ std::filesystem::path default_directory()
 }
 
 } // namespace
+
+#ifdef _WIN32
+std::filesystem::path program_data_directory()
+{
+    if (auto p = reg_path(L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList", L"ProgramData"))
+        return *p;
+    if (auto pd = env("ProgramData"))
+        return utf8_path(*pd);
+    return std::filesystem::temp_directory_path();
+}
+#endif
 
 Config default_config()
 {

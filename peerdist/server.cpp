@@ -35,9 +35,7 @@ const pccrc::ServerSecret* server_secret()
     static std::optional<pccrc::ServerSecret> secret;
     std::lock_guard lock(mutex);
     if (!secret) {
-        wchar_t dir[MAX_PATH];
-        DWORD n = GetEnvironmentVariableW(L"ProgramData", dir, MAX_PATH);
-        std::filesystem::path base = (n && n < MAX_PATH) ? std::filesystem::path(dir) : std::filesystem::temp_directory_path();
+        const std::filesystem::path base = cache::program_data_directory();
         std::error_code ec;
         std::filesystem::create_directories(base / L"OpenPeerDist", ec);
         auto loaded = pccrc::ServerSecret::load_or_create(base / L"OpenPeerDist" / L"secret.key");

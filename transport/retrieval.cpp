@@ -242,6 +242,10 @@ private:
 Session::Session(tcp::socket socket, std::shared_ptr<Server> server)
     : stream_(std::move(socket)), server_(std::move(server))
 {
+    // Beast writes a response's header and body as separate segments; with Nagle's algorithm on,
+    // the body waits for the peer's delayed ACK of the header (~40 ms per block on Linux and Wine).
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
 }
 
 Session::~Session()
@@ -588,9 +592,12 @@ private:
         if (c->reused) {
             write_then_read();
         } else {
-            c->stream.async_connect(peer, [write_then_read, finish](beast::error_code ec) mutable {
+            c->stream.async_connect(peer, [c, write_then_read, finish](beast::error_code ec) mutable {
                 if (ec)
                     return finish(ec, "connect");
+                // A request is one small write that must leave at once (see Session's constructor).
+                beast::error_code ignored;
+                c->stream.socket().set_option(tcp::no_delay(true), ignored);
                 write_then_read();
             });
         }

@@ -191,4 +191,13 @@ private:
 //              ...\PeerDist\Retrieval SegmentTTL (days), else 28 days.
 Config default_config();
 
+#ifdef _WIN32
+// The machine's common application data folder (what %ProgramData% names in a user's session):
+// HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList ProgramData (expanded), else
+// the ProgramData variable, else the temp directory. The registry comes first because a service's
+// environment may differ from a user's (Wine's services.exe sets ProgramData to C:\users\Public),
+// and every process of the machine must find the same cache and server secret.
+std::filesystem::path program_data_directory();
+#endif
+
 } // namespace pd::cache
