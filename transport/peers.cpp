@@ -36,6 +36,7 @@ constexpr auto kFailedPeerTtl = std::chrono::seconds(30);
 constexpr std::size_t kMaxRemembered = 4096;   // segments whose answers are remembered
 constexpr std::uint32_t kBlockListRun = 4;     // [MS-PCCRR] <9>: GETBLKLIST for 4+ consecutive blocks
 constexpr std::size_t kMaxProbes = 2;          // probes per segment and job
+constexpr std::size_t kMaxDeferredScan = 256;  // blocks deferred per pump before the scan stops
 constexpr std::array<std::uint8_t, 16> kPeerTag{'P', 'e', 'e', 'r', 'D', 'i', 's', 't', '-', 'p', 'e', 'e', 'r', 's'};
 
 using SegmentKey = std::vector<std::uint8_t>;
@@ -172,9 +173,17 @@ private:
         bool expired = Clock::now() >= job.deadline;
         std::vector<std::size_t> to_probe;
         std::deque<std::pair<std::size_t, std::uint32_t>> later;
-        while (!job.queue.empty() && job.in_flight < kMaxInFlight && !expired) {
+        // Segments whose blocks must wait this round (busy holders, a block list or a probe on the
+        // way): their other blocks are deferred without a look. Past kMaxDeferredScan deferred
+        // blocks the scan stops, so a big content's queue is not walked on every completion.
+        std::set<std::size_t> waiting;
+        while (!job.queue.empty() && job.in_flight < kMaxInFlight && !expired && later.size() < kMaxDeferredScan) {
             auto [s, b] = job.queue.front();
             job.queue.pop_front();
+            if (waiting.count(s)) {
+                later.push_back({s, b});
+                continue;
+            }
             SegmentKey id(v.segment_ids[s].span().begin(), v.segment_ids[s].span().end());
             if (!job.peers.count(s))
                 job.peers[s] = remembered(id); // recent answers (60 s) stand in for a probe
@@ -196,6 +205,7 @@ private:
             }
             if (peer == Choice::kWait) {
                 later.push_back({s, b}); // a busy holder, a block list or a probe on the way
+                waiting.insert(s);
                 continue;
             }
             if (peer == Choice::kNone) {
@@ -204,8 +214,7 @@ private:
             }
             fetch(job, s, b, chosen_);
         }
-        for (auto& x : later)
-            job.queue.push_back(x);
+        job.queue.insert(job.queue.begin(), later.begin(), later.end()); // in their order, first
         if (expired) {
             job.queue.clear();
             job.pending.clear();
@@ -319,6 +328,7 @@ private:
         // The wait ends at the first answers that cover the segments; peers that answer later (in
         // their 1-65 ms backoff) are still added, so that reads spread over them and a bad or
         // vanished first peer has a stand-in without a second probe.
+        wait.grace = std::chrono::milliseconds(0); // no need to wait for a second answer: see `late`
         wait.late = [self = shared_from_this(), key, segs, ids](const DiscoveryClient::Answer& a) {
             asio::post(self->strand_, [self, key, segs, ids, a] { self->on_answers(key, segs, ids, {a}, true); });
         };
