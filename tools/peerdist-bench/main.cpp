@@ -213,12 +213,17 @@ int first_byte(const std::vector<std::string>& cis, const std::vector<std::strin
             const auto deadline = Clock::now() + timeout;
             // Registered before the request, with the cache version seen now, so that a block
             // committed at any moment after this re-evaluates the waiter (read_path.h contract).
+            // `done`: the cached prefix of the range seen so far, so that each evaluation looks only
+            // past it (a whole-content waiter that re-read the index from the start at every commit
+            // made the bench, not the transfer, the bottleneck).
+            auto done = std::make_shared<std::uint64_t>(0);
             waiters->add(
                 store, deadline,
-                [view, first, got, set](bool expired) {
-                    if (view->cached_length(first.start, first.length()) == first.length() || expired) {
+                [view, first, got, set, done](bool expired) {
+                    *done += view->cached_length(first.start + *done, first.length() - *done);
+                    if (*done == first.length() || expired) {
                         auto now = Clock::now();
-                        bool hit = view->cached_length(first.start, first.length()) == first.length();
+                        bool hit = *done == first.length();
                         if (!set->exchange(true))
                             got->set_value(hit ? now : Clock::time_point{});
                         return true;
