@@ -459,32 +459,79 @@ private:
                                // Verification on the worker pool; never on the network thread.
                                asio::post(self->work_, [self, key, view, s, b, peer, data = std::move(r.data)]() mutable {
                                    bool ok = pd::pccrc::verify_block(view->ci, s, b, data);
-                                   bool stored = false;
-                                   if (ok) {
-                                       auto put = view->put_block(s, b, data);
-                                       std::string error;
-                                       stored = view->store->put({&put, 1}, kPeerTag, &error);
-                                       if (!stored)
-                                           PD_WARN("peers: cannot cache a verified block: {}", error);
-                                       else
-                                           pd::peerdist::Waiters::poke_all();
-                                   }
+                                   if (ok)
+                                       return self->commit({view, key, s, b, peer, std::move(data)});
                                    {
                                        std::lock_guard lock(self->flash_mutex_);
-                                       if (ok) {
-                                           ++self->stats_.blocks;
-                                           self->stats_.bytes += data.size();
-                                       } else {
-                                           ++self->stats_.rejected;
-                                       }
+                                       ++self->stats_.rejected;
                                    }
-                                   asio::post(self->strand_, [self, key, s, b, peer, ok] {
-                                       self->done(key, s, b, peer,
-                                                  ok ? BlockResult::Status::kOk : BlockResult::Status::kBad,
-                                                  ok ? "" : "block does not verify against the content information");
+                                   asio::post(self->strand_, [self, key, s, b, peer] {
+                                       self->done(key, s, b, peer, BlockResult::Status::kBad,
+                                                  "block does not verify against the content information");
                                    });
                                });
                            });
+    }
+
+    // A verified block waiting for its cache commit.
+    struct Verified {
+        std::shared_ptr<const ContentView> view;
+        const ContentView* key;
+        std::size_t s;
+        std::uint32_t b;
+        tcp::endpoint peer;
+        std::vector<std::uint8_t> data;
+    };
+
+    // Commits verified blocks to their caches (worker pool). Blocks verified while a commit runs
+    // are queued and go into the next one together: one transaction for many blocks, where each
+    // transaction costs the same file locks and index writes (under Wine each lock is a wineserver
+    // round trip, which made per-block commits the cost of a peer read).
+    void commit(Verified v)
+    {
+        {
+            std::lock_guard lock(commit_mutex_);
+            commit_queue_.push_back(std::move(v));
+            if (committing_)
+                return; // the running committer takes it
+            committing_ = true;
+        }
+        for (;;) {
+            std::vector<Verified> batch;
+            {
+                std::lock_guard lock(commit_mutex_);
+                if (commit_queue_.empty()) {
+                    committing_ = false;
+                    return;
+                }
+                batch.swap(commit_queue_);
+            }
+            // One put per store (contents of one instance share one store).
+            std::map<pd::cache::Store*, std::vector<std::size_t>> by_store;
+            for (std::size_t i = 0; i < batch.size(); ++i)
+                by_store[batch[i].view->store.get()].push_back(i);
+            for (const auto& [store, idx] : by_store) {
+                std::vector<pd::cache::PutBlock> puts;
+                puts.reserve(idx.size());
+                for (auto i : idx)
+                    puts.push_back(batch[i].view->put_block(batch[i].s, batch[i].b, batch[i].data));
+                std::string error;
+                if (!store->put(puts, kPeerTag, &error))
+                    PD_WARN("peers: cannot cache {} verified block(s): {}", puts.size(), error);
+            }
+            pd::peerdist::Waiters::poke_all();
+            {
+                std::lock_guard lock(flash_mutex_);
+                for (const auto& v : batch) {
+                    ++stats_.blocks;
+                    stats_.bytes += v.data.size();
+                }
+            }
+            for (auto& v : batch)
+                asio::post(strand_, [self = shared_from_this(), key = v.key, s = v.s, b = v.b, peer = v.peer] {
+                    self->done(key, s, b, peer, BlockResult::Status::kOk, "");
+                });
+        }
     }
 
     void done(const ContentView* key, std::size_t s, std::uint32_t b, const tcp::endpoint& peer, BlockResult::Status st,
@@ -549,6 +596,9 @@ private:
     std::map<std::pair<SegmentKey, tcp::endpoint>, Clock::time_point> bad_; // flash_mutex_
     std::map<tcp::endpoint, Clock::time_point> failed_;                      // flash_mutex_
     mutable std::mutex flash_mutex_;
+    std::mutex commit_mutex_;
+    std::vector<Verified> commit_queue_; // commit_mutex_
+    bool committing_ = false;            // commit_mutex_: a worker is draining commit_queue_
     std::map<SegmentKey, std::map<tcp::endpoint, Clock::time_point>> partial_; // flash_mutex_
     Stats stats_;                                                              // flash_mutex_
 };
