@@ -98,6 +98,7 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<Body>> parser_;
     http::response<Body> response_;
+    bool counted_ = false; // this request holds an Active Client Count slot (Server::acquire)
     std::shared_ptr<Server> server_;
 };
 
@@ -212,12 +213,31 @@ public:
             }
         --connections_;
     }
-    bool busy() const { return connections_ > config_.max_clients; }
+    // [MS-PCCRR] 3.2.1 Active Client Count: requests being answered (from receipt to the response
+    // sent), not connections - an idle kept-alive connection holds no slot. acquire() fails when
+    // the count is already >= the maximum (3.2.5.2, 3.2.5.3: the answer is then empty).
+    bool acquire()
+    {
+        std::uint64_t n = active_.load();
+        do {
+            if (n >= config_.max_clients)
+                return false;
+        } while (!active_.compare_exchange_weak(n, n + 1));
+        return true;
+    }
+    void release()
+    {
+        std::uint64_t n = active_.load();
+        while (n > 0 && !active_.compare_exchange_weak(n, n - 1)) {
+        }
+    }
     bool stopped() const { return stopped_; }
     const PeerConfig& config() const { return config_; }
 
     // Answers one decoded request; nullopt: drop it (close the connection without an answer).
-    std::optional<std::vector<std::uint8_t>> answer(const pccrr::Message& req);
+    // `counted`: set when the request took an Active Client Count slot, which the session gives
+    // back (release()) once the response is sent or the connection is gone.
+    std::optional<std::vector<std::uint8_t>> answer(const pccrr::Message& req, bool& counted);
     void dropped() { ++dropped_; }
 
 private:
@@ -236,7 +256,7 @@ private:
     };
     std::set<std::weak_ptr<Session>, WeakLess> sessions_;
     std::atomic<std::uint64_t> requests_{0}, blocks_{0}, block_bytes_{0}, busy_{0}, dropped_{0}, connections_{0},
-        peak_{0};
+        peak_{0}, active_{0};
 };
 
 Session::Session(tcp::socket socket, std::shared_ptr<Server> server)
@@ -250,6 +270,8 @@ Session::Session(tcp::socket socket, std::shared_ptr<Server> server)
 
 Session::~Session()
 {
+    if (counted_)
+        server_->release();
     server_->remove(this);
 }
 
@@ -282,7 +304,7 @@ void Session::on_read(beast::error_code ec)
         auto msg = pccrr::decode(req.body());
         std::optional<std::vector<std::uint8_t>> answer;
         if (msg)
-            answer = server_->answer(*msg);
+            answer = server_->answer(*msg, counted_);
         if (!answer) {
             // [MS-PCCRR] 3.2.5.1: a malformed or unexpected message is discarded; no answer.
             server_->dropped();
@@ -302,12 +324,16 @@ void Session::on_read(beast::error_code ec)
 
 void Session::on_write(beast::error_code ec, bool keep_alive)
 {
+    if (counted_) {
+        counted_ = false;
+        server_->release(); // [MS-PCCRR] 3.2.5.2/3.2.5.3: decremented once the response is sent
+    }
     if (ec || !keep_alive)
         return close();
     read();
 }
 
-std::optional<std::vector<std::uint8_t>> Server::answer(const pccrr::Message& req)
+std::optional<std::vector<std::uint8_t>> Server::answer(const pccrr::Message& req, bool& counted)
 {
     using namespace pccrr;
     // Version check ([MS-PCCRR] 3.2.5.1): a request whose major version we do not support gets
@@ -322,9 +348,11 @@ std::optional<std::vector<std::uint8_t>> Server::answer(const pccrr::Message& re
         ++requests_;
         return encode(out);
     }
-    bool busy_now = busy();
+    bool busy_now = !acquire();
     if (busy_now)
         ++busy_;
+    else
+        counted = true;
     ++requests_;
     if (auto* r = std::get_if<GetBlkList>(&req.body)) {
         BlkList list;
