@@ -25,7 +25,8 @@ struct PeerConfig {
     // Interfaces to probe and answer on (names); empty: every interface that is up and multicast
     // capable (loopback excluded unless named).
     std::vector<std::string> interfaces;
-    // [MS-PCCRR] 3.2.2 / <9>-<14>: busy above this many concurrent clients; client request timer;
+    // [MS-PCCRR] 3.2.1 / <9>-<14>: busy (empty answers) while this many requests are being answered
+    // (the Active Client Count); client request timer;
     // server upload timer.
     std::uint32_t max_clients = 64;
     std::chrono::milliseconds request_timeout{2000};
