@@ -139,6 +139,8 @@ private:
             job.view = view;
         job.deadline = std::max(job.deadline, deadline);
         const auto& ci = view->ci;
+        std::vector<std::pair<std::size_t, std::uint32_t>> wanted;
+        std::vector<pd::cache::BlockKey> keys;
         for (std::size_t s = 0; s < ci.segments.size(); ++s) {
             const auto& sg = ci.segments[s];
             if (sg.end() <= range.start || sg.offset >= range.end || sg.block_size == 0)
@@ -147,10 +149,20 @@ private:
             std::uint64_t to = std::min(range.end, sg.end()) - sg.offset;
             for (std::uint64_t b = from / sg.block_size; b * sg.block_size < to; ++b) {
                 auto key = std::make_pair(s, static_cast<std::uint32_t>(b));
-                if (job.pending.insert(key).second)
-                    job.queue.push_back(key);
+                if (!job.pending.count(key)) {
+                    wanted.push_back(key);
+                    keys.push_back(view->key(s, key.second));
+                }
             }
         }
+        // Blocks committed since the reader looked (a block leaves `pending` only after its
+        // commit) are not fetched again.
+        auto present = keys.empty() ? std::vector<bool>{} : view->store->contains(keys);
+        for (std::size_t i = 0; i < wanted.size(); ++i)
+            if (i >= present.size() || !present[i]) {
+                job.pending.insert(wanted[i]);
+                job.queue.push_back(wanted[i]);
+            }
         pump(view.get());
     }
 
