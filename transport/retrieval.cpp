@@ -7,6 +7,7 @@
 #include "pd/transport/pccrr.hpp"
 
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -35,6 +36,13 @@ constexpr std::uint32_t kMaxResponse = 393216 + 4;
 constexpr std::uint32_t kHeaderLimit = 8192;
 constexpr std::uint32_t kMaxBlocksPerSegment = 512;
 constexpr std::size_t kReadBuffer = 64 * 1024 + 1024; // Beast's largest single read, + the header
+// accept() failing for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) fails again
+// at once until a descriptor is freed: the acceptor then closes the connection that has waited
+// longest for a request and retries after kAcceptRetry (kAcceptIdleRetry when there was none to
+// close), instead of retrying in a loop that burns a core while the connections queued in the
+// listen backlog - well-behaved clients among them - wait for the upload timer of the idle ones.
+constexpr std::chrono::milliseconds kAcceptRetry{5};
+constexpr std::chrono::milliseconds kAcceptIdleRetry{100};
 
 // -------------------------------------------------------------------------------------------------
 // Provider over the cache
@@ -82,6 +90,10 @@ public:
     ~Session();
     void start() { read(); }
     auto executor() { return stream_.get_executor(); }
+    // When this connection started waiting for its next request (steady clock ticks), 0 while a
+    // request is being answered. The acceptor reads it (any thread) to pick a connection to close
+    // when it runs out of descriptors.
+    std::int64_t waiting_since() const { return waiting_since_.load(std::memory_order_relaxed); }
     void close()
     {
         beast::error_code ec;
@@ -99,13 +111,15 @@ private:
     std::optional<http::request_parser<Body>> parser_;
     http::response<Body> response_;
     bool counted_ = false; // this request holds an Active Client Count slot (Server::acquire)
+    std::atomic<std::int64_t> waiting_since_{0};
     std::shared_ptr<Server> server_;
 };
 
 class Server final : public RetrievalServer, public std::enable_shared_from_this<Server> {
 public:
     Server(asio::io_context& io, const PeerConfig& config, std::shared_ptr<BlockProvider> provider)
-        : io_(io), config_(config), provider_(std::move(provider)), acceptor_(asio::make_strand(io))
+        : io_(io), config_(config), provider_(std::move(provider)), acceptor_(asio::make_strand(io)),
+          retry_(acceptor_.get_executor())
     {
     }
 
@@ -152,6 +166,18 @@ public:
             if (ec) {
                 if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
                     return;
+                if (out_of_resources(ec)) {
+                    const bool evicted = self->evict_longest_waiting();
+                    const auto now = std::chrono::steady_clock::now();
+                    if (now - self->last_resource_warning_ >= std::chrono::seconds(10)) { // not per retry
+                        self->last_resource_warning_ = now;
+                        PD_WARN("pccrr server: accept failed ({}), {} connections open: {}", ec.message(),
+                                self->connections_.load(),
+                                evicted ? "closing the connections that wait longest for a request"
+                                        : "no idle connection to close, retrying");
+                    }
+                    return self->accept_later(evicted ? kAcceptRetry : kAcceptIdleRetry);
+                }
                 PD_DEBUG("pccrr server: accept failed: {}", ec.message());
             } else {
                 auto session = std::make_shared<Session>(std::move(s), self);
@@ -163,6 +189,52 @@ public:
         });
     }
 
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM: accept() cannot succeed until something is freed.
+    static bool out_of_resources(const beast::error_code& ec)
+    {
+        return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+               ec == boost::system::errc::too_many_files_open_in_system;
+    }
+
+    // Runs on the acceptor's strand.
+    void accept_later(std::chrono::milliseconds delay)
+    {
+        if (stopped_)
+            return;
+        retry_.expires_after(delay);
+        retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (!ec && !self->stopped_ && self->acceptor_.is_open())
+                self->accept();
+        });
+    }
+
+    // Closes the connection that has waited longest for its next request (an idle kept-alive
+    // connection, or a client trickling its request in), as a server short of descriptors drains
+    // its idle connections. A connection whose request is being answered is never chosen. Returns
+    // whether one was closed.
+    bool evict_longest_waiting()
+    {
+        std::shared_ptr<Session> oldest;
+        std::int64_t since = 0;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& w : sessions_) {
+                auto s = w.lock();
+                if (!s)
+                    continue;
+                const std::int64_t t = s->waiting_since();
+                if (t != 0 && (!oldest || t < since)) {
+                    oldest = std::move(s);
+                    since = t;
+                }
+            }
+        }
+        if (!oldest)
+            return false;
+        asio::post(oldest->executor(), [oldest] { oldest->close(); }); // on the session's strand
+        return true;
+    }
+
     std::uint16_t port() const override { return port_; }
 
     void stop() override
@@ -171,6 +243,7 @@ public:
         asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
             beast::error_code ec;
             self->acceptor_.close(ec);
+            self->retry_.cancel();
         });
         std::vector<std::weak_ptr<Session>> sessions;
         {
@@ -245,6 +318,8 @@ private:
     PeerConfig config_;
     std::shared_ptr<BlockProvider> provider_;
     tcp::acceptor acceptor_;
+    asio::steady_timer retry_; // accept_later(), on the acceptor's strand
+    std::chrono::steady_clock::time_point last_resource_warning_{}; // on the acceptor's strand
     std::uint16_t port_ = 0;
     std::atomic<bool> stopped_{false};
     mutable std::mutex mutex_;
@@ -279,6 +354,8 @@ void Session::read()
 {
     if (server_->stopped())
         return close();
+    waiting_since_.store(std::max<std::int64_t>(1, std::chrono::steady_clock::now().time_since_epoch().count()),
+                         std::memory_order_relaxed);
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kMaxRequest);
@@ -290,6 +367,7 @@ void Session::read()
 
 void Session::on_read(beast::error_code ec)
 {
+    waiting_since_.store(0, std::memory_order_relaxed);
     if (ec)
         return close(); // end of stream, timeout, oversized or malformed HTTP
     auto& req = parser_->get();

@@ -88,7 +88,8 @@ const char* const kHelp =
     "        --show-secrets adds each segment's Kp (the key that encrypts its blocks on the wire).\n"
     "verify  Reads every cached block through the cache, which checks it against the hash it was\n"
     "        stored with and drops a damaged one (it is then missing and fetched or added again).\n"
-    "        Exit status 1 when any block was damaged.\n"
+    "        Blocks whose data file is missing or truncated and a corrupt index count as damage too.\n"
+    "        Exit status 1 when any block or the index was damaged.\n"
     "flush   --tag HEX32: removes the segments data was added to under that tag; --all: removes\n"
     "        every segment.\n"
     "\n"
@@ -532,14 +533,110 @@ int cmd_ls(const Args& a)
 
 // ---- verify -----------------------------------------------------------------------------------
 
+// What Store::open repairs on its own before verify could look (store.hpp, "Self-healing"): a
+// segment whose data file is missing loses its rows, blocks past the end of a truncated data file
+// are dropped, an index SQLite reports corrupt is quarantined and reset to an empty cache. Each is
+// logged, but peerdist-cache logs nothing by default, so without this look verify would report
+// "0 damaged" for a cache that just lost blocks. Read-only, through the documented schema
+// (store.hpp: segments(id, hohodk, ...), blocks(segment, idx, hash, pos, length), data/XX/<id>.seg).
+struct PreOpenDamage {
+    struct Lost {
+        std::vector<std::uint8_t> segment;  // HoHoDk
+        std::uint32_t index = 0;
+        const char* why = "";
+    };
+    std::vector<Lost> lost;
+    std::string index_error;  // non-empty: SQLite says the index is damaged
+};
+
+PreOpenDamage pre_open_damage(const std::string& dir)
+{
+    PreOpenDamage out;
+    const fs::path root(dir);
+    const std::string file = (root / "index.db").string();
+    std::error_code ec;
+    if (!fs::exists(file, ec))
+        return out;  // a new cache: Store::open creates it
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(db);
+        return out;  // cannot look (permissions, ...): Store::open reports what matters
+    }
+    sqlite3_busy_timeout(db, 5000);
+    auto damaged = [](int rc) { return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB; };
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, nullptr);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+            std::string result = text != nullptr ? text : "";
+            std::replace(result.begin(), result.end(), '\n', ' ');
+            if (result != "ok")
+                out.index_error = "quick_check: " + result;
+        } else if (damaged(rc)) {
+            out.index_error = sqlite3_errmsg(db);
+        }
+    } else if (damaged(rc)) {
+        out.index_error = sqlite3_errmsg(db);
+    }
+    sqlite3_finalize(st);
+    st = nullptr;
+    if (out.index_error.empty() &&
+        sqlite3_prepare_v2(db, "SELECT s.id, s.hohodk, b.idx, b.pos + b.length FROM segments s "
+                               "JOIN blocks b ON b.segment = s.id", -1, &st, nullptr) == SQLITE_OK) {
+        std::map<std::int64_t, std::optional<std::uintmax_t>> sizes;  // data file size per segment row
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const std::int64_t id = sqlite3_column_int64(st, 0);
+            const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(st, 1));
+            const int n = sqlite3_column_bytes(st, 1);
+            const std::int64_t idx = sqlite3_column_int64(st, 2);
+            const std::int64_t end = sqlite3_column_int64(st, 3);
+            if (p == nullptr || n <= 0 || idx < 0 || idx > UINT32_MAX || end < 0)
+                continue;
+            auto it = sizes.find(id);
+            if (it == sizes.end()) {
+                char sub[4];
+                std::snprintf(sub, sizeof sub, "%02x", static_cast<unsigned>(id & 0xff));
+                std::error_code fec;
+                const auto size = fs::file_size(root / "data" / sub / (std::to_string(id) + ".seg"), fec);
+                it = sizes.emplace(id, fec ? std::nullopt : std::optional<std::uintmax_t>(size)).first;
+            }
+            const char* why = !it->second ? "its data file is missing"
+                              : *it->second < static_cast<std::uintmax_t>(end) ? "its data file is truncated"
+                                                                               : nullptr;
+            if (why != nullptr)
+                out.lost.push_back({std::vector<std::uint8_t>(p, p + n), static_cast<std::uint32_t>(idx), why});
+        }
+        if (damaged(rc))
+            out.index_error = sqlite3_errmsg(db);
+    } else if (out.index_error.empty() && damaged(sqlite3_errcode(db))) {
+        out.index_error = sqlite3_errmsg(db);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
 int cmd_verify(const Args& a)
 {
+    const PreOpenDamage before = pre_open_damage(*a.cache);
     auto store = open_store(*a.cache);
     if (!store)
         return kExitFailure;
-    std::uint64_t segments = 0, good = 0, damaged = 0, bytes = 0;
+    std::uint64_t segments = 0, good = 0, damaged = 0, bytes = 0, lost = 0;
+    // The index itself: reported corrupt before the open, or reset by the store (at open or on
+    // a later read): every block it listed is gone.
+    const bool index_damaged = !before.index_error.empty() || store->stats().resets != 0;
+    if (index_damaged)
+        std::fprintf(stderr,
+                     "peerdist-cache: damaged: the index %s/index.db%s%s; a copy goes to quarantine/ and the cache "
+                     "is reset to empty when SQLite reports it\n",
+                     a.cache->c_str(), before.index_error.empty() ? "" : ": ", before.index_error.c_str());
+    std::map<std::vector<std::uint8_t>, std::vector<std::uint32_t>> listed;  // what the open store lists
     for (const auto& e : store->segments()) {
         ++segments;
+        listed[e.id] = e.blocks;
         for (std::uint32_t idx : e.blocks) {
             // read_block hashes the stored bytes against the hash recorded with them (the first
             // read of a block in a process always hashes) and drops the block when they differ.
@@ -553,17 +650,36 @@ int cmd_verify(const Args& a)
             }
         }
     }
+    // Blocks whose bytes were gone before the open, which the open dropped (a block the store
+    // still lists was read above and counted there).
+    for (const auto& l : before.lost) {
+        auto it = listed.find(l.segment);
+        if (it != listed.end() && std::binary_search(it->second.begin(), it->second.end(), l.index))
+            continue;
+        ++damaged;
+        ++lost;
+        std::fprintf(stderr, "peerdist-cache: damaged: segment %s block %u (%s; dropped from the cache)\n",
+                     hex_upper(l.segment).c_str(), l.index, l.why);
+    }
+    if (store->stats().resets != 0 && !index_damaged)
+        std::fprintf(stderr, "peerdist-cache: damaged: the index %s/index.db was reset during verify\n",
+                     a.cache->c_str());
+    const bool failed = damaged != 0 || index_damaged || store->stats().resets != 0;
     if (a.json) {
-        std::printf("{\"segments\": %llu, \"blocks_ok\": %llu, \"blocks_damaged\": %llu, \"bytes_ok\": %llu}\n",
+        std::printf("{\"segments\": %llu, \"blocks_ok\": %llu, \"blocks_damaged\": %llu, \"bytes_ok\": %llu, "
+                    "\"blocks_lost_before_open\": %llu, \"index_damaged\": %s}\n",
                     static_cast<unsigned long long>(segments), static_cast<unsigned long long>(good),
-                    static_cast<unsigned long long>(damaged), static_cast<unsigned long long>(bytes));
+                    static_cast<unsigned long long>(damaged), static_cast<unsigned long long>(bytes),
+                    static_cast<unsigned long long>(lost),
+                    index_damaged || store->stats().resets != 0 ? "true" : "false");
     } else {
-        std::printf("%llu segments, %llu blocks OK (%llu bytes), %llu damaged%s\n",
+        std::printf("%llu segments, %llu blocks OK (%llu bytes), %llu damaged%s%s\n",
                     static_cast<unsigned long long>(segments), static_cast<unsigned long long>(good),
                     static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(damaged),
-                    damaged ? " (dropped: add the content again to repair)" : "");
+                    damaged ? " (dropped: add the content again to repair)" : "",
+                    index_damaged || store->stats().resets != 0 ? "; the index was damaged" : "");
     }
-    return damaged ? kExitFailure : kExitOk;
+    return failed ? kExitFailure : kExitOk;
 }
 
 // ---- flush ------------------------------------------------------------------------------------
