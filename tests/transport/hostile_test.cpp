@@ -55,6 +55,20 @@ long long ms_since(Clock::time_point t0)
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
+// AddressSanitizer keeps freed memory in quarantine (256 MiB by default): under it the resident
+// set measures allocation churn, not what is held, and the RSS bounds are not checked.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 // This process's resident set, KiB (0 if unknown).
 long rss_kib()
 {
@@ -503,7 +517,9 @@ TEST_F(Hostile, HugeLengthsAndHeaderFloodsAreRefused)
         ASSERT_TRUE(conn.send("GET " + p + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
         EXPECT_EQ(conn.read_all().rfind("HTTP/1.1 404", 0), 0u);
     }
-    EXPECT_LT(rss_kib() - rss0, 64 * 1024) << "KiB grown";
+    if (kRssMeaningful) {
+        EXPECT_LT(rss_kib() - rss0, 64 * 1024) << "KiB grown";
+    }
     EXPECT_TRUE(good(port, c, 0, 1));
 }
 
@@ -587,7 +603,9 @@ TEST_F(Hostile, AThousandIdleConnectionsDoNotStarveAClient)
     EXPECT_GE(server_->stats().connections, 1000u);
     const long grown = rss_kib() - rss0; // both ends live in this process
     RecordProperty("rss_kib_per_idle_connection_pair", static_cast<int>(grown / 1000));
-    EXPECT_LT(grown, 64 * 1024) << "KiB for 1000 idle connections (both ends)";
+    if (kRssMeaningful) {
+        EXPECT_LT(grown, 64 * 1024) << "KiB for 1000 idle connections (both ends)";
+    }
     const auto t1 = Clock::now();
     for (std::uint32_t b = 0; b < 8; ++b)
         EXPECT_TRUE(good(port, c, 0, b));
@@ -817,7 +835,10 @@ TEST_F(Hostile, ProbeFloodDoesNotStarveRetrieval)
     EXPECT_LE(answers, sent.load());
     EXPECT_GE(ok, 8);
     EXPECT_LT(worst, 1500) << "a block request waited behind the probe flood";
-    EXPECT_LT(rss_kib() - rss0, 64 * 1024) << "KiB grown during the flood";
+    RecordProperty("rss_grown_kib", static_cast<int>(rss_kib() - rss0));
+    if (kRssMeaningful) {
+        EXPECT_LT(rss_kib() - rss0, 64 * 1024) << "KiB grown during the flood";
+    }
     EXPECT_TRUE(good(port, c, 0, 3));
 }
 
