@@ -214,19 +214,19 @@ public:
     // whether one was closed.
     bool evict_longest_waiting()
     {
+        // The strong references are taken outside mutex_: dropping one may destroy a session,
+        // whose destructor takes mutex_ (remove()).
+        std::vector<std::weak_ptr<Session>> all = sessions();
         std::shared_ptr<Session> oldest;
         std::int64_t since = 0;
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& w : sessions_) {
-                auto s = w.lock();
-                if (!s)
-                    continue;
-                const std::int64_t t = s->waiting_since();
-                if (t != 0 && (!oldest || t < since)) {
-                    oldest = std::move(s);
-                    since = t;
-                }
+        for (const auto& w : all) {
+            auto s = w.lock();
+            if (!s)
+                continue;
+            const std::int64_t t = s->waiting_since();
+            if (t != 0 && (!oldest || t < since)) {
+                oldest = std::move(s);
+                since = t;
             }
         }
         if (!oldest)
@@ -245,12 +245,7 @@ public:
             self->acceptor_.close(ec);
             self->retry_.cancel();
         });
-        std::vector<std::weak_ptr<Session>> sessions;
-        {
-            std::lock_guard lock(mutex_);
-            sessions.assign(sessions_.begin(), sessions_.end());
-        }
-        for (auto& w : sessions)
+        for (auto& w : sessions())
             if (auto s = w.lock())
                 asio::post(s->executor(), [s] { s->close(); }); // on the session's strand
     }
@@ -269,22 +264,31 @@ public:
     }
 
     // Session bookkeeping; returns whether the new connection is over the client limit.
+    // No weak_ptr is ever lock()ed under mutex_: the last strong reference could then be the
+    // one taken there, and its release would run ~Session -> remove() -> mutex_ again on the same
+    // thread (a self-deadlock that hung the server: every later add/remove/stop blocked).
     void add(const std::shared_ptr<Session>& s)
     {
         std::lock_guard lock(mutex_);
-        sessions_.insert(s);
+        sessions_.emplace(s.get(), s);
         std::uint64_t n = ++connections_;
         peak_ = std::max<std::uint64_t>(peak_, n);
     }
+    // From ~Session: the address is still this session's (its memory is freed after).
     void remove(Session* s)
     {
         std::lock_guard lock(mutex_);
-        for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
-            if (it->lock().get() == s || it->expired()) {
-                sessions_.erase(it);
-                break;
-            }
-        --connections_;
+        if (sessions_.erase(s) != 0)
+            --connections_;
+    }
+    std::vector<std::weak_ptr<Session>> sessions() const
+    {
+        std::lock_guard lock(mutex_);
+        std::vector<std::weak_ptr<Session>> out;
+        out.reserve(sessions_.size());
+        for (const auto& [p, w] : sessions_)
+            out.push_back(w);
+        return out;
     }
     // [MS-PCCRR] 3.2.1 Active Client Count: requests being answered (from receipt to the response
     // sent), not connections - an idle kept-alive connection holds no slot. acquire() fails when
@@ -323,13 +327,7 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<bool> stopped_{false};
     mutable std::mutex mutex_;
-    struct WeakLess {
-        bool operator()(const std::weak_ptr<Session>& a, const std::weak_ptr<Session>& b) const
-        {
-            return a.owner_before(b);
-        }
-    };
-    std::set<std::weak_ptr<Session>, WeakLess> sessions_;
+    std::map<const Session*, std::weak_ptr<Session>> sessions_; // open connections, by address
     std::atomic<std::uint64_t> requests_{0}, blocks_{0}, block_bytes_{0}, busy_{0}, dropped_{0}, connections_{0},
         peak_{0}, active_{0};
 };

@@ -925,8 +925,9 @@ TEST_F(Hostile, ServerStopDuringDownloads)
     std::atomic<bool> run{true};
     std::vector<std::shared_ptr<RetrievalClient>> clients;
     std::vector<std::thread> threads;
-    for (int k = 0; k < 16; ++k) {
+    for (int k = 0; k < 16; ++k)
         clients.push_back(RetrievalClient::create(rt_->io(), lo_config()));
+    for (int k = 0; k < 16; ++k) {
         threads.emplace_back([&, k] {
             auto seg = pccrc::segment_hohodk(c.ci, 0);
             for (std::uint32_t i = 0; run; ++i) {
