@@ -114,6 +114,13 @@ bool offlink_ready(std::string& why)
                              "ip link add pdv0 type veth peer name pdv1 && ip addr add 10.99.0.1/24 dev pdv1 && "
                              "ip addr add 10.98.0.1/24 dev pdv0 && ip link set pdv0 up && ip link set pdv1 up && "
                              "{ ip addr add fd00:98::1/64 dev pdv0 nodad 2>/dev/null; true; }");
+        // The kernel gives pdv0 its link-local address only once the carrier is seen (linkwatch
+        // runs up to a second later); a probe sent before then leaves from fd00:98::1 instead.
+        // Wait, bounded, for a usable (non-tentative) fe80:: address.
+        if (rc == 0)
+            std::system("for i in $(seq 100); do "
+                        "ip -6 addr show dev pdv0 scope link -tentative 2>/dev/null | grep -q fe80 && break; "
+                        "sleep 0.05; done");
         ok = rc == 0;
         if (!ok)
             reason = "cannot create the veth pair with iproute2 (ip link add ... type veth)";
