@@ -42,6 +42,15 @@ constexpr auto kRefreshInterfaces = std::chrono::seconds(30);
 // errors are expected: Winsock reports an ICMP port-unreachable for an earlier send as
 // WSAECONNRESET on the next receive.
 constexpr unsigned kMaxConsecutiveErrors = 64;
+
+// Errors a receive reports for an earlier send (ICMP unreachable: WSAECONNRESET, ECONNREFUSED,
+// host/network unreachable). They say nothing about this socket: a prober that went away, or
+// someone spoofing probes from dead addresses, must never get the responder's socket closed.
+bool reports_an_earlier_send(const error_code& ec)
+{
+    return ec == asio::error::connection_reset || ec == asio::error::connection_refused ||
+           ec == asio::error::host_unreachable || ec == asio::error::network_unreachable;
+}
 // [MS-PCCRR] 2.2.6.1: an ENCODED_SEGMENT_AGE is 24 bits.
 constexpr std::uint64_t kMaxAgeUnits = (1u << 24) - 1;
 // SegmentAgeUnits 3 = 1/100 s, the value [MS-PCCRR] 2.2.6.1 recommends.
@@ -274,7 +283,7 @@ struct DiscoveryResponder::Impl : std::enable_shared_from_this<DiscoveryResponde
         if (stopped || ec == asio::error::operation_aborted || !s->socket.is_open())
             return;
         if (ec) {
-            if (++s->errors >= kMaxConsecutiveErrors) {
+            if (!reports_an_earlier_send(ec) && ++s->errors >= kMaxConsecutiveErrors) {
                 PD_WARN("discovery: responder {} socket closed after repeated errors: {}", s->v6 ? "IPv6" : "IPv4",
                         ec.message());
                 error_code ignored;
@@ -752,7 +761,7 @@ struct DiscoveryClient::Impl : std::enable_shared_from_this<DiscoveryClient::Imp
         if (op->finished || ec == asio::error::operation_aborted || !s->socket.is_open())
             return;
         if (ec) {
-            if (++s->errors < kMaxConsecutiveErrors)
+            if (reports_an_earlier_send(ec) || ++s->errors < kMaxConsecutiveErrors)
                 receive(op, s);
             return;
         }
