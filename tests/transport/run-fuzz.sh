@@ -18,7 +18,7 @@ mkdir -p "$out/obj"
 out="$(cd "$out" && pwd)"
 
 CXX="${CXX_FUZZ:-clang++}"
-inc=(-I"$root/transport/include" -I"$root/src/pccrc/include" -I"$root/src")
+inc=(-I"$root/transport/include" -I"$root/src/pccrc/include" -I"$root/src/p2p/include" -I"$root/src")
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined "${inc[@]}")
 targets=()
 for f in "$here"/fuzz_*.cpp; do [ -e "$f" ] && targets+=("$(basename "$f" .cpp | sed 's/^fuzz_//')"); done
@@ -34,8 +34,19 @@ done
 
 status=0
 for target in "${targets[@]}"; do
+  # fuzz_<target>.sources (optional): more sources the target needs, one path per line relative
+  # to the repository root (e.g. transport/ppgrh.cpp, src/p2p/record_wire.cpp).
+  extra=()
+  if [ -e "$here/fuzz_$target.sources" ]; then
+    while read -r src; do
+      [ -n "$src" ] && [ "${src#\#}" = "$src" ] || continue
+      obj="$out/obj/$(echo "$src" | tr '/' '_').o"
+      [ -e "$obj" ] || build "$CXX" "${flags[@]}" -c "$root/$src" -o "$obj"
+      extra+=("$obj")
+    done <"$here/fuzz_$target.sources"
+  fi
   build "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined "${inc[@]}" \
-    "$here/fuzz_$target.cpp" "${objs[@]}" -lcrypto -lpthread -o "$out/transport_fuzz_$target"
+    "$here/fuzz_$target.cpp" "${objs[@]}" "${extra[@]}" -lcrypto -lpthread -o "$out/transport_fuzz_$target"
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   if [ -d "$here/data/fuzz/$target" ]; then cp -f "$here/data/fuzz/$target"/* "$corpus"/ 2>/dev/null || true; fi
