@@ -18,6 +18,7 @@
 #include "pd/p2p/identity.hpp"
 #include "pd/p2p/names.hpp"
 #include "pd/p2p/pki.hpp"
+#include "pd/p2p/record_id.hpp"
 #include "pd/p2p/search.hpp"
 #include "pd/p2p/security_records.hpp"
 
@@ -47,16 +48,6 @@ std::u16string bytes_u16(const Bytes& b)
     if (!s.empty())
         std::memcpy(s.data(), b.data(), s.size() * 2);
     return s;
-}
-
-Guid random_guid()
-{
-    Guid g;
-    Bytes r = pki::random_bytes(16);
-    std::copy(r.begin(), r.end(), g.b.begin());
-    g.b[7] = static_cast<std::uint8_t>((g.b[7] & 0x0F) | 0x40);  // version 4 (Data3 high nibble)
-    g.b[8] = static_cast<std::uint8_t>((g.b[8] & 0x3F) | 0x80);  // RFC 4122 variant
-    return g;
 }
 
 // The process-wide table of open groups: every handle of the same (store, identity, group)
@@ -228,7 +219,7 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
         if (succeeded(h)) {
             Record sec;
             sec.type = kSecurityPropertiesType;
-            sec.id = random_guid();
+            sec.id = new_record_id(group_name);
             sec.version = 1;
             sec.creator = sec.modified_by = group_name;
             sec.created = sec.modified = now;
@@ -413,9 +404,9 @@ Hr Group::publish_membership(std::u16string_view member, const Bytes& chain_p7, 
         }
     if (insert) {
         rec.type = kMembershipType;
-        rec.id = random_guid();
-        rec.version = 1;
         rec.creator = std::u16string(member);
+        rec.id = new_record_id(rec.creator);
+        rec.version = 1;
         rec.created = now;
     } else {
         rec.version += 1;
@@ -627,7 +618,7 @@ Hr Group::add_record(Record& rec)
         if (rec.expires <= now)
             return hr::invalid_record_expiration;
         // The infrastructure fills in everything else ([doc] PeerGroupAddRecord).
-        rec.id = random_guid();
+        rec.id = new_record_id(identity_);
         rec.version = 1;
         rec.creator = identity_;
         rec.modified_by = identity_;
