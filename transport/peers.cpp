@@ -352,6 +352,18 @@ private:
                           });
     }
 
+    // Each holder replaces the entry of the same peer in `list`, or is appended.
+    static void merge_holders(std::vector<PeerHolding>& list, const std::vector<PeerHolding>& holders)
+    {
+        for (const auto& h : holders) {
+            auto it = std::find_if(list.begin(), list.end(), [&](const PeerHolding& x) { return x.peer == h.peer; });
+            if (it == list.end())
+                list.push_back(h);
+            else
+                *it = h;
+        }
+    }
+
     void on_answers(const ContentView* key, const std::vector<std::size_t>& segs, const std::vector<pccrd::SegmentId>& ids,
                     const std::vector<DiscoveryClient::Answer>& answers, bool late)
     {
@@ -375,13 +387,7 @@ private:
                 // Merged into what this probe's first answers left remembered.
                 auto& r = answers_[ids[i]];
                 r.when = now;
-                for (const auto& h : holders) {
-                    auto it = std::find_if(r.peers.begin(), r.peers.end(), [&](const PeerHolding& x) { return x.peer == h.peer; });
-                    if (it == r.peers.end())
-                        r.peers.push_back(h);
-                    else
-                        *it = h;
-                }
+                merge_holders(r.peers, holders);
             } else {
                 answers_[ids[i]] = {now, holders};
             }
@@ -391,14 +397,7 @@ private:
                     job.probing.erase(segs[i]);
                     job.probed.insert(segs[i]);
                 }
-                auto& list = job.peers[segs[i]];
-                for (auto& h : holders)
-                    if (std::none_of(list.begin(), list.end(), [&](const PeerHolding& x) { return x.peer == h.peer; }))
-                        list.push_back(h);
-                    else
-                        for (auto& x : list)
-                            if (x.peer == h.peer)
-                                x = h;
+                merge_holders(job.peers[segs[i]], holders);
             }
         }
         if (jit != jobs_.end())
