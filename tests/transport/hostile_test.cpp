@@ -9,6 +9,7 @@
 // running operations (server and PeerSource). Nothing may crash (the ASan/TSan builds run this
 // file), grow without bound or leave a callback uncalled.
 #include "private_netns.hpp"
+#include "test_content.hpp"
 
 #include "common/runtime.h"
 #include "pd/pccrc/crypto.hpp"
@@ -48,6 +49,14 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 const std::array<std::uint8_t, 16> kTag{0x48};
+// The shared fixtures, with this suite's directory prefix and server secret.
+struct TempStore : pd::test::TempStore {
+    explicit TempStore(const std::string& name) : pd::test::TempStore("pd-hostile", name) {}
+};
+struct Content : pd::test::Content {
+    Content(pccrc::Version v, std::size_t size, unsigned seed) : pd::test::Content(v, size, seed, {7, 7, 7}) {}
+    void seed(const ContentView& v) const { pd::test::Content::seed(v, kTag); }
+};
 constexpr std::string_view kPath = "/116B50EB-ECE2-41ac-8429-9F9E963361B7/";
 
 long long ms_since(Clock::time_point t0)
@@ -79,90 +88,6 @@ long rss_kib()
             return std::strtol(line.c_str() + 6, nullptr, 10);
     return 0;
 }
-
-struct TempStore {
-    fs::path dir;
-    std::shared_ptr<pd::cache::Store> store;
-    explicit TempStore(const std::string& name)
-    {
-        dir = fs::temp_directory_path() / ("pd-hostile-" + name + "-" + std::to_string(::getpid()) + "-" +
-                                           std::to_string(std::random_device{}()));
-        fs::remove_all(dir);
-        store = pd::cache::Store::open({dir, 1ull << 32, std::chrono::hours(24)}, nullptr);
-    }
-    ~TempStore()
-    {
-        store.reset();
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-};
-
-// A content, its content information, and views of it over any store.
-struct Content {
-    std::vector<std::uint8_t> data;
-    pccrc::ContentInfo ci;
-    Content(pccrc::Version v, std::size_t size, unsigned seed)
-    {
-        data.resize(size);
-        std::mt19937 rng(seed);
-        for (auto& b : data)
-            b = static_cast<std::uint8_t>(rng());
-        std::array<std::uint8_t, 32> key{7, 7, 7};
-        auto r = pccrc::generate(v, data, pccrc::ServerSecret::from_key(key));
-        EXPECT_TRUE(r.ok());
-        ci = std::move(r.value());
-    }
-    std::shared_ptr<ContentView> view(std::shared_ptr<pd::cache::Store> s) const
-    {
-        auto v = std::make_shared<ContentView>();
-        v->ci = ci;
-        v->store = std::move(s);
-        for (std::size_t i = 0; i < ci.segments.size(); ++i)
-            v->segment_ids.push_back(pccrc::segment_hohodk(ci, i));
-        return v;
-    }
-    std::span<const std::uint8_t> block(std::size_t s, std::uint32_t b) const
-    {
-        const auto& sg = ci.segments[s];
-        std::uint64_t start = sg.offset + std::uint64_t{b} * sg.block_size;
-        std::uint64_t len = std::min<std::uint64_t>(sg.block_size, sg.end() - start);
-        return {data.data() + start, static_cast<std::size_t>(len)};
-    }
-    void seed(const ContentView& v) const
-    {
-        for (std::size_t s = 0; s < ci.segments.size(); ++s)
-            for (std::uint32_t b = 0; b < ci.segments[s].total_blocks(); ++b) {
-                auto put = v.put_block(s, b, block(s, b));
-                ASSERT_TRUE(v.store->put({&put, 1}, kTag));
-            }
-    }
-    std::size_t blocks() const
-    {
-        std::size_t n = 0;
-        for (const auto& sg : ci.segments)
-            n += sg.total_blocks();
-        return n;
-    }
-    // Blocks of the content in the view's cache; *all_right: each reads back as the content's.
-    std::size_t cached(const ContentView& v, bool* all_right) const
-    {
-        std::size_t n = 0;
-        bool right = true;
-        for (std::size_t s = 0; s < ci.segments.size(); ++s)
-            for (std::uint32_t b = 0; b < ci.segments[s].total_blocks(); ++b) {
-                auto bytes = block(s, b);
-                std::vector<std::uint8_t> out(bytes.size());
-                pd::cache::ReadBlock r{v.key(s, b), 0, out};
-                if (v.store->read({&r, 1}) == 1) {
-                    ++n;
-                    right = right && std::equal(out.begin(), out.end(), bytes.begin());
-                }
-            }
-        *all_right = right;
-        return n;
-    }
-};
 
 PeerConfig lo_config()
 {

@@ -7,6 +7,7 @@
 // byte in the reader's cache.
 #include "poison_provider.hpp"
 #include "private_netns.hpp"
+#include "test_content.hpp"
 
 #include "common/runtime.h"
 #include "pd/pccrc/crypto.hpp"
@@ -39,92 +40,15 @@ namespace {
 
 const std::array<std::uint8_t, 16> kTag{0x42};
 
-// A cache in a temporary directory.
-struct TempStore {
-    fs::path dir;
-    std::shared_ptr<pd::cache::Store> store;
-    explicit TempStore(const std::string& name)
-    {
-        dir = fs::temp_directory_path() / ("pd-peers-" + name + "-" + std::to_string(std::random_device{}()));
-        fs::remove_all(dir);
-        store = pd::cache::Store::open({dir, 1ull << 32, std::chrono::hours(24)}, nullptr);
-    }
-    ~TempStore()
-    {
-        store.reset();
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
+// The shared fixtures, with this suite's directory prefix and cache tag.
+struct TempStore : pd::test::TempStore {
+    explicit TempStore(const std::string& name) : pd::test::TempStore("pd-peers", name) {}
 };
-
-// A content, its CI, and views of it over any store.
-struct Content {
-    std::vector<std::uint8_t> data;
-    pccrc::ContentInfo ci;
-    Content(pccrc::Version v, std::size_t size, unsigned seed)
-    {
-        data.resize(size);
-        std::mt19937 rng(seed);
-        for (auto& b : data)
-            b = static_cast<std::uint8_t>(rng());
-        std::array<std::uint8_t, 32> key{9, 8, 7};
-        auto r = pccrc::generate(v, data, pccrc::ServerSecret::from_key(key));
-        EXPECT_TRUE(r.ok());
-        ci = std::move(r.value());
-    }
-    std::shared_ptr<ContentView> view(std::shared_ptr<pd::cache::Store> s) const
-    {
-        auto v = std::make_shared<ContentView>();
-        v->ci = ci;
-        v->store = std::move(s);
-        for (std::size_t i = 0; i < ci.segments.size(); ++i)
-            v->segment_ids.push_back(pccrc::segment_hohodk(ci, i));
-        return v;
-    }
-    std::span<const std::uint8_t> block(std::size_t s, std::uint32_t b) const
-    {
-        const auto& sg = ci.segments[s];
-        std::uint64_t start = sg.offset + std::uint64_t{b} * sg.block_size;
-        std::uint64_t len = std::min<std::uint64_t>(sg.block_size, sg.end() - start);
-        return {data.data() + start, static_cast<std::size_t>(len)};
-    }
-    // Puts every block (or those `pick` selects) into the view's cache, verified first.
+struct Content : pd::test::Content {
+    using pd::test::Content::Content;
     void seed(const ContentView& v, const std::function<bool(std::size_t, std::uint32_t)>& pick = {}) const
     {
-        for (std::size_t s = 0; s < ci.segments.size(); ++s)
-            for (std::uint32_t b = 0; b < ci.segments[s].total_blocks(); ++b) {
-                if (pick && !pick(s, b))
-                    continue;
-                ASSERT_TRUE(pccrc::verify_block(ci, s, b, block(s, b)));
-                auto put = v.put_block(s, b, block(s, b));
-                ASSERT_TRUE(v.store->put({&put, 1}, kTag));
-            }
-    }
-    std::size_t blocks() const
-    {
-        std::size_t n = 0;
-        for (const auto& sg : ci.segments)
-            n += sg.total_blocks();
-        return n;
-    }
-    // How many blocks the view's cache holds, and whether each of them reads back right.
-    std::size_t cached(const ContentView& v, bool* all_right = nullptr) const
-    {
-        std::size_t n = 0;
-        bool right = true;
-        for (std::size_t s = 0; s < ci.segments.size(); ++s)
-            for (std::uint32_t b = 0; b < ci.segments[s].total_blocks(); ++b) {
-                auto bytes = block(s, b);
-                std::vector<std::uint8_t> out(bytes.size());
-                pd::cache::ReadBlock r{v.key(s, b), 0, out};
-                if (v.store->read({&r, 1}) == 1) {
-                    ++n;
-                    right = right && std::equal(out.begin(), out.end(), bytes.begin());
-                }
-            }
-        if (all_right)
-            *all_right = right;
-        return n;
+        pd::test::Content::seed(v, kTag, pick);
     }
 };
 
