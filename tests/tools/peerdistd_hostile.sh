@@ -19,17 +19,9 @@
 set -u
 DAEMON=$1 CACHE_TOOL=$2 WORK=$3
 
-if [ "${PD_TEST_IN_NETNS:-}" != 1 ]; then
-  if ! unshare -n true 2>/dev/null; then
-    echo "SKIP: cannot create a network namespace (unshare -n needs root or user namespaces)"
-    exit 77
-  fi
-  PD_TEST_IN_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-
-fails=0 checks=0 wrong=0
-ok()   { checks=$((checks + 1)); echo "ok   $*"; }
-bad()  { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/check-lib.sh"
+pd_private_netns "$0" "$@"
+wrong=0
 expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 u32() { # u32 FILE OFFSET: big-endian u32 at OFFSET ([MS-PCCRR] 2.2: every integer is big-endian)
   local h; h=$(xxd -s "$2" -l 4 -p "$1" 2>/dev/null); [ ${#h} -eq 8 ] && echo $((16#$h)) || echo -1
