@@ -119,9 +119,15 @@ stop_daemon b
 stop_daemon g
 wine_run D net stop PeerDistSvc >/dev/null 2>&1 || true
 # Blocks come from several peers: the first answers end the discovery wait, later ones join
-# (Wait::late) and the reads spread over every holder with free request slots.
-[ "$(served b)" -gt 0 ] && [ "$(served g)" -gt 0 ] || fail "3: B served $(served b), G $(served g): not spread"
-echo "peers: 3 three peers and one client (of 49 blocks B served $(served b), G $(served g), D the rest): ok"
+# (Wait::late) and the reads spread over the holders. Which ones depends on who answered first
+# (the 1-65 ms backoff is random) and on the reuse of the last good peer, so the check is that at
+# least two of the three served; A's fresh cache got all 49 from peers, so D served the rest.
+sb=$(served b) sg=$(served g)
+sd=$((49 - sb - sg))
+spread=0
+for n in "$sb" "$sg" "$sd"; do [ "$n" -gt 0 ] && spread=$((spread + 1)); done
+[ "$spread" -ge 2 ] || fail "3: B served $sb, G $sg, D $sd: not spread"
+echo "peers: 3 three peers and one client (of 49 blocks B served $sb, G $sg, D $sd): ok"
 
 # ---- 4: poisoned peers ------------------------------------------------------------------------
 seed "$work/p" "$work/small.bin"
