@@ -1,0 +1,288 @@
+// The sans-I/O MS-PPGRH node on in-process graphs (graph_sim.hpp): joining and Sync All,
+// flooding over 32 nodes with duplicate suppression, busy nodes and referrals, partitions that
+// heal by hash-based sync with the conflict rule, a member offline that catches up (time-based
+// sync), killed and silently cut neighbours, direct connections and PT2PT, records refused by
+// validation or by the security provider never stored anywhere.
+#include "graph_sim.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace pd::transport::graph;
+using pd::test::GraphSim;
+namespace p2p = pd::p2p;
+using K = Event::Kind;
+
+namespace {
+
+constexpr p2p::Ticks kSecond = p2p::kTicksPerSecond;
+
+TEST(GraphNode, JoinerGetsEverythingBySyncAll)
+{
+    GraphSim g(2);
+    std::vector<p2p::Record> rs;
+    for (int i = 0; i < 25; ++i)
+        rs.push_back(g.publish(0, static_cast<std::uint8_t>(i)));
+    EXPECT_TRUE(g.members[1]->node->never_connected());
+    g.connect(1, 0);
+    g.run();
+    EXPECT_TRUE(g.connected(0, 1));
+    EXPECT_TRUE(g.connected(1, 0));
+    for (const auto& r : rs)
+        EXPECT_TRUE(g.has(1, r.id)) << "record missing after Sync All";
+    EXPECT_FALSE(g.members[1]->node->never_connected());
+    EXPECT_EQ(g.count(1, K::synchronized), 1u);
+    EXPECT_EQ(g.count(1, K::neighbour_connected), 1u);
+    EXPECT_EQ(g.count(0, K::neighbour_connected), 1u);
+    EXPECT_EQ(g.count(1, K::record_changed), 25u);
+    // A record published afterwards on either side is flooded to the other.
+    auto a = g.publish(1, 77);
+    EXPECT_TRUE(g.has(0, a.id));
+    auto b = g.publish(0, 78);
+    EXPECT_TRUE(g.has(1, b.id));
+}
+
+TEST(GraphNode, AuthInfoForAnotherGraphIsRefused)
+{
+    GraphSim g(2, [](NodeConfig& c, std::size_t i) {
+        if (i == 1)
+            c.graph_id = u"other.graph";
+    });
+    g.publish(0);
+    g.connect(1, 0);
+    g.run();
+    EXPECT_FALSE(g.connected(1, 0));
+    EXPECT_EQ(g.count(1, K::connection_failed), 1u);
+    EXPECT_EQ(g.members[1]->db->size(), 0u);
+}
+
+// 32 nodes join one after another through random earlier members; the graph forms from referrals
+// and maintenance, stays one component, and a record published anywhere reaches every node, each
+// node storing it once (duplicates are ACKed "not useful" and not forwarded again).
+TEST(GraphNode, FloodingReachesAll32NodesOnce)
+{
+    constexpr std::size_t n = 32;
+    GraphSim g(n);
+    g.publish(0);
+    std::mt19937 rng(7);
+    for (std::size_t i = 1; i < n; ++i) {
+        g.connect(i, rng() % i);
+        g.run();
+        ASSERT_FALSE(g.members[i]->node->never_connected()) << "node " << i << " did not synchronise";
+    }
+    g.advance(400 * kSecond, 10 * kSecond);  // graph maintenance: ideal neighbours
+    EXPECT_TRUE(g.one_component());
+    std::size_t max_neighbours = 0, min_neighbours = n;
+    for (const auto& m : g.members) {
+        max_neighbours = std::max(max_neighbours, m->node->neighbour_count());
+        min_neighbours = std::min(min_neighbours, m->node->neighbour_count());
+    }
+    EXPECT_LE(max_neighbours, 7u);
+    EXPECT_GE(min_neighbours, 1u);
+    for (std::size_t origin : {0u, 13u, 31u}) {
+        std::size_t stored = 0;
+        for (auto& m : g.members)
+            m->events.clear();
+        auto r = g.publish(origin, static_cast<std::uint8_t>(origin));
+        EXPECT_EQ(g.holders(r.id), n) << "published at " << origin;
+        for (std::size_t i = 0; i < n; ++i)
+            stored += g.count(i, K::record_changed);
+        EXPECT_EQ(stored, n - 1) << "each node but the publisher stores it exactly once";
+    }
+}
+
+TEST(GraphNode, BusyNodeRefusesWithReferralsAndTheJoinerConnectsElsewhere)
+{
+    GraphSim g(4, [](NodeConfig& c, std::size_t i) {
+        if (i == 0)
+            c.max_neighbours = 2;
+    });
+    g.publish(0);
+    g.connect(1, 0);
+    g.run();
+    g.connect(2, 0);
+    g.run();
+    ASSERT_EQ(g.members[0]->node->neighbour_count(), 2u);
+    g.connect(3, 0);  // refused (busy) with 1 and 2 as referrals
+    g.run();
+    EXPECT_FALSE(g.connected(3, 0));
+    EXPECT_TRUE(g.connected(3, 1) || g.connected(3, 2));
+    EXPECT_FALSE(g.members[3]->node->never_connected());
+}
+
+// Two halves of a graph lose each other, records are added, updated on both sides and deleted;
+// when the link is back, a hash-based sync merges them by the conflict rule with nothing lost.
+TEST(GraphNode, PartitionHealsByHashSync)
+{
+    GraphSim g(4);
+    auto shared = g.publish(0, 1);
+    g.connect(1, 0);
+    g.run();
+    g.connect(2, 1);
+    g.run();
+    g.connect(3, 2);
+    g.run();
+    ASSERT_EQ(g.holders(shared.id), 4u);
+    // Every cable between {0,1} and {2,3} pulled; the dead-link timers notice.
+    for (std::size_t a : {0u, 1u})
+        for (std::size_t b : {2u, 3u})
+            g.cut(a, b);
+    g.advance(60 * kSecond);
+    EXPECT_FALSE(g.connected(1, 2));
+    EXPECT_FALSE(g.one_component());
+    EXPECT_GE(g.count(1, K::neighbour_disconnected) + g.count(0, K::neighbour_disconnected), 1u);
+    EXPECT_GE(g.count(2, K::neighbour_disconnected) + g.count(3, K::neighbour_disconnected), 1u);
+    auto left = g.publish(0, 2);
+    auto right = g.publish(3, 3);
+    // The same record updated on both sides: version 2 on the left, 3 on the right (wins).
+    p2p::Record v2 = *g.members[0]->db->find(shared.id);
+    v2.version = 2;
+    v2.modified = g.members[0]->node->peer_time();
+    v2.modified_by = v2.creator;
+    g.republish(0, v2);
+    p2p::Record v3 = *g.members[3]->db->find(shared.id);
+    v3.version = 3;
+    v3.modified = g.members[3]->node->peer_time() + kSecond;
+    v3.modified_by = u"peer3.sim";
+    g.republish(3, v3);
+    EXPECT_TRUE(g.has(1, left.id));
+    EXPECT_FALSE(g.has(2, left.id));
+    EXPECT_TRUE(g.has(2, shared.id, 3));
+    // Heal: connection maintenance reconnects the halves (each kept the other as a referral;
+    // with one neighbour each of 1 and 2 is below Minimum Neighbours) and the new connection is
+    // an additional one for both: hash-based sync.
+    for (std::size_t a : {0u, 1u})
+        for (std::size_t b : {2u, 3u})
+            g.heal(a, b);
+    g.advance(400 * kSecond, 10 * kSecond);
+    EXPECT_TRUE(g.one_component());
+    for (std::size_t i = 0; i < 4; ++i) {
+        EXPECT_TRUE(g.has(i, left.id)) << i;
+        EXPECT_TRUE(g.has(i, right.id)) << i;
+        EXPECT_TRUE(g.has(i, shared.id, 3)) << i;
+    }
+}
+
+TEST(GraphNode, MemberBackFromOfflineCatchesUp)
+{
+    GraphSim g(3);
+    g.publish(0);
+    g.connect(1, 0);
+    g.run();
+    g.connect(2, 0);
+    g.run();
+    // 2 leaves (DISCONNECT to its neighbour), records are added meanwhile, 2 comes back: a
+    // time-based sync from the peer time it left at, then a hash-based one.
+    g.act(2, [](Node& n, Actions& a) { n.close(a); return 0; });
+    EXPECT_EQ(g.members[2]->node->neighbour_count(), 0u);
+    EXPECT_EQ(g.members[0]->node->neighbour_count(), 1u);
+    std::vector<p2p::Record> missed;
+    for (int i = 0; i < 12; ++i)
+        missed.push_back(g.publish(i % 2, static_cast<std::uint8_t>(i)));
+    EXPECT_GT(g.members[2]->node->left_at(), 0);
+    std::size_t solicit_time = 0, solicit_hash = 0, solicit_new = 0;
+    g.on_send = [&](std::size_t from, std::size_t, const Message& m) {
+        if (from != 2)
+            return;
+        solicit_time += std::holds_alternative<msg::SolicitTime>(m);
+        solicit_hash += std::holds_alternative<msg::SolicitHash>(m);
+        solicit_new += std::holds_alternative<msg::SolicitNew>(m);
+    };
+    g.connect(2, 1);
+    g.run();
+    EXPECT_GE(solicit_time, 1u) << "a member with a database comes back with a time-based sync";
+    EXPECT_GE(solicit_hash, 1u) << "followed by a hash-based sync";
+    EXPECT_EQ(solicit_new, 0u);
+    for (const auto& r : missed)
+        EXPECT_TRUE(g.has(2, r.id));
+}
+
+TEST(GraphNode, KilledNeighbourIsReportedAndTheGraphStaysUsable)
+{
+    GraphSim g(3);
+    g.publish(0);
+    g.connect(1, 0);
+    g.run();
+    g.connect(2, 1);
+    g.run();
+    g.kill(1);
+    EXPECT_EQ(g.count(0, K::neighbour_disconnected), 1u);
+    EXPECT_EQ(g.count(2, K::neighbour_disconnected), 1u);
+    // 2 is alone now; maintenance reconnects it through what it learned (0 was a referral).
+    g.advance(120 * kSecond, 5 * kSecond);
+    auto r = g.publish(0, 9);
+    EXPECT_TRUE(g.has(2, r.id));
+}
+
+TEST(GraphNode, DirectConnectionCarriesDataButNoRecords)
+{
+    GraphSim g(3);
+    g.publish(0);
+    g.connect(1, 0);
+    g.run();
+    g.connect(2, 0);
+    g.run();
+    g.connect(1, 2, ConnectionType::direct);
+    g.run();
+    EXPECT_EQ(g.count(1, K::direct_connected), 1u);
+    EXPECT_EQ(g.count(2, K::direct_connected), 1u);
+    LinkId link = 0;
+    for (const auto& l : g.members[1]->node->links())
+        if (l.direct && l.connected)
+            link = l.id;
+    ASSERT_NE(link, 0u);
+    Guid type;
+    type.b[0] = 0x99;
+    EXPECT_TRUE(g.act(1, [&](Node& n, Actions& a) { return n.send_data(link, type, {1, 2, 3}, a); }));
+    EXPECT_FALSE(g.act(1, [&](Node& n, Actions& a) { return n.send_data(link, ping_type(), {1}, a); }))
+        << "the Ping type is reserved";
+    EXPECT_FALSE(g.act(1, [&](Node& n, Actions& a) { return n.send_data(9999, type, {1}, a); }));
+    ASSERT_EQ(g.count(2, K::incoming_data), 1u);
+    for (const auto& e : g.members[2]->events)
+        if (e.kind == K::incoming_data) {
+            EXPECT_EQ(e.type, type);
+            EXPECT_EQ(e.data, (p2p::Bytes{1, 2, 3}));
+            EXPECT_EQ(e.peer_id, u"peer1.sim");
+        }
+    // No records travel on it: a record published at 1 reaches 2 through 0, not the direct link.
+    auto r = g.publish(1, 5);
+    EXPECT_TRUE(g.has(2, r.id));
+    // Closing it reports direct_disconnected on both sides; the neighbour links stay.
+    g.act(1, [&](Node& n, Actions& a) { n.disconnect(link, DisconnectReason::leaving, a); return 0; });
+    EXPECT_EQ(g.count(1, K::direct_disconnected), 1u);
+    EXPECT_EQ(g.count(2, K::direct_disconnected), 1u);
+    EXPECT_TRUE(g.connected(1, 0));
+    EXPECT_TRUE(g.connected(2, 0));
+}
+
+TEST(GraphNode, InvalidAndForgedRecordsAreNeverStored)
+{
+    struct Guard : RecordGuard {
+        Verdict validate(const p2p::Record& r) override
+        {
+            return r.data.size() == 1 && r.data[0] == 0xEE ? Verdict::invalid : Verdict::valid;
+        }
+    } guard;
+    GraphSim g(3, {}, &guard);
+    g.publish(0);
+    g.connect(1, 0);
+    g.run();
+    g.connect(2, 1);
+    g.run();
+    // Forged by the security provider's rules: 0 stores and floods it locally, nobody else takes it.
+    auto forged = g.publish(0, 0xEE);
+    EXPECT_EQ(g.holders(forged.id), 1u);
+    // A record whose ID is not derived from its creator.
+    p2p::Record bad = g.members[0]->db->find(forged.id) ? *g.members[0]->db->find(forged.id) : forged;
+    bad.id = p2p::new_record_id(u"someone.else");
+    bad.data = {5};
+    g.republish(0, bad);
+    EXPECT_EQ(g.holders(bad.id), 1u);
+    // Expired on arrival.
+    auto old = g.publish(0, 6, 1);
+    g.advance(2 * kSecond);
+    EXPECT_EQ(g.holders(old.id), 0u);
+}
+
+}  // namespace
