@@ -28,6 +28,7 @@
 
 namespace pd::transport::graph {
 
+using p2p::Bytes;
 using p2p::Guid;
 using p2p::Record;
 using p2p::Ticks;
