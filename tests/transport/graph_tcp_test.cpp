@@ -1,0 +1,252 @@
+// label: concurrency
+//
+// MS-PPGRH nodes on real TCP sockets (graph_tcp.hpp), in a private network namespace: a joiner
+// synchronises from the creator and records flow both ways, PT2PT over a direct connection, five
+// hosts converge, a stopped host is reported, and garbage or oversized frames close only that
+// connection.
+#include "private_netns.hpp"
+
+#include "pd/p2p/record_id.hpp"
+#include "pd/transport/graph_tcp.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/write.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+using namespace pd::transport::graph;
+namespace asio = boost::asio;
+namespace p2p = pd::p2p;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+class GraphTcp : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (!pd::test::PrivateNetns::get().ok)
+            GTEST_SKIP() << "no private network namespace: " << pd::test::PrivateNetns::get().why;
+    }
+};
+
+struct IoThread {
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    std::thread thread{[this] { io.run(); }};
+    ~IoThread()
+    {
+        guard.reset();
+        thread.join();
+    }
+};
+
+// One host with its database and a log of its events.
+struct Peer {
+    MemoryStore db;
+    std::shared_ptr<Host> host;
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<Event> events;
+
+    Peer(asio::io_context& io, int i, std::uint16_t port = 0)
+    {
+        HostOptions o;
+        o.node.graph_id = u"tcp.graph";
+        o.node.peer_id = u"peer" + std::u16string(1, static_cast<char16_t>(u'0' + i)) + u".tcp";
+        o.node.friendly_name = "peer " + std::to_string(i);
+        o.listen_on = {asio::ip::make_address("127.0.0.1")};
+        o.port = port;
+        std::string error;
+        host = Host::start(io, o, db, nullptr, [this](const Event& e) {
+            std::lock_guard lock(m);
+            events.push_back(e);
+            cv.notify_all();
+        }, &error);
+        EXPECT_TRUE(host) << error;
+    }
+    ~Peer()
+    {
+        if (host) {
+            host->stop();
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    tcp::endpoint endpoint() const { return {asio::ip::make_address("127.0.0.1"), host->port()}; }
+
+    // Runs `f` on the host's strand and waits for it.
+    template <class F>
+    auto on_strand(F&& f)
+    {
+        std::promise<decltype(f(std::declval<Node&>()))> p;
+        host->run([&](Node& n) { p.set_value(f(n)); });
+        return p.get_future().get();
+    }
+    p2p::Record publish(std::uint8_t tag)
+    {
+        return on_strand([&](Node& n) {
+            p2p::Record r;
+            r.type.b[0] = 0x42;
+            r.creator = n.config().peer_id;
+            r.id = p2p::new_record_id(r.creator);
+            r.version = 1;
+            r.created = r.modified = n.peer_time();
+            r.expires = r.created + 3600 * p2p::kTicksPerSecond;
+            r.data = {tag, 1, 2, 3};
+            db.put(r);
+            Actions unused;
+            host->publish(r);
+            return r;
+        });
+    }
+    bool has(const p2p::Guid& id)
+    {
+        return on_strand([&](Node&) { return db.find(id) != nullptr; });
+    }
+    std::size_t neighbours()
+    {
+        return on_strand([](Node& n) { return n.neighbour_count(); });
+    }
+    bool wait_for(Event::Kind k, std::size_t count = 1, std::chrono::milliseconds t = 5000ms)
+    {
+        std::unique_lock lock(m);
+        return cv.wait_for(lock, t, [&] {
+            return static_cast<std::size_t>(std::count_if(events.begin(), events.end(),
+                                                          [&](const Event& e) { return e.kind == k; })) >= count;
+        });
+    }
+    std::optional<Event> find(Event::Kind k)
+    {
+        std::lock_guard lock(m);
+        for (const auto& e : events)
+            if (e.kind == k)
+                return e;
+        return std::nullopt;
+    }
+};
+
+template <class F>
+bool eventually(F&& f, std::chrono::milliseconds t = 5000ms)
+{
+    const auto end = std::chrono::steady_clock::now() + t;
+    while (std::chrono::steady_clock::now() < end) {
+        if (f())
+            return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return f();
+}
+
+TEST_F(GraphTcp, JoinSyncFloodBothWaysAndDirectData)
+{
+    IoThread io;
+    Peer a(io.io, 0), b(io.io, 1);
+    std::vector<p2p::Record> rs;
+    for (int i = 0; i < 40; ++i)
+        rs.push_back(a.publish(static_cast<std::uint8_t>(i)));
+    b.host->connect(a.endpoint(), ConnectionType::neighbour);
+    ASSERT_TRUE(b.wait_for(Event::Kind::synchronized));
+    for (const auto& r : rs)
+        EXPECT_TRUE(b.has(r.id));
+    auto rb = b.publish(200);
+    EXPECT_TRUE(eventually([&] { return a.has(rb.id); }));
+    auto ra = a.publish(201);
+    EXPECT_TRUE(eventually([&] { return b.has(ra.id); }));
+    // A direct connection from b to a carries PT2PT both ways.
+    b.host->connect(a.endpoint(), ConnectionType::direct);
+    ASSERT_TRUE(b.wait_for(Event::Kind::direct_connected));
+    ASSERT_TRUE(a.wait_for(Event::Kind::direct_connected));
+    p2p::Guid type;
+    type.b[0] = 0x77;
+    p2p::Bytes big(100000);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<std::uint8_t>(i * 7);
+    b.host->send_data(b.find(Event::Kind::direct_connected)->link, type, big);  // spans several frames
+    ASSERT_TRUE(a.wait_for(Event::Kind::incoming_data));
+    EXPECT_EQ(a.find(Event::Kind::incoming_data)->data, big);
+    a.host->send_data(a.find(Event::Kind::direct_connected)->link, type, {9, 9});
+    ASSERT_TRUE(b.wait_for(Event::Kind::incoming_data));
+    EXPECT_EQ(b.find(Event::Kind::incoming_data)->data, (p2p::Bytes{9, 9}));
+    // b leaves: a is told.
+    b.host->stop();
+    EXPECT_TRUE(a.wait_for(Event::Kind::neighbour_disconnected));
+    EXPECT_TRUE(a.wait_for(Event::Kind::direct_disconnected));
+}
+
+TEST_F(GraphTcp, FiveHostsConverge)
+{
+    IoThread io;
+    std::vector<std::unique_ptr<Peer>> ps;
+    for (int i = 0; i < 5; ++i)
+        ps.push_back(std::make_unique<Peer>(io.io, i));
+    ps[0]->publish(1);
+    for (int i = 1; i < 5; ++i) {
+        ps[static_cast<std::size_t>(i)]->host->connect(ps[static_cast<std::size_t>(i - 1)]->endpoint(), ConnectionType::neighbour);
+        ASSERT_TRUE(ps[static_cast<std::size_t>(i)]->wait_for(Event::Kind::synchronized)) << i;
+    }
+    std::vector<p2p::Record> rs;
+    for (std::size_t i = 0; i < 5; ++i)
+        rs.push_back(ps[i]->publish(static_cast<std::uint8_t>(10 + i)));
+    for (const auto& r : rs)
+        for (std::size_t i = 0; i < 5; ++i)
+            EXPECT_TRUE(eventually([&] { return ps[i]->has(r.id); })) << "host " << i;
+}
+
+TEST_F(GraphTcp, GarbageClosesOnlyThatConnection)
+{
+    IoThread io;
+    Peer a(io.io, 0), b(io.io, 1);
+    a.publish(1);
+    b.host->connect(a.endpoint(), ConnectionType::neighbour);
+    ASSERT_TRUE(b.wait_for(Event::Kind::synchronized));
+    auto attack = [&](const std::vector<std::uint8_t>& bytes) {
+        asio::io_context cio;
+        tcp::socket s(cio);
+        s.connect(a.endpoint());
+        asio::write(s, asio::buffer(bytes));
+        // The host closes it: a read ends with EOF or reset within the timeout.
+        s.non_blocking(false);
+        std::array<std::uint8_t, 64> buf{};
+        boost::system::error_code ec;
+        struct timeval tv{5, 0};
+        ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::size_t total = 0;
+        while (!ec && total < 1 << 20)
+            total += s.read_some(asio::buffer(buf), ec);
+        return ec == asio::error::eof || ec == asio::error::connection_reset;
+    };
+    EXPECT_TRUE(attack({0x00, 0x00}));                          // frame size 0
+    EXPECT_TRUE(attack({0xff, 0xff, 1, 2, 3}));                 // frame larger than Max Frame Size
+    EXPECT_TRUE(attack({0x00, 0x08, 0, 0, 0, 4, 0x10, 1, 0, 0}));  // message size 4 < 8
+    EXPECT_TRUE(attack({0x00, 0x08, 0, 0, 0, 8, 0x10, 0x63, 0, 0}));  // unknown message type
+    EXPECT_TRUE(attack({0x00, 0x08, 0xff, 0xff, 0xff, 0xff, 0x10, 1, 0, 0}));  // 4 GiB message
+    // The neighbour link is untouched and records still flow.
+    EXPECT_EQ(a.neighbours(), 1u);
+    auto r = a.publish(2);
+    EXPECT_TRUE(eventually([&] { return b.has(r.id); }));
+}
+
+TEST_F(GraphTcp, ConnectToNobodyFails)
+{
+    IoThread io;
+    Peer a(io.io, 0);
+    // A port nobody listens on (the one a just freed is not reused that fast: use a fresh host's).
+    std::uint16_t dead_port;
+    {
+        Peer tmp(io.io, 5);
+        dead_port = tmp.host->port();
+    }
+    std::this_thread::sleep_for(100ms);
+    a.host->connect({asio::ip::make_address("127.0.0.1"), dead_port}, ConnectionType::neighbour);
+    EXPECT_TRUE(a.wait_for(Event::Kind::connection_failed));
+}
+
+}  // namespace

@@ -1,0 +1,484 @@
+// The MS-PPGRH node on TCP. See graph_tcp.hpp.
+#include "pd/transport/graph_tcp.hpp"
+
+#include "common/log.h"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+
+namespace pd::transport::graph {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(500);
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr auto kStopGrace = std::chrono::seconds(2);
+constexpr std::size_t kMessageSlack = 64 * 1024;  // headers around the largest record
+
+Ticks utc_ticks()
+{
+    using namespace std::chrono;
+    const auto since_unix = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count() / 100;
+    return p2p::kUnixEpochTicks + since_unix;
+}
+
+// Reassembles messages from a stream of frames (2.2.1.1).
+class Deframer {
+public:
+    Deframer(std::size_t max_frame, std::size_t max_message) : max_frame_(max_frame), max_message_(max_message) {}
+    // Feeds stream bytes; calls `on_message` per complete message. False: abort the connection.
+    template <class F>
+    bool feed(const std::uint8_t* p, std::size_t n, F&& on_message)
+    {
+        while (n) {
+            if (frame_left_ == 0) {
+                header_[header_len_++] = *p++;
+                --n;
+                if (header_len_ < 2)
+                    continue;
+                header_len_ = 0;
+                frame_left_ = (std::size_t{header_[0]} << 8) | header_[1];
+                if (frame_left_ == 0 || frame_left_ > max_frame_)
+                    return false;
+                continue;
+            }
+            const std::size_t take = std::min(n, frame_left_);
+            message_.insert(message_.end(), p, p + take);
+            p += take;
+            n -= take;
+            frame_left_ -= take;
+            // Complete messages in what has arrived (a frame may end one and start the next).
+            for (;;) {
+                if (message_.size() < 4)
+                    break;
+                const std::size_t size = (std::size_t{message_[0]} << 24) | (std::size_t{message_[1]} << 16) |
+                                         (std::size_t{message_[2]} << 8) | message_[3];
+                if (size < 8 || size > max_message_)
+                    return false;
+                if (message_.size() < size)
+                    break;
+                if (!on_message(std::span<const std::uint8_t>(message_.data(), size)))
+                    return false;
+                message_.erase(message_.begin(), message_.begin() + static_cast<std::ptrdiff_t>(size));
+            }
+        }
+        return true;
+    }
+
+private:
+    std::size_t max_frame_, max_message_;
+    std::uint8_t header_[2]{};
+    std::size_t header_len_ = 0, frame_left_ = 0;
+    Bytes message_;
+};
+
+Bytes frame(const Bytes& message, std::size_t max_frame)
+{
+    Bytes out;
+    out.reserve(message.size() + 2 * (message.size() / max_frame + 1));
+    for (std::size_t off = 0; off < message.size(); off += max_frame) {
+        const std::size_t n = std::min(max_frame, message.size() - off);
+        out.push_back(static_cast<std::uint8_t>(n >> 8));
+        out.push_back(static_cast<std::uint8_t>(n));
+        out.insert(out.end(), message.begin() + static_cast<std::ptrdiff_t>(off),
+                   message.begin() + static_cast<std::ptrdiff_t>(off + n));
+    }
+    return out;
+}
+
+class HostImpl final : public Host, public std::enable_shared_from_this<HostImpl> {
+public:
+    HostImpl(asio::io_context& io, HostOptions options, Store& db, RecordGuard* guard, EventSink sink)
+        : io_(io), strand_(asio::make_strand(io)), options_(std::move(options)),
+          node_(options_.node, db, guard, utc_ticks), sink_(std::move(sink)), tick_(strand_), stop_timer_(strand_)
+    {
+    }
+
+    bool listen(std::string* error)
+    {
+        if (!options_.listen)
+            return true;
+        std::vector<asio::ip::address> addrs = options_.listen_on;
+        if (addrs.empty())
+            addrs = {asio::ip::address_v6::any(), asio::ip::address_v4::any()};
+        std::uint16_t port = options_.port;
+        for (const auto& a : addrs) {
+            auto acc = std::make_unique<tcp::acceptor>(strand_);
+            error_code ec;
+            tcp::endpoint ep(a, port);
+            acc->open(ep.protocol(), ec);
+            if (!ec && a.is_v6())
+                acc->set_option(asio::ip::v6_only(true), ec);
+            if (!ec)
+                acc->set_option(asio::socket_base::reuse_address(true), ec);
+            if (!ec)
+                acc->bind(ep, ec);
+            if (!ec)
+                acc->listen(asio::socket_base::max_listen_connections, ec);
+            if (ec) {
+                // An IPv6-less host still listens on IPv4 (and the other way round).
+                PD_DEBUG("graph: cannot listen on {}: {}", ep.address().to_string(), ec.message());
+                continue;
+            }
+            if (port == 0)
+                port = acc->local_endpoint().port();  // the same ephemeral port for every family
+            acceptors_.push_back(std::move(acc));
+        }
+        if (acceptors_.empty()) {
+            if (error)
+                *error = "cannot listen on TCP port " + std::to_string(options_.port);
+            return false;
+        }
+        port_ = port;
+        return true;
+    }
+
+    void begin()
+    {
+        asio::post(strand_, [self = shared_from_this()] {
+            for (auto& acc : self->acceptors_)
+                self->accept(*acc);
+            if (!self->acceptors_.empty()) {
+                Actions a;
+                self->node_.set_listening(self->listening_addresses(), a);
+                self->apply(a);
+            }
+            self->schedule_tick();
+        });
+    }
+
+    std::uint16_t port() const override { return port_; }
+    std::uint64_t node_id() const override { return node_.node_id(); }
+
+    void connect(const tcp::endpoint& to, ConnectionType type) override
+    {
+        asio::post(strand_, [self = shared_from_this(), to, type] {
+            Actions a;
+            if (!self->stopped_ && self->node_.connect(to_address(to), type, a))
+                self->apply(a);
+        });
+    }
+    void publish(const Record& r) override
+    {
+        asio::post(strand_, [self = shared_from_this(), r] {
+            Actions a;
+            self->node_.publish(r, a);
+            self->apply(a);
+        });
+    }
+    void send_data(LinkId link, const Guid& type, Bytes data) override
+    {
+        asio::post(strand_, [self = shared_from_this(), link, type, data = std::move(data)]() mutable {
+            Actions a;
+            self->node_.send_data(link, type, std::move(data), a);
+            self->apply(a);
+        });
+    }
+    void disconnect(LinkId link) override
+    {
+        asio::post(strand_, [self = shared_from_this(), link] {
+            Actions a;
+            self->node_.disconnect(link, DisconnectReason::leaving, a);
+            self->apply(a);
+        });
+    }
+    void run(std::function<void(Node&)> f) override
+    {
+        asio::post(strand_, [self = shared_from_this(), f = std::move(f)] { f(self->node_); });
+    }
+    void stop() override
+    {
+        asio::post(strand_, [self = shared_from_this()] {
+            if (self->stopped_)
+                return;
+            self->stopped_ = true;
+            Actions a;
+            self->node_.close(a);
+            self->apply(a);
+            error_code ec;
+            for (auto& acc : self->acceptors_)
+                acc->close(ec);
+            self->tick_.cancel();
+            // DISCONNECTs get a moment to leave; then every socket is closed.
+            if (self->conns_.empty())
+                return;
+            self->stop_timer_.expires_after(kStopGrace);
+            self->stop_timer_.async_wait([self](error_code) {
+                for (auto& [id, c] : self->conns_) {
+                    error_code ignored;
+                    c->socket.close(ignored);
+                }
+            });
+        });
+    }
+
+private:
+    struct Conn {
+        explicit Conn(tcp::socket s, std::size_t max_frame, std::size_t max_message)
+            : socket(std::move(s)), deframer(max_frame, max_message)
+        {
+        }
+        LinkId link = 0;
+        tcp::socket socket;
+        Deframer deframer;
+        std::array<std::uint8_t, 16384> buf{};
+        std::deque<Bytes> queue;
+        bool writing = false, closing = false, closed = false;
+    };
+
+    std::vector<Address> listening_addresses()
+    {
+        // The port on the addresses we listen on; wildcard listeners advertise the interface
+        // addresses the runtime learns from accepted and connected sockets (local_endpoint).
+        std::vector<Address> v;
+        for (const auto& a : known_local_)
+            v.push_back(a);
+        return v;
+    }
+
+    void learn_local(const tcp::socket& s)
+    {
+        error_code ec;
+        auto ep = s.local_endpoint(ec);
+        if (ec || acceptors_.empty())
+            return;
+        Address a = to_address(tcp::endpoint(ep.address(), port_));
+        if (std::find(known_local_.begin(), known_local_.end(), a) != known_local_.end())
+            return;
+        known_local_.push_back(a);
+        Actions act;
+        node_.set_listening(listening_addresses(), act);
+        apply(act);
+    }
+
+    void accept(tcp::acceptor& acc)
+    {
+        acc.async_accept(asio::bind_executor(strand_, [self = shared_from_this(), &acc](error_code ec, tcp::socket s) {
+            if (self->stopped_ || ec == asio::error::operation_aborted || !acc.is_open())
+                return;
+            if (!ec) {
+                error_code ignored;
+                s.set_option(tcp::no_delay(true), ignored);
+                auto remote = s.remote_endpoint(ignored);
+                auto c = self->make_conn(std::move(s));
+                Actions a;
+                c->link = self->node_.open_link(false, ConnectionType::neighbour, to_address(remote), u"", a);
+                self->conns_[c->link] = c;
+                self->learn_local(c->socket);
+                self->read(c);
+                self->apply(a);
+            }
+            self->accept(acc);
+        }));
+    }
+
+    std::shared_ptr<Conn> make_conn(tcp::socket s)
+    {
+        return std::make_shared<Conn>(std::move(s), options_.max_frame, options_.node.max_record_size + kMessageSlack);
+    }
+
+    void open(const Address& to, ConnectionType type)
+    {
+        const tcp::endpoint ep = to_endpoint(to);
+        auto socket = std::make_shared<tcp::socket>(strand_);
+        auto timer = std::make_shared<asio::steady_timer>(strand_, kConnectTimeout);
+        timer->async_wait([socket](error_code ec) {
+            if (!ec) {
+                error_code ignored;
+                socket->close(ignored);
+            }
+        });
+        socket->async_connect(ep, asio::bind_executor(strand_, [self = shared_from_this(), socket, timer, to, type](error_code ec) {
+            timer->cancel();
+            Actions a;
+            if (ec || self->stopped_) {
+                // No connection: the node sees a link that closes before it connected.
+                LinkId l = self->node_.open_link(true, type, to, u"", a);
+                self->node_.on_closed(l, a);
+                Actions drop;  // nothing of it can be sent
+                for (auto& e : a.events)
+                    drop.events.push_back(std::move(e));
+                self->apply(drop);
+                return;
+            }
+            error_code ignored;
+            socket->set_option(tcp::no_delay(true), ignored);
+            auto c = self->make_conn(std::move(*socket));
+            c->link = self->node_.open_link(true, type, to, u"", a);
+            self->conns_[c->link] = c;
+            self->learn_local(c->socket);
+            self->read(c);
+            self->apply(a);
+        }));
+    }
+
+    void read(const std::shared_ptr<Conn>& c)
+    {
+        c->socket.async_read_some(asio::buffer(c->buf), asio::bind_executor(strand_, [self = shared_from_this(), c](error_code ec, std::size_t n) {
+            if (c->closed)
+                return;
+            if (ec) {
+                self->closed(c);
+                return;
+            }
+            self->node_.on_activity(c->link);
+            Actions a;
+            bool bad = false;
+            const bool ok = c->deframer.feed(c->buf.data(), n, [&](std::span<const std::uint8_t> bytes) {
+                auto m = decode_message(bytes);
+                if (!m) {
+                    bad = true;
+                    return false;
+                }
+                self->node_.on_message(c->link, std::move(*m), a);
+                return true;
+            });
+            if (!ok) {
+                PD_DEBUG("graph: link {} sent a {} - closed", c->link, bad ? "malformed message" : "bad frame");
+                self->apply(a);
+                self->closed(c);
+                return;
+            }
+            self->apply(a);
+            self->read(c);
+        }));
+    }
+
+    void closed(const std::shared_ptr<Conn>& c)
+    {
+        if (c->closed)
+            return;
+        c->closed = true;
+        error_code ignored;
+        c->socket.close(ignored);
+        conns_.erase(c->link);
+        Actions a;
+        node_.on_closed(c->link, a);
+        apply(a);
+        if (stopped_ && conns_.empty())
+            stop_timer_.cancel();  // everything flushed and closed: no need to wait
+    }
+
+    void write(const std::shared_ptr<Conn>& c)
+    {
+        if (c->writing || c->closed)
+            return;
+        if (c->queue.empty()) {
+            if (c->closing) {
+                error_code ignored;
+                c->socket.shutdown(tcp::socket::shutdown_send, ignored);
+                closed(c);
+            }
+            return;
+        }
+        c->writing = true;
+        asio::async_write(c->socket, asio::buffer(c->queue.front()),
+                          asio::bind_executor(strand_, [self = shared_from_this(), c](error_code ec, std::size_t) {
+                              c->writing = false;
+                              if (ec) {
+                                  self->closed(c);
+                                  return;
+                              }
+                              c->queue.pop_front();
+                              self->write(c);
+                          }));
+    }
+
+    void apply(Actions& a)
+    {
+        for (auto& [link, m] : a.send) {
+            auto it = conns_.find(link);
+            if (it == conns_.end() || it->second->closing)
+                continue;
+            it->second->queue.push_back(frame(encode_message(m), options_.max_frame));
+            write(it->second);
+        }
+        for (LinkId link : a.close) {
+            auto it = conns_.find(link);
+            if (it == conns_.end())
+                continue;
+            auto c = it->second;
+            c->closing = true;
+            write(c);
+        }
+        for (auto& [to, type] : a.connect)
+            open(to, type);
+        if (sink_)
+            for (const auto& e : a.events)
+                sink_(e);
+    }
+
+    void schedule_tick()
+    {
+        tick_.expires_after(kTick);
+        tick_.async_wait([self = shared_from_this()](error_code ec) {
+            if (ec || self->stopped_)
+                return;
+            Actions a;
+            self->node_.tick(a);
+            self->apply(a);
+            self->schedule_tick();
+        });
+    }
+
+    asio::io_context& io_;
+    asio::strand<asio::io_context::executor_type> strand_;
+    HostOptions options_;
+    Node node_;
+    EventSink sink_;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+    std::vector<Address> known_local_;
+    std::map<LinkId, std::shared_ptr<Conn>> conns_;
+    asio::steady_timer tick_, stop_timer_;
+    std::uint16_t port_ = 0;
+    bool stopped_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<Host> Host::start(asio::io_context& io, HostOptions options, Store& db, RecordGuard* guard, EventSink sink,
+                                  std::string* error)
+{
+    auto h = std::make_shared<HostImpl>(io, std::move(options), db, guard, std::move(sink));
+    if (!h->listen(error))
+        return nullptr;
+    h->begin();
+    return h;
+}
+
+Address to_address(const tcp::endpoint& ep)
+{
+    Address a;
+    a.port = ep.port();
+    if (ep.address().is_v6()) {
+        const auto v6 = ep.address().to_v6();
+        a.ip = v6.to_bytes();
+        a.scope_id = v6.scope_id();
+    } else {
+        const auto v4 = ep.address().to_v4().to_bytes();
+        a.ip[10] = a.ip[11] = 0xff;
+        std::copy(v4.begin(), v4.end(), a.ip.begin() + 12);
+    }
+    return a;
+}
+
+tcp::endpoint to_endpoint(const Address& a)
+{
+    const asio::ip::address_v6 v6(a.ip, a.scope_id);
+    if (v6.is_v4_mapped())
+        return {asio::ip::make_address_v4(asio::ip::v4_mapped, v6), a.port};
+    return {v6, a.port};
+}
+
+}  // namespace pd::transport::graph

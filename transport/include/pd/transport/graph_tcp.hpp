@@ -1,0 +1,68 @@
+// An [MS-PPGRH] node on TCP (Boost.Asio): listens (port 3587 by default, IPv6 and IPv4), opens
+// connections, frames messages (2.2.1.1), and drives one graph_node::Node on one strand. The
+// application talks to it from any thread; events come back on the host's strand.
+//
+// Framing (2.2.1.1): a message (PEER_MESSAGE, its size in its first 4 bytes, big-endian) is cut
+// into frames of at most Max Frame Size payload bytes, each preceded by its 2-byte size. A frame
+// of size 0 or above Max Frame Size, or a message whose size is below 8 or above the limit (Max
+// Record Size + 64 KiB), aborts the connection. A message that does not parse closes that
+// connection only (3.1.5.2).
+#pragma once
+#include "pd/transport/graph_node.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pd::transport::graph {
+
+struct HostOptions {
+    NodeConfig node;
+    std::vector<boost::asio::ip::address> listen_on;  // empty: [::] and 0.0.0.0
+    std::uint16_t port = 3587;                        // 0: ephemeral
+    std::size_t max_frame = 16379;                    // 2.2: default; grouping uses 16,348
+    bool listen = true;
+};
+
+class Host {
+public:
+    // Called on the host's strand for every node event. Must not block.
+    using EventSink = std::function<void(const Event&)>;
+
+    // Starts listening (unless options.listen is false). `db` and `guard` outlive the host.
+    static std::shared_ptr<Host> start(boost::asio::io_context& io, HostOptions options, Store& db, RecordGuard* guard,
+                                       EventSink sink, std::string* error = nullptr);
+    virtual ~Host() = default;
+
+    virtual std::uint16_t port() const = 0;
+    virtual std::uint64_t node_id() const = 0;
+    // 3.1.4.9. The result of the attempt arrives as an event (neighbour/direct connected, or
+    // connection_failed).
+    virtual void connect(const boost::asio::ip::tcp::endpoint& to, ConnectionType type) = 0;
+    // A record already stored in `db` by the caller: flooded to the neighbours. Runs `db` access on
+    // the strand: the caller must not touch `db` concurrently (use run() for that).
+    virtual void publish(const Record& r) = 0;
+    virtual void send_data(LinkId link, const Guid& type, Bytes data) = 0;
+    virtual void disconnect(LinkId link) = 0;
+    // Runs `f` on the host's strand with the node (for database access and queries).
+    virtual void run(std::function<void(Node&)> f) = 0;
+    // DISCONNECT everyone, close every socket and the listeners; idempotent.
+    virtual void stop() = 0;
+};
+
+// The wire form of a Message (graph_wire.cpp): a complete PEER_MESSAGE, and back. decode_message
+// returns nullopt for anything malformed (3.1.5.2: the connection is then terminated).
+Bytes encode_message(const Message& m);
+std::optional<Message> decode_message(std::span<const std::uint8_t> bytes);
+
+// IPv4 / IPv6 endpoints <-> graph addresses (IPv4 as IPv4-mapped IPv6).
+Address to_address(const boost::asio::ip::tcp::endpoint& ep);
+boost::asio::ip::tcp::endpoint to_endpoint(const Address& a);
+
+}  // namespace pd::transport::graph
