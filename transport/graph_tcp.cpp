@@ -25,6 +25,10 @@ constexpr auto kTick = std::chrono::milliseconds(500);
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr std::size_t kMessageSlack = 64 * 1024;  // headers around the largest record
+// Per-connection read buffer: small while a connection idles, grown once a read fills it (a bulk
+// transfer), so that idle connections stay cheap and busy ones make few system calls.
+constexpr std::size_t kReadBuffer = 8 * 1024;
+constexpr std::size_t kBusyReadBuffer = 256 * 1024;
 
 Ticks utc_ticks()
 {
@@ -60,17 +64,27 @@ public:
             frame_left_ -= take;
             // Complete messages in what has arrived (a frame may end one and start the next).
             for (;;) {
-                if (message_.size() < 4)
+                const std::size_t have = message_.size() - start_;
+                if (have < 4)
                     break;
-                const std::size_t size = (std::size_t{message_[0]} << 24) | (std::size_t{message_[1]} << 16) |
-                                         (std::size_t{message_[2]} << 8) | message_[3];
+                const std::uint8_t* m = message_.data() + start_;
+                const std::size_t size = (std::size_t{m[0]} << 24) | (std::size_t{m[1]} << 16) |
+                                         (std::size_t{m[2]} << 8) | m[3];
                 if (size < 8 || size > max_message_)
                     return false;
-                if (message_.size() < size)
+                if (have < size)
                     break;
-                if (!on_message(std::span<const std::uint8_t>(message_.data(), size)))
+                if (!on_message(std::span<const std::uint8_t>(m, size)))
                     return false;
-                message_.erase(message_.begin(), message_.begin() + static_cast<std::ptrdiff_t>(size));
+                start_ += size;
+            }
+            // Drop what was consumed: all of it (the usual case) or, rarely, a prefix.
+            if (start_ == message_.size()) {
+                message_.clear();
+                start_ = 0;
+            } else if (start_ > (1u << 20)) {
+                message_.erase(message_.begin(), message_.begin() + static_cast<std::ptrdiff_t>(start_));
+                start_ = 0;
             }
         }
         return true;
@@ -81,21 +95,42 @@ private:
     std::uint8_t header_[2]{};
     std::size_t header_len_ = 0, frame_left_ = 0;
     Bytes message_;
+    std::size_t start_ = 0;  // where the next message begins in message_
 };
 
-Bytes frame(const Bytes& message, std::size_t max_frame)
-{
-    Bytes out;
-    out.reserve(message.size() + 2 * (message.size() / max_frame + 1));
-    for (std::size_t off = 0; off < message.size(); off += max_frame) {
-        const std::size_t n = std::min(max_frame, message.size() - off);
-        out.push_back(static_cast<std::uint8_t>(n >> 8));
-        out.push_back(static_cast<std::uint8_t>(n));
-        out.insert(out.end(), message.begin() + static_cast<std::ptrdiff_t>(off),
-                   message.begin() + static_cast<std::ptrdiff_t>(off + n));
+// A message and its frame headers (2.2.1.1), written with one gather write. The message is `head`
+// followed by `body` (a PT2PT payload moved in, never copied); frames cut across both.
+struct Framed {
+    Bytes head, body;
+    std::vector<std::array<std::uint8_t, 2>> headers;
+    Framed(Bytes h, Bytes b, std::size_t max_frame) : head(std::move(h)), body(std::move(b))
+    {
+        const std::size_t total = head.size() + body.size();
+        for (std::size_t off = 0; off < total; off += max_frame) {
+            const std::size_t n = std::min(max_frame, total - off);
+            headers.push_back({static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+        }
     }
-    return out;
-}
+    std::vector<asio::const_buffer> buffers(std::size_t max_frame) const
+    {
+        std::vector<asio::const_buffer> v;
+        v.reserve(3 * headers.size());
+        const std::size_t total = head.size() + body.size();
+        for (std::size_t i = 0; i < headers.size(); ++i) {
+            std::size_t off = i * max_frame;
+            const std::size_t end = std::min(off + max_frame, total);
+            v.emplace_back(headers[i].data(), 2);
+            if (off < head.size()) {
+                const std::size_t n = std::min(end, head.size()) - off;
+                v.emplace_back(head.data() + off, n);
+                off += n;
+            }
+            if (off < end)
+                v.emplace_back(body.data() + (off - head.size()), end - off);
+        }
+        return v;
+    }
+};
 
 class HostImpl final : public Host, public std::enable_shared_from_this<HostImpl> {
 public:
@@ -232,9 +267,9 @@ private:
         LinkId link = 0;
         tcp::socket socket;
         Deframer deframer;
-        std::array<std::uint8_t, 16384> buf{};
-        std::deque<Bytes> queue;
-        bool writing = false, closing = false, closed = false;
+        std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(kReadBuffer);
+        std::deque<Framed> queue;
+        bool writing = false, closing = false, closed = false, grow = false;
     };
 
     std::vector<Address> listening_addresses()
@@ -333,6 +368,8 @@ private:
                 return;
             }
             self->node_.on_activity(c->link);
+            if (n == c->buf.size() && c->buf.size() < kBusyReadBuffer)
+                c->grow = true;  // resized before the next read (the bytes are still in use)
             Actions a;
             bool bad = false;
             const bool ok = c->deframer.feed(c->buf.data(), n, [&](std::span<const std::uint8_t> bytes) {
@@ -351,6 +388,10 @@ private:
                 return;
             }
             self->apply(a);
+            if (c->grow) {
+                c->grow = false;
+                c->buf.resize(kBusyReadBuffer);
+            }
             self->read(c);
         }));
     }
@@ -383,7 +424,7 @@ private:
             return;
         }
         c->writing = true;
-        asio::async_write(c->socket, asio::buffer(c->queue.front()),
+        asio::async_write(c->socket, c->queue.front().buffers(options_.max_frame),
                           asio::bind_executor(strand_, [self = shared_from_this(), c](error_code ec, std::size_t) {
                               c->writing = false;
                               if (ec) {
@@ -401,7 +442,13 @@ private:
             auto it = conns_.find(link);
             if (it == conns_.end() || it->second->closing)
                 continue;
-            it->second->queue.push_back(frame(encode_message(m), options_.max_frame));
+            if (auto* d = std::get_if<msg::Pt2pt>(&m)) {
+                // The payload goes out as it is, after its header.
+                Bytes body = std::move(d->data);
+                it->second->queue.emplace_back(encode_pt2pt_header(d->type, body.size()), std::move(body), options_.max_frame);
+            } else {
+                it->second->queue.emplace_back(encode_message(m), Bytes{}, options_.max_frame);
+            }
             write(it->second);
         }
         for (LinkId link : a.close) {

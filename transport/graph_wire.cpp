@@ -567,6 +567,17 @@ std::optional<Message> ack(const Reader& r)
 
 Bytes encode_message(const Message& m) { return std::visit(Encoder{}, m); }
 
+Bytes encode_pt2pt_header(const Guid& type, std::size_t data_size)
+{
+    Bytes head = Encoder{}(msg::Pt2pt{type, {}});
+    const std::size_t total = head.size() + data_size;
+    head[0] = static_cast<std::uint8_t>(total >> 24);
+    head[1] = static_cast<std::uint8_t>(total >> 16);
+    head[2] = static_cast<std::uint8_t>(total >> 8);
+    head[3] = static_cast<std::uint8_t>(total);
+    return head;
+}
+
 std::optional<Message> decode_message(std::span<const std::uint8_t> bytes)
 {
     const Reader r(bytes);

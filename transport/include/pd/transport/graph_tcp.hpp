@@ -60,6 +60,8 @@ public:
 // returns nullopt for anything malformed (3.1.5.2: the connection is then terminated).
 Bytes encode_message(const Message& m);
 std::optional<Message> decode_message(std::span<const std::uint8_t> bytes);
+// The first bytes of a PT2PT message carrying `data_size` bytes of `type` (the payload follows).
+Bytes encode_pt2pt_header(const Guid& type, std::size_t data_size);
 
 // IPv4 / IPv6 endpoints <-> graph addresses (IPv4 as IPv4-mapped IPv6).
 Address to_address(const boost::asio::ip::tcp::endpoint& ep);
