@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <deque>
+#include <future>
 #include <map>
 
 namespace pd::transport::graph {
@@ -234,7 +235,25 @@ public:
     }
     void stop() override
     {
-        asio::post(strand_, [self = shared_from_this()] {
+        auto done = std::make_shared<std::promise<void>>();
+        auto finished = done->get_future();
+        auto body = [self = shared_from_this(), done] {
+            self->stop_now();
+            done->set_value();
+        };
+        if (strand_.running_in_this_thread()) {
+            body();
+            return;
+        }
+        asio::post(strand_, std::move(body));
+        finished.wait();
+    }
+
+private:
+    void stop_now()
+    {
+        {
+            auto* self = this;
             if (self->stopped_)
                 return;
             self->stopped_ = true;
@@ -249,16 +268,15 @@ public:
             if (self->conns_.empty())
                 return;
             self->stop_timer_.expires_after(kStopGrace);
-            self->stop_timer_.async_wait([self](error_code) {
+            self->stop_timer_.async_wait([self = shared_from_this()](error_code) {
                 for (auto& [id, c] : self->conns_) {
                     error_code ignored;
                     c->socket.close(ignored);
                 }
             });
-        });
+        }
     }
 
-private:
     struct Conn {
         explicit Conn(tcp::socket s, std::size_t max_frame, std::size_t max_message)
             : socket(std::move(s)), deframer(max_frame, max_message)
@@ -461,7 +479,8 @@ private:
         }
         for (auto& [to, type] : a.connect)
             open(to, type);
-        if (sink_)
+        // After stop() no event reaches the application (its sink may be gone).
+        if (sink_ && !stopped_)
             for (const auto& e : a.events)
                 sink_(e);
     }

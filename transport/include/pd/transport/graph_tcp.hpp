@@ -52,7 +52,10 @@ public:
     virtual void disconnect(LinkId link) = 0;
     // Runs `f` on the host's strand with the node (for database access and queries).
     virtual void run(std::function<void(Node&)> f) = 0;
-    // DISCONNECT everyone, close every socket and the listeners; idempotent.
+    // DISCONNECT everyone, close the listeners; sockets close once their DISCONNECT is out (at most
+    // 2 s later). When stop() returns, the sink is never called again. Called from outside the
+    // strand it waits for the strand (the io_context must be running); from the strand (an event
+    // sink) it runs at once. Idempotent.
     virtual void stop() = 0;
 };
 
