@@ -1,6 +1,9 @@
-// libFuzzer target: the MS-PPGRH stream parser - frames (2.2.1.1) reassembled into messages and
-// every message decoded (graph_wire.cpp), including the PEER_RECORD inside FLOOD. A decoded
-// message must re-encode to a message that decodes again.
+// libFuzzer target: the MS-PPGRH stream parser and the node behind it. The input is a frame
+// stream (2.2.1.1: 2-byte sizes, at most 16,379) reassembled into messages, each decoded
+// (graph_wire.cpp, including the PEER_RECORD inside FLOOD) and handed to a graph node
+// (graph_node.cpp) on an accepted link, as a hostile peer would send them; the node answers into
+// an Actions value that is dropped. A decoded message must also re-encode to one that decodes.
+#include "pd/transport/graph_node.hpp"
 #include "pd/transport/graph_tcp.hpp"
 
 #include <cstddef>
@@ -9,12 +12,20 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     using namespace pd::transport::graph;
-    // The whole input as one message, then as a frame stream (2-byte sizes, max 16,379).
     if (auto m = decode_message({data, size})) {
         auto again = decode_message(encode_message(*m));
         if (!again || again->index() != m->index())
             __builtin_trap();
     }
+    MemoryStore db;
+    NodeConfig config;
+    config.graph_id = u"g";
+    config.peer_id = u"me";
+    config.node_id = 1;
+    Ticks now = 133'000'000'000'000'000LL;
+    Node node(config, db, nullptr, [&] { return now; });
+    Actions out;
+    const LinkId link = node.open_link(false, ConnectionType::neighbour, Address{}, u"", out);
     std::vector<std::uint8_t> message;
     std::size_t i = 0;
     while (i + 2 <= size) {
@@ -31,9 +42,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 return 0;
             if (message.size() < len)
                 break;
-            (void)decode_message({message.data(), len});
+            if (auto m = decode_message({message.data(), len})) {
+                Actions a;
+                node.on_message(link, std::move(*m), a);
+                now += pd::p2p::kTicksPerSecond;
+                node.tick(a);
+            }
             message.erase(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(len));
         }
     }
+    Actions a;
+    node.on_closed(link, a);
     return 0;
 }
