@@ -92,8 +92,13 @@ void Node::fail(Link& l, Actions& out)
 LinkId Node::open_link(bool initiator, ConnectionType type, const Address& remote, const std::u16string& expected_peer,
                        Actions& out)
 {
-    if (closed_ && !initiator) {
-        // Closed (3.1.4.12): incoming connections are not taken until the application connects.
+    std::size_t unauthenticated = 0;
+    for (const auto& [id, other] : links_)
+        unauthenticated += !other.closing && other.state != State::connected && !other.initiator;
+    if ((closed_ || unauthenticated >= config_.max_pending_links) && !initiator) {
+        // Closed (3.1.4.12): incoming connections are not taken until the application connects;
+        // nor beyond max_pending_links connections that have not completed CONNECT (a flood of
+        // sockets that never authenticate would otherwise each live for the auth timer).
         Link l;
         l.id = next_link_++;
         l.closing = true;

@@ -30,6 +30,9 @@ constexpr std::size_t kMessageSlack = 64 * 1024;  // headers around the largest 
 // transfer), so that idle connections stay cheap and busy ones make few system calls.
 constexpr std::size_t kReadBuffer = 8 * 1024;
 constexpr std::size_t kBusyReadBuffer = 256 * 1024;
+// Bytes waiting to be sent to one peer before it counts as not reading (a whole-database sync of
+// a large group is sent at once: above the largest record, well above a sync of 100,000 records).
+constexpr std::size_t kMaxQueued = 256u << 20;
 
 Ticks utc_ticks()
 {
@@ -288,6 +291,7 @@ private:
         std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(kReadBuffer);
         std::deque<Framed> queue;
         bool writing = false, closing = false, closed = false, grow = false;
+        std::size_t queued = 0;  // bytes in `queue`
     };
 
     std::vector<Address> listening_addresses()
@@ -449,6 +453,7 @@ private:
                                   self->closed(c);
                                   return;
                               }
+                              c->queued -= c->queue.front().head.size() + c->queue.front().body.size();
                               c->queue.pop_front();
                               self->write(c);
                           }));
@@ -460,6 +465,14 @@ private:
             auto it = conns_.find(link);
             if (it == conns_.end() || it->second->closing)
                 continue;
+            if (it->second->queued > kMaxQueued) {
+                // A peer that does not read what we send (3.1.7.1 gives no bound): cut it off
+                // rather than hold its backlog in memory.
+                PD_DEBUG("graph: link {} does not read ({} bytes queued) - closed", link, it->second->queued);
+                auto c = it->second;
+                closed(c);
+                continue;
+            }
             if (auto* d = std::get_if<msg::Pt2pt>(&m)) {
                 // The payload goes out as it is, after its header.
                 Bytes body = std::move(d->data);
@@ -467,6 +480,7 @@ private:
             } else {
                 it->second->queue.emplace_back(encode_message(m), Bytes{}, options_.max_frame);
             }
+            it->second->queued += it->second->queue.back().head.size() + it->second->queue.back().body.size();
             write(it->second);
         }
         for (LinkId link : a.close) {

@@ -234,6 +234,31 @@ TEST_F(GraphTcp, GarbageClosesOnlyThatConnection)
     EXPECT_TRUE(eventually([&] { return b.has(r.id); }));
 }
 
+// Sockets that connect and never say anything: at most 64 are kept (each until the 20 s
+// authentication timer), the rest are closed at once; the host stays alive.
+TEST_F(GraphTcp, SilentSocketsAreBounded)
+{
+    IoThread io;
+    Peer a(io.io, 0);
+    asio::io_context cio;
+    std::vector<std::unique_ptr<tcp::socket>> socks;
+    for (int i = 0; i < 80; ++i) {
+        socks.push_back(std::make_unique<tcp::socket>(cio));
+        socks.back()->connect(a.endpoint());
+    }
+    std::this_thread::sleep_for(300ms);
+    std::size_t closed = 0;
+    for (auto& s : socks) {
+        s->non_blocking(true);
+        std::array<std::uint8_t, 8> b{};
+        boost::system::error_code ec;
+        s->read_some(asio::buffer(b), ec);
+        closed += ec == asio::error::eof || ec == asio::error::connection_reset;
+    }
+    EXPECT_EQ(closed, 16u);
+    EXPECT_EQ(a.neighbours(), 0u);  // and the host answers
+}
+
 TEST_F(GraphTcp, ConnectToNobodyFails)
 {
     IoThread io;

@@ -60,6 +60,7 @@ struct NodeConfig {
     Ticks maintenance_connected = 300 * p2p::kTicksPerSecond;  // 3.1.6.6
     Ticks deferred_retry = 30 * p2p::kTicksPerSecond;
     std::size_t max_deferred = 10000;
+    std::size_t max_pending_links = 64;  // incoming links not yet connected
 };
 
 struct Event {
