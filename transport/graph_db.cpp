@@ -3,6 +3,7 @@
 #include "pd/transport/graph_db.hpp"
 
 #include "pd/p2p/record_id.hpp"
+#include "pd/transport/ppgrh.hpp"
 
 #include <openssl/evp.h>
 
@@ -13,8 +14,6 @@
 namespace pd::transport::graph {
 namespace {
 
-// Windows memory layout (Data1..Data3 little-endian) <-> [MS-DTYP] 2.3.4 big-endian wire order.
-constexpr int kWireOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
 constexpr Ticks kTwentyMinutes = 20 * 60 * p2p::kTicksPerSecond;
 constexpr std::size_t kMaxIdUnits = 255;  // 2..256 units including the NUL (3.1.7.27)
 
@@ -72,21 +71,9 @@ bool sorted_by_upper(const std::vector<HashEntry>& v)
 
 }  // namespace
 
-WireId wire_id(const Guid& g)
-{
-    WireId w{};
-    for (std::size_t i = 0; i < 16; ++i)
-        w[i] = g.b[static_cast<std::size_t>(kWireOrder[i])];
-    return w;
-}
+WireId wire_id(const Guid& g) { return ppgrh::guid_to_wire(g); }
 
-Guid guid_from_wire(const WireId& w)
-{
-    Guid g;
-    for (std::size_t i = 0; i < 16; ++i)
-        g.b[static_cast<std::size_t>(kWireOrder[i])] = w[i];
-    return g;
-}
+Guid guid_from_wire(const WireId& w) { return ppgrh::guid_from_wire(std::span<const std::uint8_t, 16>(w)); }
 
 SyncKey sync_key(const Record& r) { return {r.modified, wire_id(r.id)}; }
 

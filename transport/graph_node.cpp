@@ -665,7 +665,7 @@ bool Node::connect(const Address& to, ConnectionType type, Actions& out)
 {
     if (is_own_address(to))
         return false;
-    if (type == ConnectionType::neighbour && neighbour_count() > 0)
+    if (type == ConnectionType::neighbor && neighbour_count() > 0)
         return false;  // 3.1.4.9
     closed_ = false;
     out.connect.emplace_back(to, type);
@@ -697,7 +697,7 @@ bool Node::try_new_connection(Actions& out)
     Referral* r = fresh[pick(rd)];
     r->tried = true;
     r->tried_at = now;
-    out.connect.emplace_back(r->address, ConnectionType::neighbour);
+    out.connect.emplace_back(r->address, ConnectionType::neighbor);
     return true;
 }
 
@@ -713,7 +713,7 @@ void Node::maintenance(bool timer, Actions& out)
             if (l.state == State::connected && !l.direct && !l.closing && (!worst || l.utility < worst->utility))
                 worst = &l;
         if (worst)
-            disconnect(worst->id, DisconnectReason::pruning, out);
+            disconnect(worst->id, DisconnectReason::least_useful, out);
         return;
     }
     std::size_t pending = 0;

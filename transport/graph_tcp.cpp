@@ -228,7 +228,7 @@ public:
     {
         asio::post(strand_, [self = shared_from_this(), link] {
             Actions a;
-            self->node_.disconnect(link, DisconnectReason::leaving, a);
+            self->node_.disconnect(link, DisconnectReason::app_disconnect, a);
             self->apply(a);
         });
     }
@@ -330,7 +330,7 @@ private:
                 auto remote = s.remote_endpoint(ignored);
                 auto c = self->make_conn(std::move(s));
                 Actions a;
-                c->link = self->node_.open_link(false, ConnectionType::neighbour, to_address(remote), u"", a);
+                c->link = self->node_.open_link(false, ConnectionType::neighbor, to_address(remote), u"", a);
                 self->conns_[c->link] = c;
                 self->learn_local(c->socket);
                 self->read(c);
@@ -478,7 +478,12 @@ private:
                 Bytes body = std::move(d->data);
                 it->second->queue.emplace_back(encode_pt2pt_header(d->type, body.size()), std::move(body), options_.max_frame);
             } else {
-                it->second->queue.emplace_back(encode_message(m), Bytes{}, options_.max_frame);
+                Bytes bytes = encode_message(m);
+                if (bytes.empty()) {
+                    PD_WARN("graph: link {}: a {} the codec refuses was not sent", link, message_name(m));
+                    continue;
+                }
+                it->second->queue.emplace_back(std::move(bytes), Bytes{}, options_.max_frame);
             }
             it->second->queued += it->second->queue.back().head.size() + it->second->queue.back().body.size();
             write(it->second);

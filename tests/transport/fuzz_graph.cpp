@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Ticks now = 133'000'000'000'000'000LL;
     Node node(config, db, nullptr, [&] { return now; });
     Actions out;
-    const LinkId link = node.open_link(false, ConnectionType::neighbour, Address{}, u"", out);
+    const LinkId link = node.open_link(false, ConnectionType::neighbor, Address{}, u"", out);
     std::vector<std::uint8_t> message;
     std::size_t i = 0;
     while (i + 2 <= size) {

@@ -249,7 +249,7 @@ TEST(GraphNode, DirectConnectionCarriesDataButNoRecords)
     auto r = g.publish(1, 5);
     EXPECT_TRUE(g.has(2, r.id));
     // Closing it reports direct_disconnected on both sides; the neighbour links stay.
-    g.act(1, [&](Node& n, Actions& a) { n.disconnect(link, DisconnectReason::leaving, a); return 0; });
+    g.act(1, [&](Node& n, Actions& a) { n.disconnect(link, DisconnectReason::app_disconnect, a); return 0; });
     EXPECT_EQ(g.count(1, K::direct_disconnected), 1u);
     EXPECT_EQ(g.count(2, K::direct_disconnected), 1u);
     EXPECT_TRUE(g.connected(1, 0));

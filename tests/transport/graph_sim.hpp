@@ -56,7 +56,7 @@ public:
     }
 
     // ---- driving ---------------------------------------------------------------------------------
-    void connect(std::size_t from, std::size_t to, g::ConnectionType type = g::ConnectionType::neighbour)
+    void connect(std::size_t from, std::size_t to, g::ConnectionType type = g::ConnectionType::neighbor)
     {
         g::Actions a;
         members[from]->node->connect(members[to]->address, type, a);

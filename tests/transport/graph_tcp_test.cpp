@@ -152,7 +152,7 @@ TEST_F(GraphTcp, JoinSyncFloodBothWaysAndDirectData)
     std::vector<p2p::Record> rs;
     for (int i = 0; i < 40; ++i)
         rs.push_back(a.publish(static_cast<std::uint8_t>(i)));
-    b.host->connect(a.endpoint(), ConnectionType::neighbour);
+    b.host->connect(a.endpoint(), ConnectionType::neighbor);
     ASSERT_TRUE(b.wait_for(Event::Kind::synchronized));
     for (const auto& r : rs)
         EXPECT_TRUE(b.has(r.id));
@@ -189,7 +189,7 @@ TEST_F(GraphTcp, FiveHostsConverge)
         ps.push_back(std::make_unique<Peer>(io.io, i));
     ps[0]->publish(1);
     for (int i = 1; i < 5; ++i) {
-        ps[static_cast<std::size_t>(i)]->host->connect(ps[static_cast<std::size_t>(i - 1)]->endpoint(), ConnectionType::neighbour);
+        ps[static_cast<std::size_t>(i)]->host->connect(ps[static_cast<std::size_t>(i - 1)]->endpoint(), ConnectionType::neighbor);
         ASSERT_TRUE(ps[static_cast<std::size_t>(i)]->wait_for(Event::Kind::synchronized)) << i;
     }
     std::vector<p2p::Record> rs;
@@ -205,7 +205,7 @@ TEST_F(GraphTcp, GarbageClosesOnlyThatConnection)
     IoThread io;
     Peer a(io.io, 0), b(io.io, 1);
     a.publish(1);
-    b.host->connect(a.endpoint(), ConnectionType::neighbour);
+    b.host->connect(a.endpoint(), ConnectionType::neighbor);
     ASSERT_TRUE(b.wait_for(Event::Kind::synchronized));
     auto attack = [&](const std::vector<std::uint8_t>& bytes) {
         asio::io_context cio;
@@ -270,7 +270,7 @@ TEST_F(GraphTcp, ConnectToNobodyFails)
         dead_port = tmp.host->port();
     }
     std::this_thread::sleep_for(100ms);
-    a.host->connect({asio::ip::make_address("127.0.0.1"), dead_port}, ConnectionType::neighbour);
+    a.host->connect({asio::ip::make_address("127.0.0.1"), dead_port}, ConnectionType::neighbor);
     EXPECT_TRUE(a.wait_for(Event::Kind::connection_failed));
 }
 

@@ -1,5 +1,6 @@
-// The [MS-PPGRH] 2.2 wire form (graph_wire.cpp): messages against bytes written by hand from the
-// spec's field tables, round trips of every message, and every truncation or bad offset rejected.
+// The graph node's messages on the wire (graph_wire.cpp over the ppgrh codec): messages against
+// bytes written by hand from the spec's field tables, round trips of every message through the
+// conversion, and every truncation or bad offset rejected. (ppgrh_test covers the codec itself.)
 #include "pd/p2p/record_id.hpp"
 #include "pd/transport/graph_tcp.hpp"
 
@@ -58,14 +59,15 @@ TEST(GraphWire, ConnectAsTheSpecLaysItOut)
 
 TEST(GraphWire, AuthInfoWelcomeSyncEndAckPingAsTheSpecLaysThemOut)
 {
-    msg::AuthInfo a{ConnectionType::neighbour, "g", "s", ""};
+    msg::AuthInfo a{ConnectionType::neighbor, "g", "s", ""};
     EXPECT_EQ(encode_message(a), (B{0, 0, 0, 0x14, 0x10, 1, 0, 0, 1, 0, 0, 0x10, 0, 0x12, 0, 0x14, 'g', 0, 's', 0}));
     msg::Welcome w;
     w.node_id = 7;
     w.peer_time = 0x01d0000000000000LL;
     w.peer_id = "p";
+    // No referrals: Address Count 0 and Address Offset 0 (3.1.5.2.1).
     EXPECT_EQ(encode_message(w), (B{0, 0, 0, 0x22, 0x10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0x01, 0xd0, 0, 0, 0, 0, 0, 0,
-                                    0, 0, 0, 0x20, 0, 0x20, 0, 0x22, 'p', 0}));
+                                    0, 0, 0, 0, 0, 0x20, 0, 0x22, 'p', 0}));
     EXPECT_EQ(encode_message(msg::SyncEnd{true}), (B{0, 0, 0, 12, 0x10, 0x0c, 0, 0, 1, 0, 0, 0}));
     // GUID {00112233-4455-6677-8899-aabbccddeeff}: big-endian fields on the wire.
     const Guid g = guid_le({0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff});
@@ -105,7 +107,7 @@ std::vector<Message> samples()
         msg::Connect{true, false, false, 99, {addr(1, 1), addr(2, 2)}, "friend"},
         msg::Welcome{5, 6, {addr(3, 3)}, "peer", ""},
         msg::Refuse{RefuseCode::busy, {addr(4, 4), addr(5, 5)}},
-        msg::Disconnect{DisconnectReason::pruning, {}},
+        msg::Disconnect{DisconnectReason::least_useful, {}},
         msg::SolicitNew{{true, {r.type}}},
         msg::SolicitTime{{false, {r.type, r.id}}, 777},
         msg::SolicitHash{{}, {e, e}},

@@ -188,7 +188,7 @@ void propagation(std::size_t nodes, std::size_t records)
     std::mt19937 rng(12);
     const auto t0 = Clock::now();
     for (std::size_t i = 1; i < nodes; ++i) {
-        ps[i]->host->connect(ps[rng() % i]->endpoint(), ConnectionType::neighbour);
+        ps[i]->host->connect(ps[rng() % i]->endpoint(), ConnectionType::neighbor);
         if (!ps[i]->wait([&] { return ps[i]->synced; }, 10s)) {
             std::printf("propagation: host %zu did not join\n", i);
             return;
@@ -267,7 +267,7 @@ void join_sync(std::size_t count)
         return 0;
     });
     const auto t0 = Clock::now();
-    b.host->connect(a.endpoint(), ConnectionType::neighbour);
+    b.host->connect(a.endpoint(), ConnectionType::neighbor);
     const bool ok = b.wait([&] { return b.synced; }, 120s);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     const std::size_t got = b.on_strand([&](Node&) { return b.db.size(); });

@@ -7,6 +7,7 @@
 // IPv4-only links.
 #pragma once
 #include "pd/transport/graph_db.hpp"
+#include "pd/transport/ppgrh.hpp"
 
 #include <array>
 #include <cstdint>
@@ -23,23 +24,15 @@ struct Address {
     friend bool operator==(const Address& a, const Address& b) { return a.ip == b.ip && a.port == b.port; }
 };
 
-enum class ConnectionType : std::uint8_t { neighbour = 0x01, direct = 0x02 };  // AUTH_INFO 2.2.2.1
-enum class RefuseCode : std::uint8_t {                                          // REFUSE 2.2.2.4
-    busy = 0x01,
-    already_connected = 0x02,
-    duplicate_connection = 0x03,
-    direct_connection_disallowed = 0x04,
-};
-enum class DisconnectReason : std::uint8_t {  // DISCONNECT 2.2.2.5
-    leaving = 0x01,
-    pruning = 0x02,
-    error = 0x03,
-};
+// The enums of the wire codec (2.2.2.1, 2.2.2.4, 2.2.2.5).
+using ConnectionType = ppgrh::ConnectionType;
+using RefuseCode = ppgrh::RefuseCode;
+using DisconnectReason = ppgrh::DisconnectReason;
 
 namespace msg {
 
 struct AuthInfo {  // 2.2.2.1, always in the clear, first message of the initiator
-    ConnectionType type = ConnectionType::neighbour;
+    ConnectionType type = ConnectionType::neighbor;
     std::string graph_id;  // UTF-8 on the wire
     std::string source_peer_id;
     std::string destination_peer_id;  // empty: absent
@@ -112,14 +105,13 @@ using Message = std::variant<msg::AuthInfo, msg::Connect, msg::Welcome, msg::Ref
 // The name of the message's type ("CONNECT", ...), for logs.
 const char* message_name(const Message& m);
 
-// {0ccbb0d2-be41-4bd6-914b-058ec5dcce64}: the PT2PT data type of the internal Ping (2.2.4.1).
-Guid ping_type();
-// Reserved record types (2.2.1.9): {00000100-0000-...} Graph Info, 200 Signature, 300 Contact,
-// 400 Presence (Data1 = 0x100 * n, everything else zero).
-Guid graph_info_type();
-Guid signature_type();
-Guid contact_type();
-Guid presence_type();
-bool is_internal_type(const Guid& t);
+// The PT2PT data type of the internal Ping (2.2.4.1) and the reserved record types (2.2.1.9),
+// as the codec defines them.
+inline Guid ping_type() { return ppgrh::kPingDataType; }
+inline Guid graph_info_type() { return ppgrh::kRecordTypeGraphInfo; }
+inline Guid signature_type() { return ppgrh::kRecordTypeSignature; }
+inline Guid contact_type() { return ppgrh::kRecordTypeContact; }
+inline Guid presence_type() { return ppgrh::kRecordTypePresence; }
+inline bool is_internal_type(const Guid& t) { return ppgrh::is_internal_record_type(t); }
 
 }  // namespace pd::transport::graph
