@@ -1,6 +1,7 @@
 // The sans-I/O [MS-PPGRH] node. See graph_node.hpp for what it covers and the decisions taken.
 #include "pd/transport/graph_node.hpp"
 
+#include "pd/p2p/record_id.hpp"
 #include "pd/p2p/record_wire.hpp"
 
 #include <openssl/rand.h>
@@ -312,6 +313,7 @@ void Node::on_connect(Link& l, msg::Connect& m, Actions& out)
     e.node_id = l.node_id;
     e.remote = l.remote;
     out.events.push_back(std::move(e));
+    maintain_presence(out);  // the graph's creator goes present with its first neighbour
 }
 
 void Node::on_welcome(Link& l, msg::Welcome& m, Actions& out)
@@ -371,6 +373,7 @@ void Node::disconnect(LinkId id, DisconnectReason reason, Actions& out)
 
 void Node::close(Actions& out)
 {
+    withdraw_presence(out);  // 3.1.4.12: flooded before the DISCONNECTs
     closed_ = true;
     if (neighbour_count())
         left_at_ = peer_time();
@@ -438,6 +441,7 @@ void Node::sync_finished(Link& l, Actions& out)
     l.sync = Sync::none;
     l.solicited.clear();
     l.to_send.clear();
+    maintain_presence(out);
     if (never_connected_) {
         never_connected_ = false;
         out.events.push_back(event(Event::Kind::synchronized, l.id));
@@ -726,6 +730,78 @@ void Node::maintenance(bool timer, Actions& out)
         try_new_connection(out);
 }
 
+// ---- presence (3.1.7.4, 3.1.7.17, 3.1.7.22) -------------------------------------------------------
+
+bool Node::store_and_flood(Record r, Actions& out)
+{
+    if (guard_ && !guard_->secure(r))
+        return false;
+    if (!db_.put(r))
+        return false;
+    notify_record(r, (r.flags & p2p::kRecordFlagDeleted) ? 3 : r.version == 1 ? 1 : 2, out);
+    flood_to_neighbours(r, nullptr, out);
+    return true;
+}
+
+void Node::maintain_presence(Actions& out)
+{
+    const bool wanted = config_.publish_presence && !closed_ && !listen_.empty() && neighbour_count() > 0;
+    if (!wanted) {
+        if (presence_id_ && (closed_ || listen_.empty()))
+            withdraw_presence(out);
+        return;
+    }
+    const Ticks now = peer_time();
+    const Record* mine = presence_id_ ? db_.find(*presence_id_) : nullptr;
+    ppgrh::PresencePayload payload;
+    payload.node_id = config_.node_id;
+    payload.attributes = config_.presence_attributes;
+    for (const auto& a : listen_)
+        payload.addresses.push_back({a.ip, a.port, 0});
+    Bytes data = payload.encode();
+    // Refresh when within 20 s of expiry (3.1.7.22) or when the addresses changed (3.1.7.23).
+    if (mine && !(mine->flags & p2p::kRecordFlagDeleted) && mine->expires - now > 20 * p2p::kTicksPerSecond &&
+        mine->data == data)
+        return;
+    Record r;
+    if (mine) {
+        r = *mine;
+        r.version = mine->version + 1;
+        r.flags = 0;
+        r.modified_by = config_.peer_id;
+        r.modified = std::max(now, mine->modified + 1);
+    } else {
+        r.type = presence_type();
+        r.creator = config_.peer_id;
+        r.id = p2p::new_record_id(r.creator);
+        r.version = 1;
+        r.created = r.modified = now;
+    }
+    r.expires = r.modified + config_.presence_lifetime;
+    r.data = std::move(data);
+    const Guid id = r.id;
+    if (store_and_flood(std::move(r), out))
+        presence_id_ = id;
+}
+
+void Node::withdraw_presence(Actions& out)
+{
+    const Record* mine = presence_id_ ? db_.find(*presence_id_) : nullptr;
+    presence_id_.reset();
+    if (!mine || (mine->flags & p2p::kRecordFlagDeleted))
+        return;
+    // 3.1.7.9: marked deleted (no payload), kept until it expires.
+    Record r = *mine;
+    r.version = mine->version + 1;
+    r.flags = p2p::kRecordFlagDeleted;
+    r.data.clear();
+    r.modified_by = config_.peer_id;
+    r.modified = std::max(peer_time(), mine->modified + 1);
+    if (r.expires <= r.modified)
+        r.expires = r.modified + 1;
+    store_and_flood(std::move(r), out);
+}
+
 void Node::expire(Actions& out)
 {
     const Ticks now = peer_time();
@@ -773,6 +849,7 @@ void Node::tick(Actions& out)
     for (LinkId id : dead)
         if (Link* l = find(id))
             fail(*l, out);
+    maintain_presence(out);
     if (now >= next_maintenance_) {
         maintenance(true, out);
         next_maintenance_ = now + (neighbour_count() ? config_.maintenance_connected : config_.maintenance_alone);

@@ -5,12 +5,17 @@
 // validation or by the security provider never stored anywhere.
 #include "graph_sim.hpp"
 
+#include "pd/p2p/record_wire.hpp"
+#include "pd/transport/ppgrh.hpp"
+
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 using namespace pd::transport::graph;
 using pd::test::GraphSim;
+namespace ppgrh = pd::transport::ppgrh;
 namespace p2p = pd::p2p;
 using K = Event::Kind;
 
@@ -35,12 +40,64 @@ TEST(GraphNode, JoinerGetsEverythingBySyncAll)
     EXPECT_EQ(g.count(1, K::synchronized), 1u);
     EXPECT_EQ(g.count(1, K::neighbour_connected), 1u);
     EXPECT_EQ(g.count(0, K::neighbour_connected), 1u);
-    EXPECT_EQ(g.count(1, K::record_changed), 25u);
+    std::size_t app_records = 0;
+    for (const auto& e : g.members[1]->events)
+        app_records += e.kind == K::record_changed && !is_internal_type(e.type);
+    EXPECT_EQ(app_records, 25u);
     // A record published afterwards on either side is flooded to the other.
     auto a = g.publish(1, 77);
     EXPECT_TRUE(g.has(0, a.id));
     auto b = g.publish(0, 78);
     EXPECT_TRUE(g.has(1, b.id));
+}
+
+// 3.1.7.4 / 3.1.7.17: connected, listening nodes publish presence (their node ID and addresses),
+// refresh it before it expires, and mark it deleted when they close.
+TEST(GraphNode, PresenceIsPublishedRefreshedAndWithdrawn)
+{
+    GraphSim g(3);
+    g.publish(0);
+    g.connect(1, 0);
+    g.run();
+    g.connect(2, 0);
+    g.run();
+    auto present = [&](std::size_t at) {
+        std::map<std::uint64_t, std::vector<Address>> nodes;
+        g.members[at]->db->scan([&](const p2p::Record& r) {
+            if (r.type == presence_type() && !(r.flags & p2p::kRecordFlagDeleted) && r.expires > g.members[at]->node->peer_time()) {
+                auto p = ppgrh::PresencePayload::parse(r.data);
+                EXPECT_TRUE(p);
+                if (p)
+                    for (const auto& a : p->addresses) {
+                        Address x;
+                        x.ip = a.ip;
+                        x.port = a.port;
+                        nodes[p->node_id].push_back(x);
+                    }
+            }
+            return true;
+        });
+        return nodes;
+    };
+    for (std::size_t i = 0; i < 3; ++i) {
+        auto p = present(i);
+        ASSERT_EQ(p.size(), 3u) << "at " << i;
+        for (std::size_t j = 0; j < 3; ++j)
+            EXPECT_EQ(p[g.members[j]->node->node_id()], std::vector<Address>{g.members[j]->address});
+    }
+    // 20 minutes on: refreshed (lifetime 300 s), still everyone present everywhere.
+    g.advance(1200 * kSecond, 5 * kSecond);
+    for (std::size_t i = 0; i < 3; ++i)
+        EXPECT_EQ(present(i).size(), 3u) << "at " << i;
+    // 2 closes: its presence is withdrawn (deleted) everywhere before it leaves.
+    g.act(2, [](Node& n, Actions& a) { n.close(a); return 0; });
+    EXPECT_EQ(present(0).size(), 2u);
+    EXPECT_EQ(present(1).size(), 2u);
+    EXPECT_EQ(present(0).count(g.members[2]->node->node_id()), 0u);
+    // A killed node's presence ages out after its lifetime.
+    g.kill(1);
+    g.advance(320 * kSecond, 10 * kSecond);
+    EXPECT_EQ(present(0).count(g.members[1]->node->node_id()), 0u);
 }
 
 TEST(GraphNode, AuthInfoForAnotherGraphIsRefused)

@@ -61,6 +61,12 @@ struct NodeConfig {
     Ticks deferred_retry = 30 * p2p::kTicksPerSecond;
     std::size_t max_deferred = 10000;
     std::size_t max_pending_links = 64;  // incoming links not yet connected
+    // Presence (3.1.7.4, 3.1.7.17): published while listening and connected to the graph,
+    // refreshed before it expires, deleted on close. Grouping turns it off with
+    // PEER_GROUP_PROPERTIES' PEER_DISABLE_PRESENCE.
+    bool publish_presence = true;
+    Ticks presence_lifetime = 300 * p2p::kTicksPerSecond;  // Graph Info default and minimum
+    std::u16string presence_attributes;
 };
 
 struct Event {
@@ -98,6 +104,8 @@ public:
     enum class Verdict { valid, invalid, defer };
     virtual ~RecordGuard() = default;
     virtual Verdict validate(const Record& r) = 0;
+    // 3.1.7.28: secure a record the node itself creates (presence); false: do not publish it.
+    virtual bool secure(Record& r) { (void)r; return true; }
 };
 
 struct LinkInfo {
@@ -225,6 +233,9 @@ private:
     bool try_new_connection(Actions& out);
     bool is_own_address(const Address& a) const;
     void expire(Actions& out);
+    void maintain_presence(Actions& out);
+    void withdraw_presence(Actions& out);
+    bool store_and_flood(Record r, Actions& out);
     void notify_record(const Record& r, int change, Actions& out);
 
     NodeConfig config_;
@@ -242,6 +253,7 @@ private:
     std::deque<Referral> referrals_;  // 3.1.1: at most 100
     std::deque<std::pair<Record, std::u16string>> deferred_;
     Ticks next_maintenance_ = 0, next_expiry_ = 0, next_deferred_ = 0;
+    std::optional<Guid> presence_id_;  // our presence record, while published
 };
 
 }  // namespace pd::transport::graph
