@@ -678,8 +678,8 @@ bool Node::connect(const Address& to, ConnectionType type, Actions& out)
 
 bool Node::try_new_connection(Actions& out)
 {
-    // 3.1.7.14: a node not connected to us and not ourselves, from the referrals and what the
-    // neighbours told us about themselves. Referrals not tried yet first, in random order.
+    // 3.1.7.14: a node not connected to us and not ourselves, from the referrals, what the
+    // neighbours told us about themselves and the presence records. Not tried lately, at random.
     auto connected_to = [&](const Address& a) {
         for (const auto& [id, l] : links_)
             if (l.remote == a || std::find(l.listen_addresses.begin(), l.listen_addresses.end(), a) != l.listen_addresses.end())
@@ -687,6 +687,21 @@ bool Node::try_new_connection(Actions& out)
         return false;
     };
     const Ticks now = utc_();
+    // The Presence List is a source too (3.1.7.14): present nodes' addresses join the referrals.
+    std::vector<Address> present;
+    const Ticks pt = peer_time();
+    db_.scan([&](const Record& r) {
+        if (r.type == presence_type() && !(r.flags & p2p::kRecordFlagDeleted) && r.expires > pt)
+            if (auto p = ppgrh::PresencePayload::parse(r.data); p && p->node_id != config_.node_id)
+                for (const auto& a : p->addresses) {
+                    Address x;
+                    x.ip = a.ip;
+                    x.port = a.port;
+                    present.push_back(x);
+                }
+        return true;
+    });
+    add_referrals(present);
     std::vector<Referral*> fresh;
     for (auto& r : referrals_) {
         if (r.tried && now - r.tried_at > kReferralRetry)
