@@ -147,6 +147,15 @@ public:
     // Drops expired records now ([MS-PPGRH] 3.1.5.2.4); the DLL calls it before reads.
     void expire_now();
 
+    // [MS-PPSEC] 3.1.7.2: may a record another node sent enter this group's database? `defer`:
+    // the GMC of its creator or modifier is not known yet (a Membership record may still come:
+    // retry then). Looks at the Membership records stored so far (group_remote.cpp).
+    enum class RemoteVerdict { valid, invalid, defer };
+    RemoteVerdict check_remote_record(const Record& r);
+    // Every record of the database, Grouping's own types and deleted ones included: what the
+    // network layer floods and synchronises ([MS-PPGRH] 1.3.5).
+    Hr all_records(std::vector<Record>& out);
+
 private:
     Group() = default;
     struct State;
