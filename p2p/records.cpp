@@ -51,7 +51,9 @@ size_t write_record(FlatBuilder& b, const p2p::Record& r)
     o->securityData.cbData = static_cast<ULONG>(r.security.size());
     o->data.cbData = static_cast<ULONG>(r.data.size());
     b.link_str(s + offsetof(PEER_RECORD, pwzCreatorId), r.creator);
-    b.link_str(s + offsetof(PEER_RECORD, pwzModifiedById), r.modified_by);
+    // A record never modified has no modifier on the wire ([MS-PPGRH] 3.1.7.2); the API reports
+    // its creator as the last modifier.
+    b.link_str(s + offsetof(PEER_RECORD, pwzModifiedById), r.modified_by.empty() ? r.creator : r.modified_by);
     b.link_str_or_null(s + offsetof(PEER_RECORD, pwzAttributes), r.attributes);
     if (!r.security.empty())
         b.link(s + offsetof(PEER_RECORD, securityData.pbData), b.bytes(r.security.data(), r.security.size()));

@@ -221,7 +221,7 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
             sec.type = kSecurityPropertiesType;
             sec.id = new_record_id(group_name);
             sec.version = 1;
-            sec.creator = sec.modified_by = group_name;
+            sec.creator = group_name;  // never modified: no Last Modified By ([MS-PPGRH] 3.1.7.27)
             sec.created = sec.modified = now;
             sec.expires = forever;
             sec.data = serialize_security_properties(sp);
@@ -390,30 +390,39 @@ Hr Group::sign_and_store(Record& rec, bool with_group_key, bool insert)
 Hr Group::publish_membership(std::u16string_view member, const Bytes& chain_p7, Ticks now, Ticks expires)
 {
     State& s = *state_;
-    // One Membership record per member: replace an older one of the same member.
+    // One Membership record per member and publisher: this node replaces the one it published
+    // for the same member. The publisher is the record's creator ([MS-PPSEC] 3.1.7.2 looks the
+    // signer up by the record's creator and modifier): the member itself, or the issuer that
+    // stores the credentials it issued (PEER_GROUP_STORE_CREDENTIALS).
     std::vector<Record> existing;
     if (Hr h = s.db->list_records(&kMembershipType, false, existing); failed(h))
         return h;
     Record rec;
     bool insert = true;
-    for (auto& r : existing)
-        if (r.creator == member) {
+    for (auto& r : existing) {
+        std::vector<pki::CertInfo> ordered;
+        if (r.creator == identity_ && succeeded(membership_chain(r, 0, ordered)) &&
+            ordered.back().subject_peer_name == member) {
             rec = r;
             insert = false;
             break;
         }
+    }
     if (insert) {
         rec.type = kMembershipType;
-        rec.creator = std::u16string(member);
+        rec.creator = identity_;
         rec.id = new_record_id(rec.creator);
         rec.version = 1;
         rec.created = now;
+        rec.modified_by.clear();  // never modified ([MS-PPGRH] 3.1.7.27)
     } else {
         rec.version += 1;
+        rec.modified_by = identity_;
+        now = std::max(now, rec.modified + 1);
     }
-    rec.modified_by = identity_;
     rec.modified = now;
-    rec.expires = expires;
+    // [MS-PPSEC] 3.1.7.1: a record's lifetime lies within its signer's GMC.
+    rec.expires = std::min(expires, s.gmc.not_after);
     rec.flags = 0;
     rec.data = serialize_membership(1, state_->props.minor, chain_p7);
     return sign_and_store(rec, false, insert);
@@ -621,7 +630,7 @@ Hr Group::add_record(Record& rec)
         rec.id = new_record_id(identity_);
         rec.version = 1;
         rec.creator = identity_;
-        rec.modified_by = identity_;
+        rec.modified_by.clear();  // on the wire a new record has no modifier ([MS-PPGRH] 3.1.7.2)
         rec.created = now;
         rec.modified = now;
         if (Hr h = sign_and_store(rec, false, true); failed(h))
@@ -858,6 +867,14 @@ Hr Group::members(std::u16string_view filter, bool present_only, std::vector<Mem
         m.valid_from = leaf.not_before;
         m.valid_to = leaf.not_after;
         m.roles = leaf.roles;
+        // A member whose credentials were published twice (by its issuer and by itself) is
+        // listed once, with the longest-lived GMC.
+        auto same = std::find_if(out.begin(), out.end(), [&](const MemberInfo& x) { return x.identity == m.identity; });
+        if (same != out.end()) {
+            if (same->valid_to < m.valid_to)
+                *same = std::move(m);
+            continue;
+        }
         // The local member first ([doc] PeerGroupEnumMembers).
         if (m.identity == identity_)
             out.insert(out.begin(), std::move(m));

@@ -114,7 +114,7 @@ bool eval_clause(const Search::Node& n, const Record& rec, const std::vector<Att
     }
     if (is(u"peercreatorid")) return n.type == AttrType::String && compare_strings(n, rec.creator);
     if (is(u"peerlastmodifiedby"))
-        return n.type == AttrType::String && compare_strings(n, rec.modified_by);
+        return n.type == AttrType::String && compare_strings(n, rec.modified_by.empty() ? rec.creator : rec.modified_by);
     if (is(u"peercreationtime"))
         return n.type == AttrType::Date && compare_numbers(n.compare, rec.created, n.number);
     if (is(u"peerlastmodificationtime"))

@@ -166,6 +166,19 @@ TEST_F(GroupRemote, AMembersRecordNeedsItsGmcAndItsRole)
     ASSERT_EQ(serial.size(), 16u);
     Record r = by_bob(bob_record(), serial, serial);
     EXPECT_EQ(g_->check_remote_record(r), V::valid);
+    // Every record the group made is acceptable to another node as it stands - the Membership
+    // record alice stored for bob included (its creator is alice, who signed it) - and none that
+    // was never modified names a modifier ([MS-PPGRH] 3.1.7.27).
+    std::vector<Record> all;
+    ASSERT_EQ(g_->all_records(all), hr::ok);
+    ASSERT_GE(all.size(), 3u);  // Security Properties, alice's and bob's Membership
+    for (const auto& x : all) {
+        EXPECT_EQ(g_->check_remote_record(x), V::valid) << "type byte " << int(x.type.b[3]) << " creator "
+                                                        << utf8(x.creator) << " expires " << x.expires;
+        if (x.created == x.modified) {
+            EXPECT_TRUE(x.modified_by.empty());
+        }
+    }
     // Signed by someone else's key under bob's serials: invalid.
     IdentityKeys ak;
     ASSERT_EQ(load_identity(*store_, alice_, ak), hr::ok);
