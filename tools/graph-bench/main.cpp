@@ -293,10 +293,13 @@ double pt2pt_seconds(std::uint64_t total, std::size_t chunk)
         Guid type;
         type.b[0] = 0x55;
         const auto t0 = Clock::now();
-        for (std::uint64_t sent = 0; sent < total; sent += chunk) {
-            b.host->send_data(link, type, p2p::Bytes(chunk, 3));
-            // Bounded queue: wait while more than 16 MiB are in flight.
-            a.wait([&] { return sent + chunk - a.data_bytes <= (16u << 20); }, 10s);
+        const p2p::Bytes pattern(chunk, 3);
+        std::uint64_t k = 0;
+        for (std::uint64_t sent = 0; sent < total; sent += chunk, ++k) {
+            b.host->send_data(link, type, pattern);
+            // Bounded queue: every 64 messages, wait while more than 16 MiB are in flight.
+            if (k % 64 == 63)
+                a.wait([&] { return sent + chunk - a.data_bytes <= (16u << 20); }, 10s);
         }
         a.wait([&] { return a.data_bytes >= total; }, 120s);
         graph_s = std::chrono::duration<double>(Clock::now() - t0).count();
