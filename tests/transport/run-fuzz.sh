@@ -2,9 +2,10 @@
 # Build the transport fuzzers with clang (libFuzzer + ASan/UBSan) and run each for a bounded time.
 #   tests/transport/run-fuzz.sh OUT_DIR [SECONDS=30]
 # Targets: every tests/transport/fuzz_<name>.cpp (fuzz_pccrd: Probe / ProbeMatches XML,
-# fuzz_pccrr: retrieval messages and block decryption, fuzz_graph: MS-PPGRH frames and messages,
-# fuzz_http: the HTTP request parser of the
-# retrieval server and the origin). Each is linked with the pure codecs transport/pccrd.cpp,
+# fuzz_pccrr: retrieval messages and block decryption, fuzz_http: the HTTP request parser of the
+# retrieval server and the origin, fuzz_ppgrh: the MS-PPGRH codec, fuzz_graph: MS-PPGRH frames
+# and messages fed to a graph node, fuzz_ppsec: MS-PPSEC Group Connect messages and packets).
+# Each is linked with the pure codecs transport/pccrd.cpp,
 # pccrr.cpp and pccrtp.cpp (those that exist) and OpenSSL's libcrypto; seeds come from
 # tests/transport/data/fuzz/<name>/. Prints one summary line per target; the build and each
 # fuzzer's own output go to OUT_DIR/build.log and OUT_DIR/transport_fuzz_<name>.log.
