@@ -3,6 +3,8 @@
 // [MS-PPSEC] Group Connect codec and password-group crypto; see ppsec.hpp for the contracts.
 #include "pd/transport/ppsec.hpp"
 
+#include "pd/p2p/password.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -482,12 +484,7 @@ Bytes PacketReader::take_rest()
 
 Sha1Digest password_digest(std::u16string_view password)
 {
-    Bytes in;
-    in.reserve((password.size() + 17) * 2);
-    put_utf16le_z(in, password);
-    put_utf16le_z(in, u"MS P2P Grouping");
-    Cleanse wipe{in.data(), in.size()};
-    return sha1(in);
+    return p2p::group_password_digest(password);  // the engine's one implementation of 2.2.1.2
 }
 
 std::string hash_string_of(const Sha1Digest& digest)

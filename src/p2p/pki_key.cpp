@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include "pki_util.hpp"
+#include "pd/p2p/password.hpp"
 
 namespace pd::p2p::pki {
 using namespace detail;
@@ -233,21 +234,10 @@ std::u16string authority(const Key& key) { return authority_of_spki(key.spki_der
 
 std::u16string group_password_hash(std::u16string_view password)
 {
-    // [MS-PPSEC] 2.2.1.2: UTF-16LE password + NUL + UTF-16LE "MS P2P Grouping" + NUL.
-    Bytes in;
-    auto add = [&in](std::u16string_view s) {
-        for (char16_t c : s) {
-            in.push_back(static_cast<std::uint8_t>(c));
-            in.push_back(static_cast<std::uint8_t>(c >> 8));
-        }
-        in.push_back(0);
-        in.push_back(0);
-    };
-    add(password);
-    add(u"MS P2P Grouping");
-    Bytes h = sha1(in);
+    // [MS-PPSEC] 2.2.1.2: the digest, each nibble (high first) written as u'a' + nibble.
+    const auto h = group_password_digest(password);
     std::u16string out;
-    for (auto b : h) {  // each nibble, high first, as u'a' + nibble
+    for (auto b : h) {
         out.push_back(static_cast<char16_t>(u'a' + (b >> 4)));
         out.push_back(static_cast<char16_t>(u'a' + (b & 15)));
     }

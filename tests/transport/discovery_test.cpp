@@ -10,6 +10,7 @@
 // machine's own namespace. If the namespace cannot be created every test that touches the network
 // is skipped with the reason. The off-link tests add a veth pair (pdv0/pdv1, 10.99.0.1/24 on pdv1)
 // inside that namespace with iproute2.
+#include "io_thread.hpp"
 #include "pd/transport/discovery.hpp"
 #include "pd/transport/interfaces.hpp"
 #include "pd/transport/pccrd.hpp"
@@ -159,17 +160,7 @@ PeerConfig lo_config()
     return c;
 }
 
-// An io_context run by one thread until every object on it is stopped.
-struct IoThread {
-    asio::io_context io;
-    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
-    std::thread thread{[this] { io.run(); }};
-    ~IoThread()
-    {
-        guard.reset();
-        thread.join();
-    }
-};
+using pd::test::IoThread;
 
 struct Cache {
     std::mutex mutex;

@@ -30,8 +30,7 @@ TEST(GraphNode, JoinerGetsEverythingBySyncAll)
     for (int i = 0; i < 25; ++i)
         rs.push_back(g.publish(0, static_cast<std::uint8_t>(i)));
     EXPECT_TRUE(g.members[1]->node->never_connected());
-    g.connect(1, 0);
-    g.run();
+    g.join(1, 0);
     EXPECT_TRUE(g.connected(0, 1));
     EXPECT_TRUE(g.connected(1, 0));
     for (const auto& r : rs)
@@ -57,10 +56,8 @@ TEST(GraphNode, PresenceIsPublishedRefreshedAndWithdrawn)
 {
     GraphSim g(3);
     g.publish(0);
-    g.connect(1, 0);
-    g.run();
-    g.connect(2, 0);
-    g.run();
+    g.join(1, 0);
+    g.join(2, 0);
     auto present = [&](std::size_t at) {
         std::map<std::uint64_t, std::vector<Address>> nodes;
         g.members[at]->db->scan([&](const p2p::Record& r) {
@@ -107,8 +104,7 @@ TEST(GraphNode, AuthInfoForAnotherGraphIsRefused)
             c.graph_id = u"other.graph";
     });
     g.publish(0);
-    g.connect(1, 0);
-    g.run();
+    g.join(1, 0);
     EXPECT_FALSE(g.connected(1, 0));
     EXPECT_EQ(g.count(1, K::connection_failed), 1u);
     EXPECT_EQ(g.members[1]->db->size(), 0u);
@@ -156,10 +152,8 @@ TEST(GraphNode, BusyNodeRefusesWithReferralsAndTheJoinerConnectsElsewhere)
             c.max_neighbours = 2;
     });
     g.publish(0);
-    g.connect(1, 0);
-    g.run();
-    g.connect(2, 0);
-    g.run();
+    g.join(1, 0);
+    g.join(2, 0);
     ASSERT_EQ(g.members[0]->node->neighbour_count(), 2u);
     g.connect(3, 0);  // refused (busy) with 1 and 2 as referrals
     g.run();
@@ -174,12 +168,9 @@ TEST(GraphNode, PartitionHealsByHashSync)
 {
     GraphSim g(4);
     auto shared = g.publish(0, 1);
-    g.connect(1, 0);
-    g.run();
-    g.connect(2, 1);
-    g.run();
-    g.connect(3, 2);
-    g.run();
+    g.join(1, 0);
+    g.join(2, 1);
+    g.join(3, 2);
     ASSERT_EQ(g.holders(shared.id), 4u);
     // Every cable between {0,1} and {2,3} pulled; the dead-link timers notice.
     for (std::size_t a : {0u, 1u})
@@ -225,10 +216,8 @@ TEST(GraphNode, MemberBackFromOfflineCatchesUp)
 {
     GraphSim g(3);
     g.publish(0);
-    g.connect(1, 0);
-    g.run();
-    g.connect(2, 0);
-    g.run();
+    g.join(1, 0);
+    g.join(2, 0);
     // 2 leaves (DISCONNECT to its neighbour), records are added meanwhile, 2 comes back: a
     // time-based sync from the peer time it left at, then a hash-based one.
     g.act(2, [](Node& n, Actions& a) { n.close(a); return 0; });
@@ -246,8 +235,7 @@ TEST(GraphNode, MemberBackFromOfflineCatchesUp)
         solicit_hash += std::holds_alternative<msg::SolicitHash>(m);
         solicit_new += std::holds_alternative<msg::SolicitNew>(m);
     };
-    g.connect(2, 1);
-    g.run();
+    g.join(2, 1);
     EXPECT_GE(solicit_time, 1u) << "a member with a database comes back with a time-based sync";
     EXPECT_GE(solicit_hash, 1u) << "followed by a hash-based sync";
     EXPECT_EQ(solicit_new, 0u);
@@ -259,10 +247,8 @@ TEST(GraphNode, KilledNeighbourIsReportedAndTheGraphStaysUsable)
 {
     GraphSim g(3);
     g.publish(0);
-    g.connect(1, 0);
-    g.run();
-    g.connect(2, 1);
-    g.run();
+    g.join(1, 0);
+    g.join(2, 1);
     g.kill(1);
     EXPECT_EQ(g.count(0, K::neighbour_disconnected), 1u);
     EXPECT_EQ(g.count(2, K::neighbour_disconnected), 1u);
@@ -276,12 +262,9 @@ TEST(GraphNode, DirectConnectionCarriesDataButNoRecords)
 {
     GraphSim g(3);
     g.publish(0);
-    g.connect(1, 0);
-    g.run();
-    g.connect(2, 0);
-    g.run();
-    g.connect(1, 2, ConnectionType::direct);
-    g.run();
+    g.join(1, 0);
+    g.join(2, 0);
+    g.join(1, 2, ConnectionType::direct);
     EXPECT_EQ(g.count(1, K::direct_connected), 1u);
     EXPECT_EQ(g.count(2, K::direct_connected), 1u);
     LinkId link = 0;
@@ -323,10 +306,8 @@ TEST(GraphNode, InvalidAndForgedRecordsAreNeverStored)
     } guard;
     GraphSim g(3, {}, &guard);
     g.publish(0);
-    g.connect(1, 0);
-    g.run();
-    g.connect(2, 1);
-    g.run();
+    g.join(1, 0);
+    g.join(2, 1);
     // Forged by the security provider's rules: 0 stores and floods it locally, nobody else takes it.
     auto forged = g.publish(0, 0xEE);
     EXPECT_EQ(g.holders(forged.id), 1u);

@@ -62,6 +62,12 @@ public:
         members[from]->node->connect(members[to]->address, type, a);
         apply(from, a);
     }
+    // connect() then run(): node `from` joins through `to` and everything settles.
+    void join(std::size_t from, std::size_t to, g::ConnectionType type = g::ConnectionType::neighbor)
+    {
+        connect(from, to, type);
+        run();
+    }
     // Runs `f` on node i with an Actions the simulator then carries out, and delivers.
     template <class F>
     auto act(std::size_t i, F&& f)

@@ -4,6 +4,7 @@
 // synchronises from the creator and records flow both ways, PT2PT over a direct connection, five
 // hosts converge, a stopped host is reported, and garbage or oversized frames close only that
 // connection.
+#include "io_thread.hpp"
 #include "private_netns.hpp"
 
 #include "pd/p2p/record_id.hpp"
@@ -38,16 +39,7 @@ protected:
     }
 };
 
-struct IoThread {
-    asio::io_context io;
-    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
-    std::thread thread{[this] { io.run(); }};
-    ~IoThread()
-    {
-        guard.reset();
-        thread.join();
-    }
-};
+using pd::test::IoThread;
 
 // One host with its database and a log of its events.
 struct Peer {
