@@ -547,9 +547,7 @@ void Node::on_flood(Link& l, msg::Flood& m, Actions& out)
         if (verdict == RecordGuard::Verdict::valid) {
             useful = accept_record(&l, m.record, out);
         } else if (verdict == RecordGuard::Verdict::defer) {
-            if (deferred_.size() >= config_.max_deferred)
-                deferred_.pop_front();
-            deferred_.emplace_back(m.record, m.graph_id);
+            defer(m.record, m.graph_id);
         }
     }
     send(l, msg::Ack{{{m.record.id, useful}}}, out);
@@ -585,6 +583,7 @@ void Node::revalidate(Actions& out)
 {
     auto pending = std::move(deferred_);
     deferred_.clear();
+    deferred_bytes_ = 0;
     const Limits limits{config_.graph_id, config_.max_record_size};
     for (auto& [r, graph_id] : pending) {
         if (r.expires <= peer_time() || invalid_record(r, graph_id, limits))
@@ -592,9 +591,27 @@ void Node::revalidate(Actions& out)
         const auto verdict = guard_ ? guard_->validate(r) : RecordGuard::Verdict::valid;
         if (verdict == RecordGuard::Verdict::valid)
             accept_record(nullptr, r, out);
-        else if (verdict == RecordGuard::Verdict::defer && deferred_.size() < config_.max_deferred)
-            deferred_.emplace_back(std::move(r), std::move(graph_id));
+        else if (verdict == RecordGuard::Verdict::defer)
+            defer(r, graph_id);
     }
+}
+
+void Node::defer(const Record& r, const std::u16string& graph_id)
+{
+    // Bounded in count and in bytes: a member could otherwise park records of up to Max Record
+    // Size each that no GMC will ever validate. The oldest are dropped first (a sync brings them
+    // again once their GMC is known).
+    auto bytes = [](const Record& x) { return x.data.size() + 2 * x.attributes.size() + x.security.size() + 512; };
+    const std::size_t b = bytes(r);
+    if (b > config_.max_deferred_bytes)
+        return;
+    while (!deferred_.empty() &&
+           (deferred_.size() >= config_.max_deferred || deferred_bytes_ + b > config_.max_deferred_bytes)) {
+        deferred_bytes_ -= bytes(deferred_.front().first);
+        deferred_.pop_front();
+    }
+    deferred_.emplace_back(r, graph_id);
+    deferred_bytes_ += b;
 }
 
 void Node::on_ack(Link& l, msg::Ack& m, Actions& out)

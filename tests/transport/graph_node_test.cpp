@@ -323,4 +323,48 @@ TEST(GraphNode, InvalidAndForgedRecordsAreNeverStored)
     EXPECT_EQ(g.holders(old.id), 0u);
 }
 
+// Records whose GMC is not known yet wait on the deferred list - bounded in count and bytes - and
+// are stored once the security provider can validate them (3.1.4.10, 3.1.7.27).
+TEST(GraphNode, DeferredRecordsAreBoundedAndRevalidated)
+{
+    struct Guard : RecordGuard {
+        bool known = false;
+        Verdict validate(const p2p::Record&) override { return known ? Verdict::valid : Verdict::defer; }
+    } guard;
+    GraphSim g(2, [](NodeConfig& c, std::size_t) {
+        c.max_deferred = 50;
+        c.max_deferred_bytes = 40 * 1024;
+    }, &guard);
+    g.join(1, 0);
+    std::vector<p2p::Record> rs;
+    for (int i = 0; i < 30; ++i)
+        rs.push_back(g.publish(0, static_cast<std::uint8_t>(i)));  // 0 stores its own; 1 defers
+    EXPECT_GE(g.members[1]->node->deferred_count(), 30u);  // and 0's presence record
+    // Large ones: the byte bound drops the oldest.
+    for (int i = 0; i < 10; ++i) {
+        p2p::Record r = g.publish(0, 100);
+        r.data.assign(8 * 1024, static_cast<std::uint8_t>(i));
+        r.version = 2;
+        r.modified_by = r.creator;
+        r.modified += 1;
+        g.republish(0, r);
+    }
+    EXPECT_LE(g.members[1]->node->deferred_count(), 50u);
+    EXPECT_LT(g.members[1]->node->deferred_count(), 40u) << "the byte bound (40 KiB) must have dropped some";
+    auto app_records = [&] {
+        std::size_t n = 0;
+        g.members[1]->db->scan([&](const p2p::Record& r) {
+            n += !is_internal_type(r.type);
+            return true;
+        });
+        return n;
+    };
+    EXPECT_EQ(app_records(), 0u) << "nothing deferred is stored";
+    // The GMC arrives: the next retry (30 s) stores what is still waiting.
+    guard.known = true;
+    g.advance(31 * kSecond);
+    EXPECT_EQ(g.members[1]->node->deferred_count(), 0u);
+    EXPECT_GT(app_records(), 0u);
+}
+
 }  // namespace

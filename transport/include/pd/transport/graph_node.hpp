@@ -60,6 +60,7 @@ struct NodeConfig {
     Ticks maintenance_connected = 300 * p2p::kTicksPerSecond;  // 3.1.6.6
     Ticks deferred_retry = 30 * p2p::kTicksPerSecond;
     std::size_t max_deferred = 10000;
+    std::size_t max_deferred_bytes = 64u << 20;  // records waiting for a GMC, in bytes
     std::size_t max_pending_links = 64;  // incoming links not yet connected
     // Presence (3.1.7.4, 3.1.7.17): published while listening and connected to the graph,
     // refreshed before it expires, deleted on close. Grouping turns it off with
@@ -236,6 +237,7 @@ private:
     void maintain_presence(Actions& out);
     void withdraw_presence(Actions& out);
     bool store_and_flood(Record r, Actions& out);
+    void defer(const Record& r, const std::u16string& graph_id);
     void notify_record(const Record& r, int change, Actions& out);
 
     NodeConfig config_;
@@ -252,6 +254,7 @@ private:
     std::uint64_t next_sequence_ = 1;
     std::deque<Referral> referrals_;  // 3.1.1: at most 100
     std::deque<std::pair<Record, std::u16string>> deferred_;
+    std::size_t deferred_bytes_ = 0;
     Ticks next_maintenance_ = 0, next_expiry_ = 0, next_deferred_ = 0;
     std::optional<Guid> presence_id_;  // our presence record, while published
 };
