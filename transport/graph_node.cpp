@@ -88,6 +88,28 @@ void Node::fail(Link& l, Actions& out)
     l.sync = Sync::none;
 }
 
+// An event about link `l`, with what is known of its peer.
+Event Node::link_event(Event::Kind kind, const Link& l)
+{
+    Event e = event(kind, l.id);
+    e.peer_id = l.peer_id;
+    e.node_id = l.node_id;
+    e.remote = l.remote;
+    return e;
+}
+
+// The WELCOME this node answers a CONNECT with (3.1.5.2.1).
+msg::Welcome Node::welcome(std::vector<Address> referrals) const
+{
+    msg::Welcome w;
+    w.node_id = config_.node_id;
+    w.peer_time = peer_time();
+    w.referrals = std::move(referrals);
+    w.peer_id = to_utf8(config_.peer_id);
+    w.friendly_name = config_.friendly_name;
+    return w;
+}
+
 // ---- links ---------------------------------------------------------------------------------------
 
 LinkId Node::open_link(bool initiator, ConnectionType type, const Address& remote, const std::u16string& expected_peer,
@@ -176,22 +198,15 @@ void Node::on_closed(LinkId id, Actions& out)
     // A neighbour we lost stays a candidate for connection maintenance.
     if (!l.direct)
         add_referrals(l.listen_addresses);
-    Event e;
-    e.link = l.id;
-    e.peer_id = l.peer_id;
-    e.node_id = l.node_id;
-    e.remote = l.remote;
     if (l.state == State::connected) {
-        e.kind = l.direct ? Event::Kind::direct_disconnected : Event::Kind::neighbour_disconnected;
-        out.events.push_back(std::move(e));
+        out.events.push_back(link_event(l.direct ? Event::Kind::direct_disconnected : Event::Kind::neighbour_disconnected, l));
         if (!l.direct) {
             if (neighbour_count() == 0)
                 left_at_ = peer_time();
             maintenance(false, out);  // 3.1.7.25
         }
     } else if (l.initiator) {
-        e.kind = Event::Kind::connection_failed;
-        out.events.push_back(std::move(e));
+        out.events.push_back(link_event(Event::Kind::connection_failed, l));
         if (!l.direct)
             maintenance(false, out);
     }
@@ -273,18 +288,9 @@ void Node::on_connect(Link& l, msg::Connect& m, Actions& out)
         l.direct = true;
         l.node_id = m.node_id;
         l.listen_addresses = m.addresses;
-        msg::Welcome w;
-        w.node_id = config_.node_id;
-        w.peer_time = peer_time();
-        w.peer_id = to_utf8(config_.peer_id);
-        w.friendly_name = config_.friendly_name;
-        send(l, std::move(w), out);
+        send(l, welcome({}), out);
         l.state = State::connected;
-        Event e = event(Event::Kind::direct_connected, l.id);
-        e.peer_id = l.peer_id;
-        e.node_id = l.node_id;
-        e.remote = l.remote;
-        out.events.push_back(std::move(e));
+        out.events.push_back(link_event(Event::Kind::direct_connected, l));
         return;
     }
     for (const auto& [id, other] : links_)
@@ -298,21 +304,10 @@ void Node::on_connect(Link& l, msg::Connect& m, Actions& out)
     }
     l.node_id = m.node_id;
     l.listen_addresses = m.addresses;
-    msg::Welcome w;
-    w.node_id = config_.node_id;
-    w.peer_time = peer_time();
-    if (m.want_neighbours)
-        w.referrals = referrals_to_give(&l);
-    w.peer_id = to_utf8(config_.peer_id);
-    w.friendly_name = config_.friendly_name;
-    send(l, std::move(w), out);
+    send(l, welcome(m.want_neighbours ? referrals_to_give(&l) : std::vector<Address>{}), out);
     l.state = State::connected;
     l.sequence = next_sequence_++;
-    Event e = event(Event::Kind::neighbour_connected, l.id);
-    e.peer_id = l.peer_id;
-    e.node_id = l.node_id;
-    e.remote = l.remote;
-    out.events.push_back(std::move(e));
+    out.events.push_back(link_event(Event::Kind::neighbour_connected, l));
     maintain_presence(out);  // the graph's creator goes present with its first neighbour
 }
 
@@ -330,11 +325,7 @@ void Node::on_welcome(Link& l, msg::Welcome& m, Actions& out)
     l.state = State::connected;
     l.sequence = next_sequence_++;
     add_referrals(m.referrals);
-    Event e = event(l.direct ? Event::Kind::direct_connected : Event::Kind::neighbour_connected, l.id);
-    e.peer_id = l.peer_id;
-    e.node_id = l.node_id;
-    e.remote = l.remote;
-    out.events.push_back(std::move(e));
+    out.events.push_back(link_event(l.direct ? Event::Kind::direct_connected : Event::Kind::neighbour_connected, l));
     if (l.direct)
         return;
     // 3.1.5.2.2: peer time, then synchronise.

@@ -203,6 +203,8 @@ private:
         Ticks tried_at = 0;
     };
 
+    static Event link_event(Event::Kind kind, const Link& l);
+    msg::Welcome welcome(std::vector<Address> referrals) const;
     Link* find(LinkId id);
     void send(Link& l, Message m, Actions& out);
     void fail(Link& l, Actions& out);  // terminate the connection
