@@ -562,6 +562,21 @@ bool Node::accept_record(Link* from, const Record& r, Actions& out)
         return false;
     notify_record(r, (r.flags & p2p::kRecordFlagDeleted) ? 3 : existed ? 2 : 1, out);
     flood_to_neighbours(r, from, out);
+    const auto& unlocking = config_.unlocking_types;
+    if (!deferred_.empty() && std::find(unlocking.begin(), unlocking.end(), r.type) != unlocking.end()) {
+        // A record that may validate deferred ones (a member's GMC): re-run them now, and again
+        // while a pass stores another such record.
+        unlocked_ = true;
+        if (!revalidating_) {
+            revalidating_ = true;
+            while (unlocked_ && !deferred_.empty()) {
+                unlocked_ = false;
+                revalidate(out);
+            }
+            revalidating_ = false;
+        }
+        unlocked_ = false;
+    }
     return true;
 }
 

@@ -115,20 +115,6 @@ Hr validate_new_properties(const GroupProperties& in, SecurityProperties& sp)
     return hr::ok;
 }
 
-Bytes put_i64(Ticks v)
-{
-    Bytes b(8);
-    for (int i = 0; i < 8; ++i)
-        b[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i));
-    return b;
-}
-Ticks get_i64(const Bytes& b)
-{
-    std::uint64_t v = 0;
-    for (size_t i = 0; i < 8 && i < b.size(); ++i)
-        v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
-    return static_cast<Ticks>(v);
-}
 
 }  // namespace
 
@@ -271,13 +257,78 @@ Hr Group::open(const std::shared_ptr<UserStore>& store, std::u16string_view iden
         g->state_ = std::make_unique<State>();
         if (Hr h = GroupDb::open(row.path, g->state_->db); failed(h))
             return h;
-        if (Hr h = g->load(); failed(h))
+        if (Hr h = g->load(); h == hr::group_not_ready)
+            g->state_->ready = false;  // joined, not synchronised yet: it may connect
+        else if (failed(h))
             return h;
         g_open[row.path] = g;
         out = std::move(g);
         return hr::ok;
     } catch (const std::bad_alloc&) {
         return hr::out_of_memory;
+    }
+}
+
+Hr Group::join(const std::shared_ptr<UserStore>& store, std::u16string_view identity, std::u16string_view invitation,
+                std::shared_ptr<Group>& out)
+{
+    try {
+        Invitation inv;
+        if (failed(parse_invitation(invitation, inv)))
+            return hr::invalid_arg;
+        if (inv.password)
+            return hr::not_impl;  // password joins need the network's Group Connect (not yet)
+        std::vector<Bytes> certs;
+        std::vector<pki::CertInfo> ordered;
+        std::vector<Bytes> ordered_der;
+        if (failed(pki::parse_pkcs7_certs(inv.gmc, certs)) || certs.empty())
+            return hr::invalid_arg;
+        if (failed(pki::verify_gmc_chain(certs, utc_now_ticks(), ordered, &ordered_der)) || ordered.empty())
+            return hr::invitation_not_trusted;
+        const pki::CertInfo& leaf = ordered.back();
+        IdentityKeys id;
+        if (Hr h = load_identity(*store, identity, id); failed(h))
+            return h == hr::not_found ? hr::identity_not_found : h;
+        WipeOnExit wipe{id.private_pkcs8};
+        pki::Key key;
+        if (failed(pki::Key::from_pkcs8_der(id.private_pkcs8, key)))
+            return hr::no_key_access;
+        // The invitation is for this identity: the GMC certifies its name and key.
+        if (leaf.subject_peer_name != identity || leaf.spki != key.spki_der())
+            return hr::not_authorized;
+        const std::u16string group_name = leaf.group_peer_name;
+        GroupRow existing;
+        if (succeeded(store->get_group(identity, group_name, existing)))
+            return hr::already_exists;
+        std::string path = store->group_path(identity, group_name);
+        std::filesystem::create_directories(std::filesystem::u8path(path).parent_path());
+        GroupDb::destroy(path);  // leftovers of an earlier, unindexed copy
+        {
+            std::unique_ptr<GroupDb> db;
+            if (Hr h = GroupDb::create(path, db); failed(h))
+                return h;
+            Hr h = db->put_meta(kMetaGroupPeerName, utf8_bytes(group_name));
+            if (succeeded(h))
+                h = db->put_meta(kMetaIdentity, u16_bytes(identity));
+            if (succeeded(h))
+                h = db->put_meta(kMetaGmc, pki::pkcs7_certs(ordered_der));
+            if (succeeded(h))
+                h = db->put_meta(kMetaGrc, ordered_der.front());
+            if (succeeded(h))
+                h = db->put_meta(kMetaTimeDelta, put_i64(0));
+            if (succeeded(h))
+                h = store->add_group({std::u16string(identity), group_name, ordered.front().subject_name, path}, false);
+            if (failed(h)) {
+                db.reset();
+                GroupDb::destroy(path);
+                return h;
+            }
+        }
+        return open(store, identity, group_name, out);
+    } catch (const std::bad_alloc&) {
+        return hr::out_of_memory;
+    } catch (const std::filesystem::filesystem_error&) {
+        return hr::database_accessdenied;
     }
 }
 
@@ -459,10 +510,13 @@ void Group::unsubscribe(std::uint64_t id)
                      listeners_.end());
 }
 
-// Call with mutex_ held: fails for a deleted group.
-#define PD_GROUP_LIVE()                 \
-    if (state_->deleted || !state_->db) \
-    return hr::invalid_group
+// Call with mutex_ held: fails for a deleted group, and for a joined group before its Security
+// Properties record arrived (PEER_E_GROUP_NOT_READY, fact sheet §2.4).
+#define PD_GROUP_LIVE()                     \
+    if (state_->deleted || !state_->db)     \
+        return hr::invalid_group;           \
+    if (!state_->ready)                     \
+    return hr::group_not_ready
 
 // ------------------------------------------------------------------------------------------------
 // properties
@@ -470,8 +524,9 @@ void Group::unsubscribe(std::uint64_t id)
 Hr Group::status(std::uint32_t& out)
 {
     std::lock_guard lock(mutex_);
-    PD_GROUP_LIVE();
-    out = 0;  // offline: neither PEER_GROUP_STATUS_LISTENING nor HAS_CONNECTIONS
+    if (state_->deleted || !state_->db)
+        return hr::invalid_group;
+    out = state_->network_status;  // LISTENING / HAS_CONNECTIONS, from the network layer
     return hr::ok;
 }
 

@@ -59,8 +59,13 @@ Group::RemoteVerdict Group::check_remote_record(const Record& r)
         if (r.modified < grc.not_before || r.expires > grc.not_after)
             return RemoteVerdict::invalid;
         SecurityProperties props;
-        if (failed(parse_security_properties(r.data, props)) || props.group_peer_name != group_name_ ||
-            props.classifier != s.props.classifier || props.major != s.props.major || props.minor > 1)
+        if (failed(parse_security_properties(r.data, props)) || props.group_peer_name != group_name_ || props.minor > 1)
+            return RemoteVerdict::invalid;
+        // A joined group learns its properties from this record: the classifier is the one in its
+        // peer name. Later versions must keep the classifier and major version.
+        PeerName gpn;
+        if (failed(parse_peer_name(group_name_, gpn)) || props.classifier != gpn.classifier ||
+            (s.ready && (props.classifier != s.props.classifier || props.major != s.props.major)))
             return RemoteVerdict::invalid;
         if (props.minor == 1 && (props.auth_flags & ~3u) != 0)
             return RemoteVerdict::invalid;
@@ -68,9 +73,14 @@ Group::RemoteVerdict Group::check_remote_record(const Record& r)
         s.db->list_records(&kSecurityPropertiesType, true, existing);
         if (!existing.empty() && existing.front().id != r.id)
             return RemoteVerdict::invalid;
-        return succeeded(pki::verify_record_security(r, grc.spki, s.version)) ? RemoteVerdict::valid
-                                                                               : RemoteVerdict::invalid;
+        const auto version = props.minor ? pki::GroupSecurity::v1_1 : pki::GroupSecurity::v1_0;
+        return succeeded(pki::verify_record_security(r, grc.spki, version)) ? RemoteVerdict::valid
+                                                                            : RemoteVerdict::invalid;
     }
+    // Before the Security Properties record the group's security version (the signature digest)
+    // is unknown: everything else waits for it.
+    if (!s.ready)
+        return RemoteVerdict::defer;
 
     // ---- the Membership List: peer name -> its GMCs (leaf of a chain rooted at our GRC) -----------
     std::multimap<std::u16string, pki::CertInfo> gmcs;

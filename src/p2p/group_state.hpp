@@ -20,9 +20,12 @@ inline constexpr const char* kMetaGmc = "gmc";
 inline constexpr const char* kMetaGrc = "grc";
 inline constexpr const char* kMetaGroupKey = "group_key";
 inline constexpr const char* kMetaTimeDelta = "peer_time_delta";
+inline constexpr const char* kMetaAddresses = "peer_addresses";  // group_net.cpp
 
 // PEER_GROUP_EVENT_* and PEER_RECORD_CHANGE_TYPE values of p2p.h; PEER_RECORD_FLAG_DELETED.
-inline constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3;
+inline constexpr std::uint32_t kEventStatusChanged = 1, kEventPropertyChanged = 2, kEventRecordChanged = 3;
+inline constexpr std::uint32_t kEventMemberChanged = 8;
+inline constexpr std::uint32_t kMemberUpdated = 3, kMemberJoined = 4;  // PEER_MEMBER_CHANGE_TYPE
 inline constexpr std::uint32_t kRecordAdded = 1, kRecordUpdated = 2, kRecordDeleted = 3, kRecordExpired = 4;
 inline constexpr std::uint32_t kFlagDeleted = 0x2;
 
@@ -69,6 +72,8 @@ struct Group::State {
     Bytes grc;
     pki::Key group_key;                // only when this node owns the group key
     Ticks delta = 0;
+    bool ready = true;                 // false after a join until the Security Properties record arrives
+    std::uint32_t network_status = 0;  // PEER_GROUP_STATUS bits (group_net.cpp)
     SecurityProperties props;
     pki::GroupSecurity version = pki::GroupSecurity::v1_0;
 
@@ -103,6 +108,22 @@ inline Bytes utf8_bytes(std::u16string_view s)
 {
     std::string u = utf8(s);
     return Bytes(u.begin(), u.end());
+}
+
+// Meta values holding a Ticks: 8 bytes, little-endian.
+inline Bytes put_i64(Ticks v)
+{
+    Bytes b(8);
+    for (int i = 0; i < 8; ++i)
+        b[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i));
+    return b;
+}
+inline Ticks get_i64(const Bytes& b)
+{
+    std::uint64_t v = 0;
+    for (size_t i = 0; i < 8 && i < b.size(); ++i)
+        v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
+    return static_cast<Ticks>(v);
 }
 
 inline Ticks utc_now_ticks()

@@ -62,6 +62,10 @@ struct NodeConfig {
     std::size_t max_deferred = 10000;
     std::size_t max_deferred_bytes = 64u << 20;  // records waiting for a GMC, in bytes
     std::size_t max_pending_links = 64;  // incoming links not yet connected
+    // Record types whose arrival may make deferred records valid (Grouping: Membership and
+    // Security Properties, [MS-PPSEC] 3.1.7.2): storing one re-runs the deferred list at once
+    // (3.1.4.10) instead of waiting for `deferred_retry`.
+    std::vector<Guid> unlocking_types;
     // Presence (3.1.7.4, 3.1.7.17): published while listening and connected to the graph,
     // refreshed before it expires, deleted on close. Grouping turns it off with
     // PEER_GROUP_PROPERTIES' PEER_DISABLE_PRESENCE.
@@ -257,6 +261,7 @@ private:
     std::deque<Referral> referrals_;  // 3.1.1: at most 100
     std::deque<std::pair<Record, std::u16string>> deferred_;
     std::size_t deferred_bytes_ = 0;
+    bool revalidating_ = false, unlocked_ = false;  // accept_record -> revalidate (see unlocking_types)
     Ticks next_maintenance_ = 0, next_expiry_ = 0, next_deferred_ = 0;
     std::optional<Guid> presence_id_;  // our presence record, while published
 };

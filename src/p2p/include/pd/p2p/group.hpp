@@ -55,8 +55,13 @@ struct GroupEvent {
     std::uint32_t change = 0;    // PEER_RECORD_CHANGE_TYPE / PEER_MEMBER_CHANGE_TYPE
     Guid record_id;
     Guid record_type;
-    std::u16string identity;     // MEMBER_CHANGED
-    std::uint32_t status = 0;    // STATUS_CHANGED
+    std::u16string identity;     // MEMBER_CHANGED; the peer of NEIGHBOR/DIRECT_CONNECTION
+    std::uint32_t status = 0;    // STATUS_CHANGED; PEER_CONNECTION_STATUS of NEIGHBOR/DIRECT_CONNECTION
+    // NEIGHBOR_CONNECTION / DIRECT_CONNECTION / INCOMING_DATA (from the network layer).
+    std::uint64_t connection_id = 0, node_id = 0;
+    Guid data_type;              // INCOMING_DATA
+    Bytes data;                  // INCOMING_DATA
+    std::uint32_t failure = 0;   // CONNECTION_FAILED: hrConnectionFailedReason (an HRESULT)
 };
 using GroupListener = std::function<void(const GroupEvent&)>;
 
@@ -146,6 +151,42 @@ public:
 
     // Drops expired records now ([MS-PPGRH] 3.1.5.2.4); the DLL calls it before reads.
     void expire_now();
+
+    // PeerGroupJoin / PeerGroupPasswordJoin ([MS-PPSEC] 3.1.4.2): a local database for `identity`
+    // in the group of the invitation, holding the GMC chain of a GMC invitation (none yet for a
+    // password invitation: the authenticator issues it at the first connection). The group is
+    // "not ready" (record, property and time calls fail with hr::group_not_ready) until the
+    // Security Properties record arrives from a member. hr::already_exists if the identity is
+    // already in the group; hr::invitation_not_trusted / invalid_arg for a bad invitation;
+    // hr::not_authorized if the GMC was issued to another identity.
+    static Hr join(const std::shared_ptr<UserStore>& store, std::u16string_view identity, std::u16string_view invitation,
+                   std::shared_ptr<Group>& out);
+    bool ready();
+
+    // ---- the network layer's side (src/p2pnet, group_net.cpp) ------------------------------
+    // A record a peer sent, already validated (check_remote_record): merged by the conflict rule
+    // ([MS-PPGRH] 3.1.7.32); when it changed the database, the events of this process follow
+    // (RECORD_CHANGED, MEMBER_CHANGED for a new Membership, PROPERTY_CHANGED; the group becomes
+    // ready with its Security Properties record).
+    Hr apply_remote(const Record& r, bool& changed);
+    // A stored record of any type (Grouping's own and deleted ones included).
+    Hr stored_record(const Guid& id, Record& out);
+    // Events the network layer raises (connections, data, status).
+    void emit(const GroupEvent& e) { notify(e); }
+    // PEER_GROUP_STATUS bits as the network layer sees them (status() reports them).
+    void set_network_status(std::uint32_t status);
+    // Peer time: the graph's Peer Time Delta ([MS-PPGRH] 3.1.5.2.2, peer = UTC - delta there),
+    // persisted with the database.
+    Hr set_graph_time_delta(Ticks graph_delta);
+    Ticks graph_time_delta();
+    // Addresses ("[v6]:port" / "v4:port") of members this node connected to, newest first, kept
+    // with the database: PeerGroupConnect tries them when no address is given.
+    Hr remembered_addresses(std::vector<std::string>& out);
+    Hr remember_address(const std::string& address);
+    // This node's credentials for connection security ([MS-PPSEC] 3.1): the identity key, the
+    // identity's IDC and the GMC chain (PKCS#7; empty before a password join completes). The
+    // caller wipes key_pkcs8 after use.
+    Hr credentials(Bytes& key_pkcs8, Bytes& idc_der, Bytes& gmc_chain_p7);
 
     // [MS-PPSEC] 3.1.7.2: may a record another node sent enter this group's database? `defer`:
     // the GMC of its creator or modifier is not known yet (a Membership record may still come:

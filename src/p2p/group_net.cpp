@@ -1,0 +1,183 @@
+// pd::p2p::Group: what the network layer (src/p2pnet) needs from a group — records from peers,
+// network status and events, peer time from the graph, remembered member addresses, the node's
+// credentials ([MS-PPSEC] 3.1, 3.1.7.2; [MS-PPGRH] 3.1.5.2.2).
+#include "group_state.hpp"
+
+#include "pd/p2p/identity.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pd::p2p {
+
+namespace {
+constexpr std::size_t kMaxRememberedAddresses = 16;
+}
+
+bool Group::ready()
+{
+    std::lock_guard lock(mutex_);
+    return state_->ready;
+}
+
+Hr Group::stored_record(const Guid& id, Record& out)
+{
+    std::lock_guard lock(mutex_);
+    if (state_->deleted || !state_->db)
+        return hr::invalid_group;
+    return state_->db->get_record(id, out);
+}
+
+Hr Group::apply_remote(const Record& r, bool& changed)
+{
+    changed = false;
+    std::vector<GroupEvent> events;
+    {
+        std::lock_guard lock(mutex_);
+        State& s = *state_;
+        if (s.deleted || !s.db)
+            return hr::invalid_group;
+        Record old;
+        bool existed = succeeded(s.db->get_record(r.id, old));
+        if (Hr h = s.db->merge_record(r, changed); failed(h) || !changed)
+            return h;
+        s.note(r);
+        bool deleted = (r.flags & kFlagDeleted) != 0;
+        if (r.type == kSecurityPropertiesType) {
+            bool was_ready = s.ready;
+            if (succeeded(reload_properties())) {
+                s.ready = true;
+                if (!was_ready) {
+                    // A joiner's first synchronisation: it publishes its own Membership record, so
+                    // that every member can check its signatures ([MS-PPSEC] 3.1.4.2, 3.1.7.2).
+                    Ticks now = utc_now_ticks() + s.delta;
+                    if (Hr h = publish_membership(identity_, pki::pkcs7_certs(s.chain), now, s.gmc.not_after); failed(h))
+                        return h;
+                } else {
+                    GroupEvent e;
+                    e.type = kEventPropertyChanged;
+                    events.push_back(e);
+                }
+            }
+        } else if (r.type == kMembershipType) {
+            // A member's (new or renewed) GMC: MEMBER_CHANGED joined the first time, updated after.
+            std::vector<pki::CertInfo> chain;
+            if (!deleted && succeeded(membership_chain(r, 0, chain))) {
+                GroupEvent e;
+                e.type = kEventMemberChanged;
+                e.change = existed ? kMemberUpdated : kMemberJoined;
+                e.identity = chain.back().subject_peer_name;
+                if (e.identity != identity_)
+                    events.push_back(e);
+            }
+        } else if (!is_reserved_record_type(r.type)) {
+            if (!existed) {
+                if (!deleted)
+                    events.push_back(record_event(kRecordAdded, r));
+            } else if (deleted && !(old.flags & kFlagDeleted)) {
+                events.push_back(record_event(kRecordDeleted, r));
+            } else if (!deleted) {
+                events.push_back(record_event(kRecordUpdated, r));
+            }
+        }
+    }
+    for (auto& e : events)
+        notify(e);
+    return hr::ok;
+}
+
+void Group::set_network_status(std::uint32_t status)
+{
+    bool changed;
+    {
+        std::lock_guard lock(mutex_);
+        changed = state_->network_status != status;
+        state_->network_status = status;
+    }
+    if (changed) {
+        GroupEvent e;
+        e.type = kEventStatusChanged;
+        e.status = status;
+        notify(e);
+    }
+}
+
+// The group keeps peer = UTC + delta; the graph's Peer Time Delta is UTC - peer (3.1.5.2.2).
+Hr Group::set_graph_time_delta(Ticks graph_delta)
+{
+    std::lock_guard lock(mutex_);
+    State& s = *state_;
+    if (s.deleted || !s.db)
+        return hr::invalid_group;
+    if (s.delta == -graph_delta)
+        return hr::ok;
+    s.delta = -graph_delta;
+    return s.db->put_meta(kMetaTimeDelta, put_i64(s.delta));
+}
+
+Ticks Group::graph_time_delta()
+{
+    std::lock_guard lock(mutex_);
+    return -state_->delta;
+}
+
+// Meta value: the addresses as UTF-8, NUL-separated, newest first.
+Hr Group::remembered_addresses(std::vector<std::string>& out)
+{
+    out.clear();
+    std::lock_guard lock(mutex_);
+    if (state_->deleted || !state_->db)
+        return hr::invalid_group;
+    Bytes v;
+    if (failed(state_->db->get_meta(kMetaAddresses, v)))
+        return hr::ok;
+    std::string cur;
+    for (auto b : v) {
+        if (b == 0) {
+            if (!cur.empty())
+                out.push_back(cur);
+            cur.clear();
+        } else {
+            cur.push_back(static_cast<char>(b));
+        }
+    }
+    if (!cur.empty())
+        out.push_back(cur);
+    return hr::ok;
+}
+
+Hr Group::remember_address(const std::string& address)
+{
+    std::vector<std::string> list;
+    if (Hr h = remembered_addresses(list); failed(h))
+        return h;
+    if (!list.empty() && list.front() == address)
+        return hr::ok;
+    list.erase(std::remove(list.begin(), list.end(), address), list.end());
+    list.insert(list.begin(), address);
+    if (list.size() > kMaxRememberedAddresses)
+        list.resize(kMaxRememberedAddresses);
+    Bytes v;
+    for (auto& a : list) {
+        v.insert(v.end(), a.begin(), a.end());
+        v.push_back(0);
+    }
+    std::lock_guard lock(mutex_);
+    if (state_->deleted || !state_->db)
+        return hr::invalid_group;
+    return state_->db->put_meta(kMetaAddresses, v);
+}
+
+Hr Group::credentials(Bytes& key_pkcs8, Bytes& idc_der, Bytes& gmc_chain_p7)
+{
+    IdentityKeys id;
+    if (Hr h = load_identity(*store_, identity_, id); failed(h))
+        return h == hr::not_found ? hr::identity_not_found : h;
+    key_pkcs8 = std::move(id.private_pkcs8);
+    idc_der = id.row.cert;
+    std::lock_guard lock(mutex_);
+    gmc_chain_p7 = state_->chain.empty() ? Bytes{} : pki::pkcs7_certs(state_->chain);
+    return hr::ok;
+}
+
+}  // namespace pd::p2p

@@ -1,0 +1,556 @@
+// GroupNetwork: a peer group's graph node on TCP, glued to the group's database (see the header).
+#include "pd/p2pnet/group_network.hpp"
+
+#include "common/log.h"
+#include "common/runtime.h"
+#include "pd/p2p/record_wire.hpp"
+#include "pd/p2p/security_records.hpp"
+#include "pd/transport/graph_tcp.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+
+namespace pd::p2pnet {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+namespace graph = transport::graph;
+namespace hr = p2p::hr;
+using p2p::Record;
+
+namespace {
+
+// p2p.h values.
+constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3, kRecordExpired = 4;
+constexpr std::uint32_t kEventDirectConnection = 4, kEventNeighborConnection = 5,
+                        kEventIncomingData = 6, kEventMemberChanged = 8, kEventConnectionFailed = 10;
+constexpr std::uint32_t kPeerConnected = 1, kPeerDisconnected = 2;
+constexpr std::uint32_t kMemberConnected = 1, kMemberDisconnected = 2;
+// PEER_E_NO_MEMBERS_FOUND, PEER_E_NO_MEMBER_CONNECTIONS, PEER_E_UNABLE_TO_LISTEN (p2p.h).
+constexpr std::uint32_t kNoMembersFound = 0x80630504u, kNoMemberConnections = 0x80630505u,
+                        kUnableToListen = 0x80630506u;
+// Grouping's graph: Max Frame Size 16,348 ([MS-PPSEC] 3.1.4.1; fact sheet §2.1).
+constexpr std::size_t kGroupingMaxFrame = 16348;
+// The safety net for changes no event announces (Grouping's own records written by this process).
+constexpr auto kRescanInterval = std::chrono::seconds(10);
+
+std::uint16_t configured_port()
+{
+    if (const char* v = std::getenv("PD_P2P_GROUP_PORT")) {
+        char* end = nullptr;
+        unsigned long p = std::strtoul(v, &end, 10);
+        if (end && *end == 0 && p <= 65535)
+            return static_cast<std::uint16_t>(p);
+    }
+    return 3587;  // [MS-PPGRH] 1.9 / fact sheet §2
+}
+
+// The node's database: its working set in memory (what the node scans and hashes), every record
+// a peer sends written through to the group's SQLite database first.
+class GroupStore final : public graph::Store {
+public:
+    explicit GroupStore(p2p::Group& g) : group_(g) {}
+    const Record* find(const p2p::Guid& id) const override { return mem_.find(id); }
+    bool put(const Record& r) override
+    {
+        bool changed = false;
+        if (p2p::Hr h = group_.apply_remote(r, changed); p2p::failed(h)) {
+            PD_WARN("p2p: a record from a peer could not be stored: 0x{:08x}", static_cast<std::uint32_t>(h));
+            return false;
+        }
+        return mem_.put(r);
+    }
+    void erase(const p2p::Guid& id) override { mem_.erase(id); }
+    void scan(const std::function<bool(const Record&)>& f) const override { mem_.scan(f); }
+    std::size_t size() const override { return mem_.size(); }
+    // The database's records that are newer than the working set (or absent from it): taken into
+    // the working set and returned, for flooding.
+    std::vector<Record> refresh()
+    {
+        std::vector<Record> all, out;
+        if (p2p::failed(group_.all_records(all)))
+            return out;
+        for (auto& r : all) {
+            const Record* m = mem_.find(r.id);
+            if (m && p2p::compare_records(r, *m) <= 0)
+                continue;
+            mem_.put(r);
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    std::optional<Record> refresh_one(const p2p::Guid& id)
+    {
+        Record r;
+        if (p2p::failed(group_.stored_record(id, r)))
+            return std::nullopt;
+        const Record* m = mem_.find(id);
+        if (m && p2p::compare_records(r, *m) <= 0)
+            return std::nullopt;
+        mem_.put(r);
+        return r;
+    }
+
+private:
+    p2p::Group& group_;
+    graph::MemoryStore mem_;
+};
+
+// The record half of the group's security provider ([MS-PPSEC] 3.1.7.2).
+class GroupGuard final : public graph::RecordGuard {
+public:
+    explicit GroupGuard(p2p::Group& g) : group_(g) {}
+    Verdict validate(const Record& r) override
+    {
+        switch (group_.check_remote_record(r)) {
+        case p2p::Group::RemoteVerdict::valid:
+            return Verdict::valid;
+        case p2p::Group::RemoteVerdict::defer:
+            PD_DEBUG("p2p: record deferred (its signer's GMC is not known yet)");
+            return Verdict::defer;
+        default:
+            PD_INFO("p2p: a record from a peer failed [MS-PPSEC] 3.1.7.2: dropped");
+            return Verdict::invalid;
+        }
+    }
+    // Presence records would need the Grouping signature of [MS-PPSEC] 2.2.4: not published yet.
+    bool secure(Record&) override { return false; }
+
+private:
+    p2p::Group& group_;
+};
+
+class Network final : public GroupNetwork, public std::enable_shared_from_this<Network> {
+public:
+    explicit Network(std::shared_ptr<p2p::Group> g) : group_(std::move(g)), store_(*group_), guard_(*group_) {}
+    ~Network() override { stop(); }
+
+    Hr connect(const std::vector<tcp::endpoint>& given) override
+    {
+        if (Hr h = start(); p2p::failed(h))
+            return h;
+        std::vector<tcp::endpoint> to = given;
+        if (to.empty()) {
+            std::vector<std::string> remembered;
+            group_->remembered_addresses(remembered);
+            for (auto& s : remembered) {
+                tcp::endpoint ep;
+                if (parse_endpoint(s, ep))
+                    to.push_back(ep);
+            }
+        }
+        if (to.empty()) {
+            // [MS-PPSEC] 3.1.4.3: nobody to connect to. A member holding the group's Security
+            // Properties record listens anyway; a joiner that never synchronised cannot.
+            if (!group_->ready()) {
+                p2p::GroupEvent e;
+                e.type = kEventConnectionFailed;
+                e.failure = kNoMembersFound;
+                group_->emit(e);
+            }
+            return hr::ok;
+        }
+        // One neighbour connect at a time is what the node accepts (3.1.4.9); the others become
+        // its maintenance candidates when that one fails.
+        for (auto& ep : to)
+            host_->connect(ep, graph::ConnectionType::neighbor);
+        return hr::ok;
+    }
+
+    bool online() const override
+    {
+        std::lock_guard lock(mutex_);
+        return host_ != nullptr;
+    }
+
+    std::uint16_t port() const override
+    {
+        std::lock_guard lock(mutex_);
+        return host_ ? host_->port() : 0;
+    }
+
+    std::vector<ConnectionInfo> connections(bool neighbours, bool direct) override
+    {
+        std::vector<ConnectionInfo> out;
+        auto host = current();
+        if (!host)
+            return out;
+        std::promise<std::vector<graph::LinkInfo>> p;
+        auto f = p.get_future();
+        host->run([&p](graph::Node& n) { p.set_value(n.links()); });
+        for (auto& l : f.get()) {
+            if (!l.connected || (l.direct ? !direct : !neighbours))
+                continue;
+            out.push_back({l.id, l.direct, l.node_id, l.peer_id, graph::to_endpoint(l.remote)});
+        }
+        return out;
+    }
+
+    std::vector<std::u16string> connected_members() override
+    {
+        std::set<std::u16string> ids;
+        for (auto& c : connections(true, true))
+            ids.insert(c.peer_id);
+        return {ids.begin(), ids.end()};
+    }
+
+    Hr open_direct(std::u16string_view identity, const tcp::endpoint& to, std::uint32_t timeout_ms,
+                   std::uint64_t& id) override
+    {
+        auto host = current();
+        if (!host)
+            return hr::invalid_group;
+        const graph::Address want = graph::to_address(to);
+        auto waiter = std::make_shared<DirectWait>();
+        {
+            std::lock_guard lock(mutex_);
+            waiters_.push_back({want, std::u16string(identity), waiter});
+        }
+        host->connect(to, graph::ConnectionType::direct);
+        std::unique_lock lock(waiter->m);
+        waiter->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return waiter->done; });
+        bool ok = waiter->done && waiter->link != 0;
+        id = waiter->link;
+        lock.unlock();
+        {
+            std::lock_guard l2(mutex_);
+            waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
+                                          [&](const Waiter& w) { return w.wait == waiter; }),
+                           waiters_.end());
+        }
+        return ok ? hr::ok : hr::connection_failed;
+    }
+
+    Hr close_direct(std::uint64_t id) override
+    {
+        auto host = current();
+        if (!host)
+            return hr::connection_not_found;
+        if (!has_link(*host, id, true))
+            return hr::connection_not_found;
+        host->disconnect(id);
+        return hr::ok;
+    }
+
+    Hr send_data(std::uint64_t id, const p2p::Guid& type, p2p::Bytes data) override
+    {
+        auto host = current();
+        if (!host || !has_link(*host, id, std::nullopt))
+            return hr::connection_not_found;
+        host->send_data(id, type, std::move(data));
+        return hr::ok;
+    }
+
+    void stop() override
+    {
+        std::shared_ptr<graph::Host> host;
+        std::uint64_t listener = 0;
+        {
+            std::lock_guard lock(mutex_);
+            host = std::move(host_);
+            listener = listener_;
+            listener_ = 0;
+        }
+        if (listener)
+            group_->unsubscribe(listener);
+        if (rescan_)
+            asio::post(rescan_->get_executor(), [t = rescan_] { t->cancel(); });
+        if (host) {
+            host->stop();
+            group_->set_network_status(0);
+        }
+    }
+
+private:
+    struct DirectWait {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        std::uint64_t link = 0;
+    };
+    struct Waiter {
+        graph::Address to;
+        std::u16string identity;
+        std::shared_ptr<DirectWait> wait;
+    };
+
+    std::shared_ptr<graph::Host> current()
+    {
+        std::lock_guard lock(mutex_);
+        return host_;
+    }
+
+    static bool has_link(graph::Host& host, std::uint64_t id, std::optional<bool> direct)
+    {
+        std::promise<bool> p;
+        auto f = p.get_future();
+        host.run([&p, id, direct](graph::Node& n) {
+            for (auto& l : n.links())
+                if (l.id == id && l.connected && (!direct || l.direct == *direct))
+                    return p.set_value(true);
+            p.set_value(false);
+        });
+        return f.get();
+    }
+
+    Hr start()
+    {
+        std::lock_guard lock(mutex_);
+        if (host_)
+            return hr::ok;
+        if (!runtime_)
+            runtime_ = Runtime::acquire();
+        graph::HostOptions o;
+        o.node.graph_id = group_->group_peer_name();
+        o.node.peer_id = group_->identity();
+        o.node.publish_presence = false;  // see GroupGuard::secure
+        o.node.unlocking_types = {p2p::kMembershipType, p2p::kSecurityPropertiesType};
+        o.max_frame = kGroupingMaxFrame;
+        o.port = configured_port();
+        std::weak_ptr<Network> weak = weak_from_this();
+        auto sink = [weak](const graph::Event& e) {
+            if (auto self = weak.lock())
+                self->on_event(e);
+        };
+        std::string error;
+        auto host = graph::Host::start(runtime_->io(), o, store_, &guard_, sink, &error);
+        if (!host && o.port != 0) {
+            PD_INFO("p2p: group port {} unavailable ({}): listening on an ephemeral port", o.port, error);
+            o.port = 0;
+            host = graph::Host::start(runtime_->io(), o, store_, &guard_, sink, &error);
+        }
+        if (!host) {
+            PD_WARN("p2p: group cannot listen: {}", error);
+            p2p::GroupEvent e;
+            e.type = kEventConnectionFailed;
+            e.failure = kUnableToListen;
+            group_->emit(e);
+            return hr::connection_failed;
+        }
+        host_ = host;
+        PD_INFO("p2p: group online on TCP port {}", host->port());
+        p2p::Ticks delta = group_->graph_time_delta();
+        host->run([this, delta](graph::Node& n) {
+            n.restore(delta, 0);
+            store_.refresh();  // the working set: the whole database
+        });
+        listener_ = group_->subscribe([weak](const p2p::GroupEvent& e) {
+            // Changes of this process and of others (the group's watcher): flood what changed.
+            auto self = weak.lock();
+            if (!self)
+                return;
+            if (e.type == kEventRecordChanged) {
+                if (e.change != kRecordExpired)
+                    self->flood_one(e.record_id);
+            } else if (e.type == kEventPropertyChanged || e.type == kEventMemberChanged) {
+                self->flood_changes();  // Grouping's own records: no event names them
+            }
+        });
+        rescan_ = std::make_shared<asio::steady_timer>(runtime_->io());
+        schedule_rescan();
+        group_->set_network_status(kStatusListening);
+        return hr::ok;
+    }
+
+    void schedule_rescan()
+    {
+        std::weak_ptr<Network> weak = weak_from_this();
+        rescan_->expires_after(kRescanInterval);
+        rescan_->async_wait([weak](boost::system::error_code ec) {
+            if (ec)
+                return;
+            if (auto self = weak.lock()) {
+                self->flood_changes();
+                self->schedule_rescan();
+            }
+        });
+    }
+
+    // The database's changes that the node has not seen: flooded ([MS-PPGRH] 3.1.4.4-6).
+    void flood_changes()
+    {
+        auto host = current();
+        if (!host)
+            return;
+        host->run([this, host](graph::Node&) {
+            for (auto& r : store_.refresh())
+                host->publish(r);
+        });
+    }
+
+    // One record an event named: flooded if the node has not seen this version.
+    void flood_one(const p2p::Guid& id)
+    {
+        auto host = current();
+        if (!host)
+            return;
+        host->run([this, host, id](graph::Node&) {
+            if (auto r = store_.refresh_one(id)) {
+                PD_DEBUG("p2p: flooding a local change (version {})", r->version);
+                host->publish(*r);
+            }
+        });
+    }
+
+    void on_event(const graph::Event& e)
+    {
+        using K = graph::Event::Kind;
+        p2p::GroupEvent g;
+        g.connection_id = e.link;
+        g.node_id = e.node_id;
+        g.identity = e.peer_id;
+        switch (e.kind) {
+        case K::record_changed:
+            // The database raised its own events (Group::apply_remote). A joined group's first
+            // Security Properties record makes it publish its Membership record: flood it.
+            if (e.type == p2p::kSecurityPropertiesType)
+                flood_changes();
+            return;
+        case K::neighbour_connected:
+        case K::neighbour_disconnected: {
+            bool up = e.kind == K::neighbour_connected;
+            if (up)
+                group_->remember_address(endpoint_string(graph::to_endpoint(e.remote)));
+            g.type = kEventNeighborConnection;
+            g.status = up ? kPeerConnected : kPeerDisconnected;
+            group_->emit(g);
+            p2p::GroupEvent m;
+            m.type = kEventMemberChanged;
+            m.change = up ? kMemberConnected : kMemberDisconnected;
+            m.identity = e.peer_id;
+            group_->emit(m);
+            update_status();
+            return;
+        }
+        case K::direct_connected:
+        case K::direct_disconnected: {
+            bool up = e.kind == K::direct_connected;
+            if (up)
+                wake_direct(e);
+            g.type = kEventDirectConnection;
+            g.status = up ? kPeerConnected : kPeerDisconnected;
+            group_->emit(g);
+            return;
+        }
+        case K::incoming_data:
+            g.type = kEventIncomingData;
+            g.data_type = e.type;
+            g.data = e.data;
+            group_->emit(g);
+            return;
+        case K::connection_failed:
+            wake_direct(e);
+            g.type = kEventConnectionFailed;
+            g.failure = kNoMemberConnections;
+            group_->emit(g);
+            return;
+        case K::synchronized: {
+            auto host = current();
+            if (host)
+                host->run([this](graph::Node& n) { group_->set_graph_time_delta(n.peer_time_delta()); });
+            return;
+        }
+        case K::authenticate:
+            return;
+        }
+    }
+
+    void update_status()
+    {
+        auto host = current();
+        if (!host)
+            return;
+        host->run([this](graph::Node& n) {
+            std::uint32_t s = kStatusListening | (n.neighbour_count() ? kStatusHasConnections : 0);
+            group_->set_network_status(s);
+        });
+    }
+
+    void wake_direct(const graph::Event& e)
+    {
+        std::vector<std::shared_ptr<DirectWait>> woken;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& w : waiters_)
+                if (w.to == e.remote)
+                    woken.push_back(w.wait);
+        }
+        for (auto& w : woken) {
+            {
+                std::lock_guard lock(w->m);
+                if (w->done)
+                    continue;
+                w->done = true;
+                w->link = e.kind == graph::Event::Kind::direct_connected ? e.link : 0;
+            }
+            w->cv.notify_all();
+        }
+    }
+
+    std::shared_ptr<p2p::Group> group_;
+    GroupStore store_;
+    GroupGuard guard_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<Runtime> runtime_;
+    std::shared_ptr<graph::Host> host_;
+    std::shared_ptr<asio::steady_timer> rescan_;
+    std::uint64_t listener_ = 0;
+    std::vector<Waiter> waiters_;
+};
+
+std::mutex g_mutex;
+std::map<const p2p::Group*, std::weak_ptr<GroupNetwork>> g_networks;
+
+}  // namespace
+
+std::shared_ptr<GroupNetwork> GroupNetwork::of(const std::shared_ptr<p2p::Group>& group)
+{
+    std::lock_guard lock(g_mutex);
+    for (auto it = g_networks.begin(); it != g_networks.end();)
+        it = it->second.expired() ? g_networks.erase(it) : std::next(it);
+    if (auto n = g_networks[group.get()].lock())
+        return n;
+    auto n = std::make_shared<Network>(group);
+    g_networks[group.get()] = n;
+    return n;
+}
+
+std::string endpoint_string(const tcp::endpoint& ep)
+{
+    auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    std::string h = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
+    return h + ":" + std::to_string(ep.port());
+}
+
+bool parse_endpoint(const std::string& s, tcp::endpoint& out)
+{
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon + 1 >= s.size())
+        return false;
+    std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    char* end = nullptr;
+    unsigned long p = std::strtoul(port.c_str(), &end, 10);
+    if (!end || *end || p == 0 || p > 65535)
+        return false;
+    boost::system::error_code ec;
+    auto a = asio::ip::make_address(host, ec);
+    if (ec)
+        return false;
+    out = tcp::endpoint(a, static_cast<std::uint16_t>(p));
+    return true;
+}
+
+}  // namespace pd::p2pnet

@@ -1,0 +1,245 @@
+// Peer groups on the network (pd::p2pnet::GroupNetwork) between two users of one machine, over real
+// TCP on the loopback interface: alice creates a group and invites bob (a GMC invitation); bob
+// joins, connects to alice by address, synchronises (the group becomes ready), records flow both
+// ways with RECORD_CHANGED events, PT2PT data flows on the neighbour connection, a forged record is
+// never stored, and going offline is seen by the other side.
+#include "pd/p2pnet/group_network.hpp"
+
+#include "pd/p2p/group.hpp"
+#include "pd/p2p/identity.hpp"
+#include "pd/p2p/user_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace pd::p2p;
+using pd::p2pnet::GroupNetwork;
+using boost::asio::ip::tcp;
+
+namespace {
+
+constexpr std::uint32_t kEvStatus = 1, kEvRecord = 3, kEvNeighbor = 5, kEvData = 6, kEvMember = 8;
+
+Ticks now_ticks()
+{
+    auto d = std::chrono::system_clock::now().time_since_epoch();
+    return kUnixEpochTicks + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count() / 100;
+}
+
+// Collects a group's events.
+struct Events {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<GroupEvent> q;
+    void push(const GroupEvent& e)
+    {
+        {
+            std::lock_guard l(m);
+            q.push_back(e);
+        }
+        cv.notify_all();
+    }
+    // Waits (bounded) for an event matching `f`; consumes events up to it.
+    bool wait(const std::function<bool(const GroupEvent&)>& f, std::chrono::milliseconds limit = std::chrono::seconds(15))
+    {
+        std::unique_lock l(m);
+        auto until = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            while (!q.empty()) {
+                GroupEvent e = q.front();
+                q.pop_front();
+                if (f(e))
+                    return true;
+            }
+            if (cv.wait_until(l, until) == std::cv_status::timeout && q.empty())
+                return false;
+        }
+    }
+};
+
+bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds limit = std::chrono::seconds(15))
+{
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (f())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return f();
+}
+
+class GroupNetworkTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        setenv("PD_P2P_GROUP_PORT", "0", 1);  // ephemeral ports: tests may run in parallel
+        base_ = fs::temp_directory_path() / ("p2pnet-test-" + std::to_string(std::random_device{}()));
+        ASSERT_EQ(UserStore::open((base_ / "alice").string(), alice_store_), hr::ok);
+        ASSERT_EQ(UserStore::open((base_ / "bob").string(), bob_store_), hr::ok);
+        ASSERT_EQ(create_identity(*alice_store_, u"alice", u"Alice", nullptr, alice_), hr::ok);
+        ASSERT_EQ(create_identity(*bob_store_, u"bob", u"Bob", nullptr, bob_), hr::ok);
+        GroupProperties p;
+        p.classifier = u"chat";
+        p.friendly_name = u"Chat";
+        p.creator_peer_name = alice_;
+        ASSERT_EQ(Group::create(alice_store_, p, ga_), hr::ok);
+        std::u16string bob_xml, invitation;
+        ASSERT_EQ(identity_xml(*bob_store_, bob_, bob_xml), hr::ok);
+        ASSERT_EQ(ga_->create_invitation(bob_xml, nullptr, {role_member()}, invitation), hr::ok);
+        ASSERT_EQ(Group::join(bob_store_, bob_, invitation, gb_), hr::ok);
+        ga_->subscribe([this](const GroupEvent& e) { ea_.push(e); });
+        gb_->subscribe([this](const GroupEvent& e) { eb_.push(e); });
+    }
+    void TearDown() override
+    {
+        if (na_)
+            na_->stop();
+        if (nb_)
+            nb_->stop();
+        na_.reset();
+        nb_.reset();
+        ga_.reset();
+        gb_.reset();
+        alice_store_.reset();
+        bob_store_.reset();
+        fs::remove_all(base_);
+    }
+    // alice online, bob connected to her; both see the neighbour.
+    void connect_both()
+    {
+        na_ = GroupNetwork::of(ga_);
+        ASSERT_EQ(na_->connect({}), hr::ok);
+        ASSERT_NE(na_->port(), 0);
+        nb_ = GroupNetwork::of(gb_);
+        ASSERT_EQ(nb_->connect({tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), na_->port())}), hr::ok);
+        ASSERT_TRUE(eb_.wait([](const GroupEvent& e) { return e.type == kEvNeighbor && e.status == 1; }));
+        ASSERT_TRUE(ea_.wait([](const GroupEvent& e) { return e.type == kEvNeighbor && e.status == 1; }));
+        ASSERT_TRUE(wait_until([&] { return gb_->ready(); })) << "bob never received the Security Properties record";
+    }
+    Record new_record(const char* text)
+    {
+        Record r;
+        r.type = Guid{{1, 2, 3, 4, 5}};
+        r.expires = now_ticks() + 3600LL * kTicksPerSecond;
+        r.data.assign(text, text + std::strlen(text));
+        return r;
+    }
+
+    fs::path base_;
+    std::shared_ptr<UserStore> alice_store_, bob_store_;
+    std::u16string alice_, bob_;
+    std::shared_ptr<Group> ga_, gb_;
+    std::shared_ptr<GroupNetwork> na_, nb_;
+    Events ea_, eb_;
+};
+
+TEST_F(GroupNetworkTest, JoinedGroupIsNotReadyUntilItSynchronises)
+{
+    Record r = new_record("early");
+    EXPECT_EQ(gb_->add_record(r), hr::group_not_ready);
+    std::uint32_t status = 99;
+    EXPECT_EQ(gb_->status(status), hr::ok);
+    EXPECT_EQ(status, 0u);
+    // Nobody to connect to and never synchronised: CONNECTION_FAILED (PEER_E_NO_MEMBERS_FOUND).
+    nb_ = GroupNetwork::of(gb_);
+    EXPECT_EQ(nb_->connect({}), hr::ok);
+    EXPECT_TRUE(eb_.wait([](const GroupEvent& e) { return e.type == 10 && e.failure == 0x80630504u; }));
+}
+
+TEST_F(GroupNetworkTest, RecordsFlowBothWaysAfterJoin)
+{
+    Record before = new_record("from alice, before bob connected");
+    ASSERT_EQ(ga_->add_record(before), hr::ok);
+    connect_both();
+    std::uint32_t status = 0;
+    ASSERT_TRUE(wait_until([&] { return succeeded(gb_->status(status)) && status == 3; })) << status;
+    // Synchronisation brought alice's record.
+    ASSERT_TRUE(wait_until([&] {
+        Record got;
+        return succeeded(gb_->get_record(before.id, got)) && got.data == before.data;
+    }));
+    // Bob adds a record: alice gets it with RECORD_CHANGED added.
+    Record mine = new_record("from bob");
+    ASSERT_EQ(gb_->add_record(mine), hr::ok);
+    ASSERT_TRUE(ea_.wait([&](const GroupEvent& e) { return e.type == kEvRecord && e.change == 1 && e.record_id == mine.id; }));
+    Record got;
+    ASSERT_EQ(ga_->get_record(mine.id, got), hr::ok);
+    EXPECT_EQ(got.data, mine.data);
+    EXPECT_EQ(got.creator, bob_);
+    // Alice updates hers: bob gets RECORD_CHANGED updated and the new data.
+    Record upd = before, stored;
+    upd.data = {'v', '2'};
+    ASSERT_EQ(ga_->update_record(upd, stored), hr::ok);
+    ASSERT_TRUE(eb_.wait([&](const GroupEvent& e) { return e.type == kEvRecord && e.change == 2 && e.record_id == before.id; }));
+    ASSERT_EQ(gb_->get_record(before.id, got), hr::ok);
+    EXPECT_EQ(got.data, upd.data);
+    // Deleted by its creator: deleted on the other side too.
+    ASSERT_EQ(gb_->delete_record(mine.id), hr::ok);
+    ASSERT_TRUE(ea_.wait([&](const GroupEvent& e) { return e.type == kEvRecord && e.change == 3 && e.record_id == mine.id; }));
+}
+
+TEST_F(GroupNetworkTest, DataOnTheNeighbourConnection)
+{
+    connect_both();
+    auto conns = nb_->connections(true, false);
+    ASSERT_EQ(conns.size(), 1u);
+    EXPECT_EQ(conns[0].peer_id, alice_);
+    Guid type{{9, 9, 9}};
+    ASSERT_EQ(nb_->send_data(conns[0].id, type, Bytes{'h', 'i'}), hr::ok);
+    ASSERT_TRUE(ea_.wait([&](const GroupEvent& e) { return e.type == kEvData && e.data_type == type && e.data == Bytes{'h', 'i'}; }));
+    EXPECT_EQ(nb_->send_data(12345678, type, Bytes{'x'}), hr::connection_not_found);
+    auto present = na_->connected_members();
+    ASSERT_EQ(present.size(), 1u);
+    EXPECT_EQ(present[0], bob_);
+}
+
+TEST_F(GroupNetworkTest, DirectConnectionBothWays)
+{
+    connect_both();
+    std::uint64_t id = 0;
+    ASSERT_EQ(nb_->open_direct(alice_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), na_->port()), 10000, id),
+              hr::ok);
+    ASSERT_NE(id, 0u);
+    ASSERT_TRUE(ea_.wait([](const GroupEvent& e) { return e.type == 4 && e.status == 1; }));
+    auto direct = na_->connections(false, true);
+    ASSERT_EQ(direct.size(), 1u);
+    Guid type{{7}};
+    ASSERT_EQ(na_->send_data(direct[0].id, type, Bytes{'b', 'a', 'c', 'k'}), hr::ok);
+    ASSERT_TRUE(eb_.wait([&](const GroupEvent& e) { return e.type == kEvData && e.connection_id == id && e.data == Bytes{'b', 'a', 'c', 'k'}; }));
+    ASSERT_EQ(nb_->close_direct(id), hr::ok);
+    ASSERT_TRUE(ea_.wait([](const GroupEvent& e) { return e.type == 4 && e.status == 2; }));
+    EXPECT_EQ(nb_->close_direct(id), hr::connection_not_found);
+}
+
+TEST_F(GroupNetworkTest, OfflinePeerIsSeenAndRemembered)
+{
+    connect_both();
+    nb_->stop();
+    ASSERT_TRUE(ea_.wait([](const GroupEvent& e) { return e.type == kEvMember && e.change == 2; }));
+    std::uint32_t status = 0;
+    ASSERT_TRUE(wait_until([&] { return succeeded(ga_->status(status)) && status == 1; })) << status;
+    // Bob remembered alice's address: a connect without addresses finds her again, and a record
+    // she added meanwhile arrives.
+    Record meanwhile = new_record("while bob was away");
+    ASSERT_EQ(ga_->add_record(meanwhile), hr::ok);
+    std::vector<std::string> remembered;
+    ASSERT_EQ(gb_->remembered_addresses(remembered), hr::ok);
+    ASSERT_FALSE(remembered.empty());
+    nb_ = GroupNetwork::of(gb_);
+    ASSERT_EQ(nb_->connect({}), hr::ok);
+    ASSERT_TRUE(wait_until([&] {
+        Record got;
+        return succeeded(gb_->get_record(meanwhile.id, got));
+    }));
+}
+
+}  // namespace
