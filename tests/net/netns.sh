@@ -84,12 +84,13 @@ net_timed() {
     return $rc
 }
 
-# net_show_log FILE: prints a log (last 60 lines) framed, for failure messages.
+# net_show_log FILE [LINES]: prints a log (the last LINES lines, 60 by default) framed, for failure
+# messages.
 net_show_log() {
-    local f=$1
+    local f=$1 n=${2:-60}
     [[ $f == /* ]] || f="$NET_WORKDIR/logs/$f"
-    echo "----- $f (last 60 lines) -----" >&2
-    tail -n 60 "$f" >&2 2>/dev/null || echo "(no such file)" >&2
+    echo "----- $f (last $n lines) -----" >&2
+    tail -n "$n" "$f" >&2 2>/dev/null || echo "(no such file)" >&2
     echo "----- end of $f -----" >&2
 }
 

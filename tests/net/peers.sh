@@ -30,7 +30,13 @@ peerdistd=$(net_native_tool peerdistd)
 cachetool=$(net_native_tool peerdist-cache)
 poison=$(net_native_tool poison-peer)
 work="$NET_WORKDIR"
-fail() { net_fail "peers: $*"; }
+last_client_log=
+# On failure: the last client's engine log and the peers' logs, then the verdict.
+fail() {
+  [ -z "$last_client_log" ] || net_show_log "$last_client_log" 300
+  for f in "$work"/*.log; do [ -e "$f" ] && net_show_log "$f" 40; done
+  net_fail "peers: $*"
+}
 declare -A pids
 
 # ---- the contents: a small one (49 blocks) and one of two segments (for the kill test) ----------
@@ -70,7 +76,10 @@ served() { # blocks a stopped peerdistd reports it served
 client() {
   local host="$1" cache="$2" mode="$3" content="$4" timeout="${5:-8000}"
   mkdir -p "$cache"
+  # The engine's debug log of every client run (printed when a scenario fails: see fail()).
+  last_client_log="$work/logs/client-$host-$(basename "$cache").log"
   ip netns exec "$(net_ns "$host")" env WINEPREFIX="$(wine_prefix "$host")" \
+    PEERDIST_LOG=debug PEERDIST_LOG_FILE="$(winpath "$last_client_log")" \
     PEERDIST_CACHE_DIR="$(winpath "$cache")" bash "$NET_WINE_RUN" "$client_exe" "$mode" \
     "$(winpath "$content.ci")" "$(winpath "$content")" "$timeout" </dev/null | tee "$work/client-$host.out"
   return "${PIPESTATUS[0]}"
