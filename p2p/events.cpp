@@ -10,6 +10,7 @@
 #include "memory.h"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <optional>
 
@@ -52,6 +53,8 @@ struct EventRegistration {
             if (!f.guid)
                 return true;
             if (e.type == PEER_GROUP_EVENT_RECORD_CHANGED && *f.guid == e.record_type)
+                return true;
+            if (e.type == PEER_GROUP_EVENT_INCOMING_DATA && *f.guid == e.data_type)
                 return true;
         }
         return false;
@@ -128,8 +131,10 @@ void drop_stale_handles(std::uint64_t live_epoch)
     // Groups first (with the registrations bound to them), then any registration or group
     // enumeration left over from the ended period. for_each works on a copy: removing is safe.
     handles().for_each<GroupHandle>(kGroup, [&](std::uint64_t v, const std::shared_ptr<GroupHandle>& g) {
-        if (g->epoch != live_epoch && handles().remove<GroupHandle>(v, kGroup))
+        if (g->epoch != live_epoch && handles().remove<GroupHandle>(v, kGroup)) {
             drop_registrations(*g);
+            release_network_if_unused(g->group);
+        }
     });
     handles().for_each<EventRegistration>(kEvent, [&](std::uint64_t v, const std::shared_ptr<EventRegistration>& r) {
         if (r->epoch != live_epoch && handles().remove<EventRegistration>(v, kEvent))
@@ -260,6 +265,30 @@ HRESULT WINAPI PeerGroupGetEventData(HPEEREVENT hPeerEvent, PPEER_GROUP_EVENT_DA
             o->memberChangeData.dwSize = sizeof(PEER_EVENT_MEMBER_CHANGE_DATA);
             o->memberChangeData.changeType = static_cast<PEER_MEMBER_CHANGE_TYPE>(e.change);
             b.link_str(s + offsetof(PEER_GROUP_EVENT_DATA, memberChangeData.pwzIdentity), e.identity);
+            break;
+        case PEER_GROUP_EVENT_NEIGHBOR_CONNECTION:
+        case PEER_GROUP_EVENT_DIRECT_CONNECTION:
+            o->connectionChangeData.dwSize = sizeof(PEER_EVENT_CONNECTION_CHANGE_DATA);
+            o->connectionChangeData.status = static_cast<PEER_CONNECTION_STATUS>(e.status);
+            o->connectionChangeData.ullConnectionId = e.connection_id;
+            o->connectionChangeData.ullNodeId = e.node_id;
+            o->connectionChangeData.ullNextConnectionId = 0;
+            o->connectionChangeData.hrConnectionFailedReason = static_cast<HRESULT>(e.failure);
+            break;
+        case PEER_GROUP_EVENT_INCOMING_DATA: {
+            o->incomingData.dwSize = sizeof(PEER_EVENT_INCOMING_DATA);
+            o->incomingData.ullConnectionId = e.connection_id;
+            o->incomingData.type = from_guid(e.data_type);
+            o->incomingData.data.cbData = static_cast<ULONG>(e.data.size());
+            if (!e.data.empty()) {
+                size_t d = b.reserve<BYTE>(e.data.size());
+                std::memcpy(b.at<BYTE>(d), e.data.data(), e.data.size());
+                b.link(s + offsetof(PEER_GROUP_EVENT_DATA, incomingData.data.pbData), d);
+            }
+            break;
+        }
+        case PEER_GROUP_EVENT_CONNECTION_FAILED:
+            o->hrConnectionFailedReason = static_cast<HRESULT>(e.failure);
             break;
         default:  // PROPERTY_CHANGED carries no data
             break;

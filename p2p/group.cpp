@@ -198,6 +198,26 @@ HRESULT WINAPI PeerGroupOpen(PCWSTR pwzIdentity, PCWSTR pwzGroupPeerName, PCWSTR
     });
 }
 
+HRESULT WINAPI PeerGroupJoin(PCWSTR pwzIdentity, PCWSTR pwzInvitation, PCWSTR pwzCloud, HGROUP* phGroup)
+{
+    return guarded("PeerGroupJoin", [&]() -> HRESULT {
+        std::uint64_t epoch = 0;
+        if (HRESULT h = group_service_checks(&epoch); FAILED(h))
+            return h;
+        if (!pwzIdentity || !*pwzIdentity || !pwzInvitation || !*pwzInvitation || !phGroup ||
+            bounded_len(pwzIdentity, 4096) > 4096 || bounded_len(pwzInvitation, 1u << 20) > (1u << 20))
+            return E_INVALIDARG;
+        (void)pwzCloud;  // the invitation's cloud is used (PNRP: a later issue)
+        std::shared_ptr<p2p::UserStore> store;
+        if (HRESULT h = p2p::UserStore::current(store); FAILED(h))
+            return h;
+        std::shared_ptr<p2p::Group> group;
+        if (HRESULT h = p2p::Group::join(store, u16(pwzIdentity), u16(pwzInvitation), group); FAILED(h))
+            return h;
+        return new_handle(std::move(group), epoch, phGroup);
+    });
+}
+
 HRESULT WINAPI PeerGroupClose(HGROUP hGroup)
 {
     return guarded("PeerGroupClose", [&]() -> HRESULT {
@@ -210,6 +230,7 @@ HRESULT WINAPI PeerGroupClose(HGROUP hGroup)
         if (!g)
             return PEER_E_INVALID_GROUP;
         drop_registrations(*g);
+        release_network_if_unused(g->group);
         return S_OK;
     });
 }
@@ -368,7 +389,9 @@ HRESULT WINAPI PeerGroupEnumMembers(HGROUP hGroup, DWORD dwFlags, PCWSTR pwzIden
         if (!phPeerEnum || (dwFlags & ~DWORD(PEER_MEMBER_PRESENT)))
             return E_INVALIDARG;
         std::vector<p2p::MemberInfo> members;
-        if (HRESULT h = g->group->members(u16(pwzIdentity), (dwFlags & PEER_MEMBER_PRESENT) != 0, members); FAILED(h))
+        const auto present = connected_members(g->group);
+        if (HRESULT h = g->group->members(u16(pwzIdentity), (dwFlags & PEER_MEMBER_PRESENT) != 0, members, &present);
+            FAILED(h))
             return h;
         std::vector<ItemWriter> items;
         for (auto& m : members)
@@ -399,20 +422,6 @@ HRESULT WINAPI PeerGroupEnumMembers(HGROUP hGroup, DWORD dwFlags, PCWSTR pwzIden
                 return s;
             });
         return make_enum(std::move(items), phPeerEnum, g->epoch);
-    });
-}
-
-HRESULT WINAPI PeerGroupEnumConnections(HGROUP hGroup, DWORD dwFlags, HPEERENUM* phPeerEnum)
-{
-    return guarded("PeerGroupEnumConnections", [&]() -> HRESULT {
-        std::shared_ptr<GroupHandle> g;
-        if (HRESULT h = lookup_group(hGroup, PEER_E_INVALID_GROUP, g); FAILED(h))
-            return h;
-        const DWORD known = PEER_CONNECTION_NEIGHBOR | PEER_CONNECTION_DIRECT;
-        if (!phPeerEnum || !(dwFlags & known) || (dwFlags & ~known))
-            return E_INVALIDARG;
-        // No connection exists until peers are connected (PeerGroupConnect is not implemented).
-        return make_enum({}, phPeerEnum, g->epoch);
     });
 }
 

@@ -6,6 +6,7 @@
 #include "pd/p2p/group.hpp"
 
 #include <memory>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -40,5 +41,10 @@ void drop_stale_handles(std::uint64_t live_epoch);
 
 // Unregisters every event registration of a group handle (PeerGroupClose).
 void drop_registrations(GroupHandle& g);
+
+// connect.cpp: takes the group offline in this process once no live handle of it is left
+// (PeerGroupClose, final PeerGroupShutdown); the identities connected to it (PEER_MEMBER_PRESENT).
+void release_network_if_unused(const std::shared_ptr<pd::p2p::Group>& group);
+std::vector<std::u16string> connected_members(const std::shared_ptr<pd::p2p::Group>& group);
 
 } // namespace pd::p2pdll

@@ -894,15 +894,19 @@ Hr Group::validate_signatures(const std::vector<Record>& records)
 // ------------------------------------------------------------------------------------------------
 // members
 
-Hr Group::members(std::u16string_view filter, bool present_only, std::vector<MemberInfo>& out)
+Hr Group::members(std::u16string_view filter, bool present_only, std::vector<MemberInfo>& out,
+                  const std::vector<std::u16string>* connected)
 {
     expire_now();
     std::lock_guard lock(mutex_);
     PD_GROUP_LIVE();
     out.clear();
-    // Offline, no member is present ([doc] PEER_MEMBER: presence is published while connected).
-    if (present_only)
-        return hr::ok;
+    // Present ([doc] PEER_MEMBER): connected to this node, or this node while online.
+    auto is_present = [&](const std::u16string& id) {
+        if (id == identity_)
+            return state_->network_status != 0;
+        return connected && std::find(connected->begin(), connected->end(), id) != connected->end();
+    };
     std::vector<Record> recs;
     if (Hr h = state_->db->list_records(&kMembershipType, false, recs); failed(h))
         return h;
@@ -922,6 +926,9 @@ Hr Group::members(std::u16string_view filter, bool present_only, std::vector<Mem
         m.valid_from = leaf.not_before;
         m.valid_to = leaf.not_after;
         m.roles = leaf.roles;
+        m.present = is_present(m.identity);
+        if (present_only && !m.present)
+            continue;
         // A member whose credentials were published twice (by its issuer and by itself) is
         // listed once, with the longest-lived GMC.
         auto same = std::find_if(out.begin(), out.end(), [&](const MemberInfo& x) { return x.identity == m.identity; });

@@ -32,11 +32,12 @@ namespace {
 constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3, kRecordExpired = 4;
 constexpr std::uint32_t kEventDirectConnection = 4, kEventNeighborConnection = 5,
                         kEventIncomingData = 6, kEventMemberChanged = 8, kEventConnectionFailed = 10;
-constexpr std::uint32_t kPeerConnected = 1, kPeerDisconnected = 2;
+constexpr std::uint32_t kPeerConnected = 1, kPeerDisconnected = 2, kPeerConnectionFailed = 3;
+constexpr std::uint32_t kConnectionFailed = 0x80630109u;  // PEER_E_CONNECTION_FAILED
 constexpr std::uint32_t kMemberConnected = 1, kMemberDisconnected = 2;
 // PEER_E_NO_MEMBERS_FOUND, PEER_E_NO_MEMBER_CONNECTIONS, PEER_E_UNABLE_TO_LISTEN (p2p.h).
-constexpr std::uint32_t kNoMembersFound = 0x80630504u, kNoMemberConnections = 0x80630505u,
-                        kUnableToListen = 0x80630506u;
+constexpr std::uint32_t kNoMembersFound = 0x80632094u, kNoMemberConnections = 0x80632095u,
+                        kUnableToListen = 0x80632096u;
 // Grouping's graph: Max Frame Size 16,348 ([MS-PPSEC] 3.1.4.1; fact sheet §2.1).
 constexpr std::size_t kGroupingMaxFrame = 16348;
 // The safety net for changes no event announces (Grouping's own records written by this process).
@@ -190,7 +191,7 @@ public:
         for (auto& l : f.get()) {
             if (!l.connected || (l.direct ? !direct : !neighbours))
                 continue;
-            out.push_back({l.id, l.direct, l.node_id, l.peer_id, graph::to_endpoint(l.remote)});
+            out.push_back({alias_of(l.id), l.direct, l.node_id, l.peer_id, graph::to_endpoint(l.remote)});
         }
         return out;
     }
@@ -203,31 +204,18 @@ public:
         return {ids.begin(), ids.end()};
     }
 
-    Hr open_direct(std::u16string_view identity, const tcp::endpoint& to, std::uint32_t timeout_ms,
-                   std::uint64_t& id) override
+    Hr open_direct(std::u16string_view identity, const tcp::endpoint& to, std::uint64_t& id) override
     {
         auto host = current();
         if (!host)
-            return hr::invalid_group;
-        const graph::Address want = graph::to_address(to);
-        auto waiter = std::make_shared<DirectWait>();
+            return hr::group_not_ready;
         {
             std::lock_guard lock(mutex_);
-            waiters_.push_back({want, std::u16string(identity), waiter});
+            id = next_alias_++;
+            pending_direct_.push_back({graph::to_address(to), std::u16string(identity), id});
         }
         host->connect(to, graph::ConnectionType::direct);
-        std::unique_lock lock(waiter->m);
-        waiter->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return waiter->done; });
-        bool ok = waiter->done && waiter->link != 0;
-        id = waiter->link;
-        lock.unlock();
-        {
-            std::lock_guard l2(mutex_);
-            waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
-                                          [&](const Waiter& w) { return w.wait == waiter; }),
-                           waiters_.end());
-        }
-        return ok ? hr::ok : hr::connection_failed;
+        return hr::ok;
     }
 
     Hr close_direct(std::uint64_t id) override
@@ -235,6 +223,7 @@ public:
         auto host = current();
         if (!host)
             return hr::connection_not_found;
+        id = link_of(id);
         if (!has_link(*host, id, true))
             return hr::connection_not_found;
         host->disconnect(id);
@@ -244,6 +233,7 @@ public:
     Hr send_data(std::uint64_t id, const p2p::Guid& type, p2p::Bytes data) override
     {
         auto host = current();
+        id = link_of(id);
         if (!host || !has_link(*host, id, std::nullopt))
             return hr::connection_not_found;
         host->send_data(id, type, std::move(data));
@@ -271,17 +261,43 @@ public:
     }
 
 private:
-    struct DirectWait {
-        std::mutex m;
-        std::condition_variable cv;
-        bool done = false;
-        std::uint64_t link = 0;
-    };
-    struct Waiter {
+    // A direct connection this node opened: its ID is handed out before the link exists (the
+    // API returns it at once), so it is an alias of the link's ID once connected.
+    struct PendingDirect {
         graph::Address to;
         std::u16string identity;
-        std::shared_ptr<DirectWait> wait;
+        std::uint64_t alias = 0;
     };
+
+    std::uint64_t link_of(std::uint64_t id)
+    {
+        std::lock_guard lock(mutex_);
+        auto it = alias_to_link_.find(id);
+        return it == alias_to_link_.end() ? id : it->second;
+    }
+    std::uint64_t alias_of(std::uint64_t link)
+    {
+        std::lock_guard lock(mutex_);
+        auto it = link_to_alias_.find(link);
+        return it == link_to_alias_.end() ? link : it->second;
+    }
+    // The first pending direct connection to e.remote takes the event's link (or its failure).
+    std::optional<std::uint64_t> claim_pending(const graph::Event& e, bool connected)
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = pending_direct_.begin(); it != pending_direct_.end(); ++it) {
+            if (!(it->to == e.remote))
+                continue;
+            std::uint64_t alias = it->alias;
+            pending_direct_.erase(it);
+            if (connected) {
+                alias_to_link_[alias] = e.link;
+                link_to_alias_[e.link] = alias;
+            }
+            return alias;
+        }
+        return std::nullopt;
+    }
 
     std::shared_ptr<graph::Host> current()
     {
@@ -434,21 +450,39 @@ private:
         case K::direct_connected:
         case K::direct_disconnected: {
             bool up = e.kind == K::direct_connected;
-            if (up)
-                wake_direct(e);
+            if (up && e.link)
+                claim_pending(e, true);
+            g.connection_id = alias_of(e.link);
             g.type = kEventDirectConnection;
             g.status = up ? kPeerConnected : kPeerDisconnected;
+            if (!up) {
+                std::lock_guard lock(mutex_);
+                if (auto it = link_to_alias_.find(e.link); it != link_to_alias_.end()) {
+                    alias_to_link_.erase(it->second);
+                    link_to_alias_.erase(it);
+                }
+            }
             group_->emit(g);
             return;
         }
         case K::incoming_data:
+            g.connection_id = alias_of(e.link);
             g.type = kEventIncomingData;
             g.data_type = e.type;
             g.data = e.data;
             group_->emit(g);
             return;
         case K::connection_failed:
-            wake_direct(e);
+            if (auto alias = claim_pending(e, false)) {
+                // [doc] PeerGroupOpenDirectConnection: a refused or failed connection is a
+                // DIRECT_CONNECTION event with PEER_CONNECTION_FAILED.
+                g.type = kEventDirectConnection;
+                g.status = kPeerConnectionFailed;
+                g.connection_id = *alias;
+                g.failure = kConnectionFailed;
+                group_->emit(g);
+                return;
+            }
             g.type = kEventConnectionFailed;
             g.failure = kNoMemberConnections;
             group_->emit(g);
@@ -475,27 +509,6 @@ private:
         });
     }
 
-    void wake_direct(const graph::Event& e)
-    {
-        std::vector<std::shared_ptr<DirectWait>> woken;
-        {
-            std::lock_guard lock(mutex_);
-            for (auto& w : waiters_)
-                if (w.to == e.remote)
-                    woken.push_back(w.wait);
-        }
-        for (auto& w : woken) {
-            {
-                std::lock_guard lock(w->m);
-                if (w->done)
-                    continue;
-                w->done = true;
-                w->link = e.kind == graph::Event::Kind::direct_connected ? e.link : 0;
-            }
-            w->cv.notify_all();
-        }
-    }
-
     std::shared_ptr<p2p::Group> group_;
     GroupStore store_;
     GroupGuard guard_;
@@ -504,7 +517,9 @@ private:
     std::shared_ptr<graph::Host> host_;
     std::shared_ptr<asio::steady_timer> rescan_;
     std::uint64_t listener_ = 0;
-    std::vector<Waiter> waiters_;
+    std::vector<PendingDirect> pending_direct_;
+    std::map<std::uint64_t, std::uint64_t> alias_to_link_, link_to_alias_;
+    std::uint64_t next_alias_ = std::uint64_t{1} << 48;  // above every link ID
 };
 
 std::mutex g_mutex;

@@ -140,6 +140,7 @@ protected:
     std::shared_ptr<Group> ga_, gb_;
     std::shared_ptr<GroupNetwork> na_, nb_;
     Events ea_, eb_;
+    boost::asio::io_context io_;
 };
 
 TEST_F(GroupNetworkTest, JoinedGroupIsNotReadyUntilItSynchronises)
@@ -152,7 +153,7 @@ TEST_F(GroupNetworkTest, JoinedGroupIsNotReadyUntilItSynchronises)
     // Nobody to connect to and never synchronised: CONNECTION_FAILED (PEER_E_NO_MEMBERS_FOUND).
     nb_ = GroupNetwork::of(gb_);
     EXPECT_EQ(nb_->connect({}), hr::ok);
-    EXPECT_TRUE(eb_.wait([](const GroupEvent& e) { return e.type == 10 && e.failure == 0x80630504u; }));
+    EXPECT_TRUE(eb_.wait([](const GroupEvent& e) { return e.type == 10 && e.failure == 0x80632094u; }));
 }
 
 TEST_F(GroupNetworkTest, RecordsFlowBothWaysAfterJoin)
@@ -206,10 +207,13 @@ TEST_F(GroupNetworkTest, DirectConnectionBothWays)
 {
     connect_both();
     std::uint64_t id = 0;
-    ASSERT_EQ(nb_->open_direct(alice_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), na_->port()), 10000, id),
-              hr::ok);
+    ASSERT_EQ(nb_->open_direct(alice_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), na_->port()), id), hr::ok);
     ASSERT_NE(id, 0u);
+    // The ID returned at once is the one of bob's DIRECT_CONNECTION event.
+    ASSERT_TRUE(eb_.wait([&](const GroupEvent& e) { return e.type == 4 && e.status == 1 && e.connection_id == id; }));
     ASSERT_TRUE(ea_.wait([](const GroupEvent& e) { return e.type == 4 && e.status == 1; }));
+    ASSERT_EQ(nb_->connections(false, true).size(), 1u);
+    EXPECT_EQ(nb_->connections(false, true)[0].id, id);
     auto direct = na_->connections(false, true);
     ASSERT_EQ(direct.size(), 1u);
     Guid type{{7}};
@@ -218,6 +222,13 @@ TEST_F(GroupNetworkTest, DirectConnectionBothWays)
     ASSERT_EQ(nb_->close_direct(id), hr::ok);
     ASSERT_TRUE(ea_.wait([](const GroupEvent& e) { return e.type == 4 && e.status == 2; }));
     EXPECT_EQ(nb_->close_direct(id), hr::connection_not_found);
+    // Nobody listens there: DIRECT_CONNECTION with PEER_CONNECTION_FAILED and the ID returned.
+    tcp::acceptor probe(io_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    auto closed_port = probe.local_endpoint().port();
+    probe.close();
+    std::uint64_t id2 = 0;
+    ASSERT_EQ(nb_->open_direct(alice_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), closed_port), id2), hr::ok);
+    ASSERT_TRUE(eb_.wait([&](const GroupEvent& e) { return e.type == 4 && e.status == 3 && e.connection_id == id2; }));
 }
 
 TEST_F(GroupNetworkTest, OfflinePeerIsSeenAndRemembered)

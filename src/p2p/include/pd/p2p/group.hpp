@@ -135,7 +135,10 @@ public:
     Hr export_database(const std::string& path);
     Hr import_database(const std::string& path);
 
-    Hr members(std::u16string_view identity_filter, bool present_only, std::vector<MemberInfo>& out);
+    // `connected`: identities connected to this node (the network layer's view). A member is
+    // present when connected, and this node itself while it is online.
+    Hr members(std::u16string_view identity_filter, bool present_only, std::vector<MemberInfo>& out,
+               const std::vector<std::u16string>* connected = nullptr);
 
     Hr create_invitation(std::u16string_view identity_xml, const Ticks* expiration,
                          const std::vector<Guid>& roles, std::u16string& xml);

@@ -77,10 +77,10 @@ public:
     virtual std::vector<ConnectionInfo> connections(bool neighbours, bool direct) = 0;
     // Identities with a connected link (PEER_MEMBER_PRESENT).
     virtual std::vector<std::u16string> connected_members() = 0;
-    // PeerGroupOpenDirectConnection: waits (at most `timeout_ms`) for the link to connect.
-    // hr::connection_failed if it does not; hr::graph_not_ready / not online: hr::invalid_group.
-    virtual Hr open_direct(std::u16string_view identity, const boost::asio::ip::tcp::endpoint& to,
-                           std::uint32_t timeout_ms, std::uint64_t& id) = 0;
+    // PeerGroupOpenDirectConnection: starts a direct connection and returns its ID at once; a
+    // DIRECT_CONNECTION event with that ID follows (status connected, or connection failed [doc]).
+    // hr::group_not_ready while offline.
+    virtual Hr open_direct(std::u16string_view identity, const boost::asio::ip::tcp::endpoint& to, std::uint64_t& id) = 0;
     virtual Hr close_direct(std::uint64_t id) = 0;
     // PeerGroupSendData on a connected link (neighbour or direct). hr::connection_not_found.
     virtual Hr send_data(std::uint64_t id, const p2p::Guid& type, p2p::Bytes data) = 0;
