@@ -1,0 +1,474 @@
+/* A peer-group member for the multi-host tests (issue 12): GroupChat's flow between machines with
+ * the public p2p.h API only, so that it would run the same against Windows' P2P.dll. Files in the
+ * shared work directory carry what a user would pass by hand (identity XML, invitation, names).
+ *
+ *   group_peer.exe identity OUT_XML OUT_NAME
+ *       a new identity; writes its PeerIdentityGetXML and its peer name
+ *   group_peer.exe create INVITEE_XML OUT_INVITATION OUT_GROUP OUT_NAME
+ *       a new identity and group "netchat"; a GMC invitation for the invitee; writes the
+ *       invitation, the group peer name and the creator's peer name
+ *   group_peer.exe serve GROUP NAME SECONDS
+ *       opens the group, PeerGroupConnect (listening), adds a record "from A"; answers every
+ *       INCOMING_DATA "hello A..." with "hello B..." on the same connection; exits 0 once it got a
+ *       record "from B" and answered data on a neighbour and on a direct connection, or at SECONDS
+ *       (failure); prints "serve: connected" when a neighbour connects
+ *   group_peer.exe join INVITATION NAME ADDRESS CREATOR_NAME SECONDS
+ *       PeerGroupJoin (the group is not ready: PEER_E_GROUP_NOT_READY), ConnectByAddress("[v6]:port"
+ *       or "v4:port"); then: NEIGHBOR_CONNECTION, status LISTENING|HAS_CONNECTIONS, the record
+ *       "from A" with its RECORD_CHANGED, the creator present in PeerGroupEnumMembers, a record
+ *       "from B", SendData on the neighbour connection and the answer, a direct connection
+ *       (PeerGroupOpenDirectConnection, DIRECT_CONNECTION with its ID), data both ways on it,
+ *       PeerGroupCloseDirectConnection; misuse: unknown connection IDs, NULL type
+ *   group_peer.exe watch GROUP NAME SECONDS
+ *       opens the group and PeerGroupConnect with no address (the remembered one); prints
+ *       "watch: connected" at NEIGHBOR_CONNECTION, then waits for the neighbour to vanish
+ *       (NEIGHBOR_CONNECTION disconnected and MEMBER_CHANGED disconnected) and prints how long after
+ *       it was told (the test kills the other side)
+ * The exit code is the number of failed checks (0 = pass). */
+#include "../conformance/p2p_grouptest.h"
+
+#include <ws2tcpip.h>
+
+static const GUID kChatType = {0x4d5a0b1c, 0x1111, 0x4c2b, {0x9d, 0x11, 0x6e, 0x3f, 0x20, 0x31, 0x7a, 0x01}};
+static const GUID kDataType = {0x4d5a0b1c, 0x2222, 0x4c2b, {0x9d, 0x11, 0x6e, 0x3f, 0x20, 0x31, 0x7a, 0x02}};
+
+static BOOL write_text(const char *path, PCWSTR text)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, text, -1, NULL, 0, NULL, NULL);
+    char *buf = malloc(n);
+    FILE *f = fopen(path, "wb");
+    BOOL done;
+    WideCharToMultiByte(CP_UTF8, 0, text, -1, buf, n, NULL, NULL);
+    done = f && fwrite(buf, 1, n - 1, f) == (size_t)(n - 1);
+    if (f)
+        fclose(f);
+    free(buf);
+    ok(done, "cannot write %s\n", path);
+    return done;
+}
+
+static WCHAR *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    WCHAR *w;
+    int wn_;
+    if (!f) {
+        ok(0, "cannot read %s\n", path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc(n + 1);
+    n = (long)fread(buf, 1, n, f);
+    buf[n] = 0;
+    fclose(f);
+    wn_ = MultiByteToWideChar(CP_UTF8, 0, buf, -1, NULL, 0);
+    w = malloc(wn_ * sizeof(WCHAR));
+    MultiByteToWideChar(CP_UTF8, 0, buf, -1, w, wn_);
+    free(buf);
+    return w;
+}
+
+static BOOL parse_address(const char *text, PEER_ADDRESS *out)
+{
+    SOCKADDR_STORAGE ss;
+    int len = sizeof(ss);
+    memset(out, 0, sizeof(*out));
+    out->dwSize = sizeof(*out);
+    if (WSAStringToAddressA((char *)text, AF_INET6, NULL, (SOCKADDR *)&ss, &len) == 0) {
+        out->sin6 = *(SOCKADDR_IN6 *)&ss;
+        return TRUE;
+    }
+    len = sizeof(ss);
+    if (WSAStringToAddressA((char *)text, AF_INET, NULL, (SOCKADDR *)&ss, &len) == 0) {
+        SOCKADDR_IN *v4 = (SOCKADDR_IN *)&ss;
+        out->sin6.sin6_family = AF_INET6;
+        out->sin6.sin6_port = v4->sin_port;
+        out->sin6.sin6_addr.s6_addr[10] = 0xff; /* IPv4-mapped */
+        out->sin6.sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&out->sin6.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+        return TRUE;
+    }
+    ok(0, "cannot parse address %s\n", text);
+    return FALSE;
+}
+
+/* ---- events ----------------------------------------------------------------------------------- */
+
+static HANDLE ev;
+static HPEEREVENT reg;
+
+static void register_events(HGROUP g)
+{
+    PEER_GROUP_EVENT_REGISTRATION r[7] = {
+        {PEER_GROUP_EVENT_STATUS_CHANGED, NULL},     {PEER_GROUP_EVENT_RECORD_CHANGED, (GUID *)&kChatType},
+        {PEER_GROUP_EVENT_NEIGHBOR_CONNECTION, NULL}, {PEER_GROUP_EVENT_DIRECT_CONNECTION, NULL},
+        {PEER_GROUP_EVENT_INCOMING_DATA, (GUID *)&kDataType}, {PEER_GROUP_EVENT_MEMBER_CHANGED, NULL},
+        {PEER_GROUP_EVENT_CONNECTION_FAILED, NULL}};
+    ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    ok_hr(PeerGroupRegisterEvent(g, ev, 7, r, &reg), S_OK, "PeerGroupRegisterEvent");
+}
+
+/* The next event (caller frees with PeerFreeData), waiting until `deadline` (GetTickCount64). */
+static PEER_GROUP_EVENT_DATA *next_event(ULONGLONG deadline)
+{
+    for (;;) {
+        PEER_GROUP_EVENT_DATA *d = NULL;
+        HRESULT hr = PeerGroupGetEventData(reg, &d);
+        ULONGLONG now;
+        if (hr == S_OK && d)
+            return d;
+        ok(hr == PEER_S_NO_EVENT_DATA, "PeerGroupGetEventData: %#lx\n", (unsigned long)hr);
+        now = GetTickCount64();
+        if (now >= deadline)
+            return NULL;
+        WaitForSingleObject(ev, (DWORD)(deadline - now));
+    }
+}
+
+static BOOL data_is(const PEER_DATA *d, const char *text)
+{
+    return d->cbData == strlen(text) && !memcmp(d->pbData, text, d->cbData);
+}
+
+static BOOL record_has(HGROUP g, const GUID *id, const char *text)
+{
+    PEER_RECORD *r = NULL;
+    BOOL yes;
+    if (FAILED(PeerGroupGetRecord(g, id, &r)))
+        return FALSE;
+    yes = data_is(&r->data, text);
+    PeerFreeData(r);
+    return yes;
+}
+
+static HRESULT add_text_record(HGROUP g, const char *text, GUID *id)
+{
+    PEER_RECORD r;
+    FILETIME now;
+    ULONGLONG t;
+    memset(&r, 0, sizeof(r));
+    r.dwSize = sizeof(r);
+    r.type = kChatType;
+    GetSystemTimeAsFileTime(&now);
+    PeerGroupUniversalTimeToPeerTime(g, &now, &now);
+    t = ((ULONGLONG)now.dwHighDateTime << 32 | now.dwLowDateTime) + 3600ull * TICKS_PER_SECOND;
+    r.ftExpiration.dwLowDateTime = (DWORD)t;
+    r.ftExpiration.dwHighDateTime = (DWORD)(t >> 32);
+    r.data.cbData = (ULONG)strlen(text);
+    r.data.pbData = (BYTE *)text;
+    return PeerGroupAddRecord(g, &r, id);
+}
+
+static HRESULT send_text(HGROUP g, ULONGLONG conn, const char *text)
+{
+    return PeerGroupSendData(g, conn, &kDataType, (ULONG)strlen(text), (PVOID)text);
+}
+
+/* ---- modes ------------------------------------------------------------------------------------ */
+
+static int mode_identity(const char *xml_path, const char *name_path)
+{
+    PWSTR me = new_identity(L"netpeer", L"Net peer"), xml = NULL;
+    if (!me)
+        return 1;
+    ok_hr(PeerIdentityGetXML(me, &xml), S_OK, "PeerIdentityGetXML");
+    if (xml)
+        write_text(xml_path, xml);
+    write_text(name_path, me);
+    return 0;
+}
+
+static int mode_create(const char *invitee_path, const char *inv_path, const char *group_path, const char *name_path)
+{
+    PWSTR me = new_identity(L"netchat", L"Creator"), invitation = NULL, gname;
+    WCHAR *invitee = read_text(invitee_path);
+    HGROUP g;
+    if (!me || !invitee)
+        return 1;
+    g = create_group(me, L"netchat", L"Net chat");
+    if (!g)
+        return 1;
+    ok_hr(PeerGroupCreateInvitation(g, invitee, NULL, 0, NULL, &invitation), S_OK, "PeerGroupCreateInvitation");
+    gname = group_name(g);
+    if (invitation && gname) {
+        write_text(inv_path, invitation);
+        write_text(group_path, gname);
+        write_text(name_path, me);
+    }
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    return 0;
+}
+
+static int mode_serve(const char *group_path, const char *name_path, int seconds)
+{
+    WCHAR *gname = read_text(group_path), *me = read_text(name_path);
+    HGROUP g = NULL;
+    GUID id;
+    DWORD status = 0;
+    BOOL got_record = FALSE, answered_neighbour = FALSE, answered_direct = FALSE;
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000;
+    PEER_GROUP_EVENT_DATA *d;
+    if (!gname || !me)
+        return 1;
+    ok_hr(PeerGroupOpen(me, gname, NULL, &g), S_OK, "PeerGroupOpen");
+    if (!g)
+        return 1;
+    register_events(g);
+    ok_hr(PeerGroupConnect(g), S_OK, "PeerGroupConnect");
+    ok_hr(PeerGroupGetStatus(g, &status), S_OK, "PeerGroupGetStatus");
+    ok(status & PEER_GROUP_STATUS_LISTENING, "status %#lx: not listening\n", status);
+    ok_hr(add_text_record(g, "from A", &id), S_OK, "PeerGroupAddRecord");
+    while (!(got_record && answered_neighbour && answered_direct) && (d = next_event(deadline)) != NULL) {
+        switch (d->eventType) {
+        case PEER_GROUP_EVENT_NEIGHBOR_CONNECTION:
+            if (d->connectionChangeData.status == PEER_CONNECTED) {
+                printf("serve: connected\n");
+                fflush(stdout);
+            }
+            break;
+        case PEER_GROUP_EVENT_RECORD_CHANGED:
+            if (d->recordChangeData.changeType == PEER_RECORD_ADDED &&
+                record_has(g, &d->recordChangeData.recordId, "from B"))
+                got_record = TRUE;
+            break;
+        case PEER_GROUP_EVENT_INCOMING_DATA:
+            ok(IsEqualGUID(&d->incomingData.type, &kDataType), "INCOMING_DATA of another type\n");
+            if (data_is(&d->incomingData.data, "hello A")) {
+                ok_hr(send_text(g, d->incomingData.ullConnectionId, "hello B"), S_OK, "SendData (neighbour)");
+                answered_neighbour = TRUE;
+            } else if (data_is(&d->incomingData.data, "hello A direct")) {
+                ok_hr(send_text(g, d->incomingData.ullConnectionId, "hello B direct"), S_OK, "SendData (direct)");
+                answered_direct = TRUE;
+            }
+            break;
+        default:
+            break;
+        }
+        PeerFreeData(d);
+    }
+    ok(got_record, "no record \"from B\" arrived\n");
+    ok(answered_neighbour && answered_direct, "data: neighbour %d, direct %d\n", answered_neighbour, answered_direct);
+    Sleep(1000); /* the answers leave before the group goes offline */
+    ok_hr(PeerGroupUnregisterEvent(reg), S_OK, "PeerGroupUnregisterEvent");
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    return 0;
+}
+
+/* Waits for an event of `type` accepted by `f`; other events are dropped. */
+typedef BOOL (*event_filter)(const PEER_GROUP_EVENT_DATA *d, const void *arg);
+static BOOL wait_event(PEER_GROUP_EVENT_TYPE type, event_filter f, const void *arg, ULONGLONG deadline)
+{
+    PEER_GROUP_EVENT_DATA *d;
+    while ((d = next_event(deadline)) != NULL) {
+        BOOL match = d->eventType == type && (!f || f(d, arg));
+        PeerFreeData(d);
+        if (match)
+            return TRUE;
+    }
+    return FALSE;
+}
+static BOOL is_connected(const PEER_GROUP_EVENT_DATA *d, const void *arg)
+{
+    return d->connectionChangeData.status == PEER_CONNECTED &&
+           (!arg || d->connectionChangeData.ullConnectionId == *(const ULONGLONG *)arg);
+}
+static BOOL is_disconnected(const PEER_GROUP_EVENT_DATA *d, const void *arg)
+{
+    (void)arg;
+    return d->connectionChangeData.status == PEER_DISCONNECTED;
+}
+static BOOL is_added(const PEER_GROUP_EVENT_DATA *d, const void *arg)
+{
+    (void)arg;
+    return d->recordChangeData.changeType == PEER_RECORD_ADDED;
+}
+static BOOL is_data(const PEER_GROUP_EVENT_DATA *d, const void *arg)
+{
+    return data_is(&d->incomingData.data, (const char *)arg);
+}
+static BOOL member_left(const PEER_GROUP_EVENT_DATA *d, const void *arg)
+{
+    (void)arg;
+    return d->memberChangeData.changeType == PEER_MEMBER_DISCONNECTED;
+}
+
+/* The one connection of `flags` (neighbour or direct), 0 if there is not exactly one. */
+static ULONGLONG only_connection(HGROUP g, DWORD flags, PCWSTR peer)
+{
+    HPEERENUM e = NULL;
+    PEER_CONNECTION_INFO **items = NULL;
+    ULONG n = 0;
+    ULONGLONG id = 0;
+    ok_hr(PeerGroupEnumConnections(g, flags, &e), S_OK, "PeerGroupEnumConnections(%#lx)", flags);
+    if (!e)
+        return 0;
+    PeerGetItemCount(e, &n);
+    if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&items)) && n == 1) {
+        ok(items[0]->dwSize == sizeof(PEER_CONNECTION_INFO), "PEER_CONNECTION_INFO.dwSize %lu\n", items[0]->dwSize);
+        ok(wcscmp(items[0]->pwzPeerId, peer) == 0, "connection to %s, expected %s\n", wn(items[0]->pwzPeerId), wn(peer));
+        ok(items[0]->address.sin6.sin6_family == AF_INET6, "address family %u\n", items[0]->address.sin6.sin6_family);
+        id = items[0]->ullConnectionId;
+    }
+    ok(n == 1, "%lu connections of kind %#lx, expected 1\n", n, flags);
+    if (items)
+        PeerFreeData(items);
+    PeerEndEnumeration(e);
+    return id;
+}
+
+static BOOL member_present(HGROUP g, PCWSTR who)
+{
+    HPEERENUM e = NULL;
+    PEER_MEMBER **items = NULL;
+    ULONG n = 0, i;
+    BOOL found = FALSE;
+    if (FAILED(PeerGroupEnumMembers(g, PEER_MEMBER_PRESENT, NULL, &e)))
+        return FALSE;
+    PeerGetItemCount(e, &n);
+    if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&items)))
+        for (i = 0; i < n; i++)
+            if (!wcscmp(items[i]->pwzIdentity, who) && (items[i]->dwFlags & PEER_MEMBER_PRESENT))
+                found = TRUE;
+    if (items)
+        PeerFreeData(items);
+    PeerEndEnumeration(e);
+    return found;
+}
+
+static int mode_join(const char *inv_path, const char *name_path, const char *address, const char *creator_path,
+                     int seconds)
+{
+    WCHAR *invitation = read_text(inv_path), *me = read_text(name_path), *creator = read_text(creator_path);
+    HGROUP g = NULL;
+    GUID id;
+    DWORD status = 0;
+    PEER_ADDRESS a;
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000, conn, direct = 0;
+    HRESULT hr;
+    if (!invitation || !me || !creator || !parse_address(address, &a))
+        return 1;
+    ok_hr(PeerGroupJoin(me, invitation, NULL, &g), S_OK, "PeerGroupJoin");
+    if (!g)
+        return 1;
+    ok_hr(PeerGroupJoin(me, invitation, NULL, &g), HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS), "PeerGroupJoin again");
+    ok_hr(add_text_record(g, "too early", &id), PEER_E_GROUP_NOT_READY, "PeerGroupAddRecord before the first sync");
+    ok_hr(PeerGroupGetStatus(g, &status), S_OK, "PeerGroupGetStatus");
+    ok(status == 0, "status %#lx before connecting\n", status);
+    ok_hr(PeerGroupConnectByAddress(g, 0, &a), E_INVALIDARG, "ConnectByAddress(0 addresses)");
+    ok_hr(PeerGroupConnectByAddress(g, 1, NULL), E_INVALIDARG, "ConnectByAddress(NULL)");
+    register_events(g);
+    ok_hr(PeerGroupConnectByAddress(g, 1, &a), S_OK, "PeerGroupConnectByAddress(%s)", address);
+    ok(wait_event(PEER_GROUP_EVENT_NEIGHBOR_CONNECTION, is_connected, NULL, deadline), "no NEIGHBOR_CONNECTION\n");
+    ok(wait_event(PEER_GROUP_EVENT_RECORD_CHANGED, is_added, NULL, deadline), "no RECORD_CHANGED from the creator\n");
+    /* The group became ready with the synchronisation: the creator's record is here. */
+    {
+        HPEERENUM e = NULL;
+        PEER_RECORD **recs = NULL;
+        ULONG n = 0, i;
+        BOOL found = FALSE;
+        ok_hr(PeerGroupEnumRecords(g, &kChatType, &e), S_OK, "PeerGroupEnumRecords");
+        if (e) {
+            PeerGetItemCount(e, &n);
+            if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&recs)))
+                for (i = 0; i < n; i++)
+                    if (data_is(&recs[i]->data, "from A") && !wcscmp(recs[i]->pwzCreatorId, creator))
+                        found = TRUE;
+            if (recs)
+                PeerFreeData(recs);
+            PeerEndEnumeration(e);
+        }
+        ok(found, "the creator's record is not in the joined group\n");
+    }
+    ok_hr(PeerGroupGetStatus(g, &status), S_OK, "PeerGroupGetStatus");
+    ok(status == (PEER_GROUP_STATUS_LISTENING | PEER_GROUP_STATUS_HAS_CONNECTIONS), "status %#lx\n", status);
+    ok(member_present(g, creator), "the creator is not PEER_MEMBER_PRESENT\n");
+    ok(member_present(g, me), "this member is not PEER_MEMBER_PRESENT\n");
+    ok_hr(add_text_record(g, "from B", &id), S_OK, "PeerGroupAddRecord after the sync");
+
+    conn = only_connection(g, PEER_CONNECTION_NEIGHBOR, creator);
+    ok_hr(send_text(g, conn, "hello A"), S_OK, "PeerGroupSendData (neighbour)");
+    ok(wait_event(PEER_GROUP_EVENT_INCOMING_DATA, is_data, "hello B", deadline), "no answer on the neighbour connection\n");
+    ok_hr(PeerGroupSendData(g, conn, NULL, 1, "x"), E_INVALIDARG, "SendData(NULL type)");
+    ok_hr(send_text(g, 0x7777777777ull, "x"), PEER_E_CONNECTION_NOT_FOUND, "SendData(unknown connection)");
+
+    hr = PeerGroupOpenDirectConnection(g, creator, &a, &direct);
+    ok_hr(hr, S_OK, "PeerGroupOpenDirectConnection");
+    ok(wait_event(PEER_GROUP_EVENT_DIRECT_CONNECTION, is_connected, &direct, deadline),
+       "no DIRECT_CONNECTION with the ID returned\n");
+    ok(only_connection(g, PEER_CONNECTION_DIRECT, creator) == direct, "EnumConnections(DIRECT) lists another ID\n");
+    ok_hr(send_text(g, direct, "hello A direct"), S_OK, "PeerGroupSendData (direct)");
+    ok(wait_event(PEER_GROUP_EVENT_INCOMING_DATA, is_data, "hello B direct", deadline), "no answer on the direct connection\n");
+    ok_hr(PeerGroupCloseDirectConnection(g, direct), S_OK, "PeerGroupCloseDirectConnection");
+    ok(wait_event(PEER_GROUP_EVENT_DIRECT_CONNECTION, is_disconnected, NULL, deadline), "no DIRECT_CONNECTION disconnected\n");
+    ok_hr(PeerGroupCloseDirectConnection(g, direct), PEER_E_CONNECTION_NOT_FOUND, "CloseDirectConnection again");
+    ok_hr(PeerGroupCloseDirectConnection(g, conn), PEER_E_CONNECTION_NOT_FOUND, "CloseDirectConnection(neighbour)");
+
+    Sleep(1000); /* the record reaches the creator before this member goes offline */
+    ok_hr(PeerGroupUnregisterEvent(reg), S_OK, "PeerGroupUnregisterEvent");
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    ok_hr(PeerGroupSendData(g, conn, &kDataType, 1, "x"), PEER_E_INVALID_GROUP, "SendData(closed group)");
+    ok_hr(PeerGroupSendData((HGROUP)JUNK_HANDLE, conn, &kDataType, 1, "x"), PEER_E_INVALID_GROUP, "SendData(junk handle)");
+    ok_hr(PeerGroupConnect((HGROUP)JUNK_HANDLE), PEER_E_INVALID_GROUP, "PeerGroupConnect(junk handle)");
+    ok_hr(PeerGroupCloseDirectConnection(g, direct), PEER_E_INVALID_GROUP, "CloseDirectConnection(closed group)");
+    return 0;
+}
+
+static int mode_watch(const char *group_path, const char *name_path, int seconds)
+{
+    WCHAR *gname = read_text(group_path), *me = read_text(name_path);
+    HGROUP g = NULL;
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000, t0;
+    BOOL neighbour_gone = FALSE, member_gone = FALSE;
+    PEER_GROUP_EVENT_DATA *d;
+    if (!gname || !me)
+        return 1;
+    ok_hr(PeerGroupOpen(me, gname, NULL, &g), S_OK, "PeerGroupOpen");
+    if (!g)
+        return 1;
+    register_events(g);
+    ok_hr(PeerGroupConnect(g), S_OK, "PeerGroupConnect (remembered address)");
+    ok(wait_event(PEER_GROUP_EVENT_NEIGHBOR_CONNECTION, is_connected, NULL, deadline), "no NEIGHBOR_CONNECTION\n");
+    printf("watch: connected\n");
+    fflush(stdout);
+    t0 = GetTickCount64();
+    while (!(neighbour_gone && member_gone) && (d = next_event(deadline)) != NULL) {
+        if (d->eventType == PEER_GROUP_EVENT_NEIGHBOR_CONNECTION && is_disconnected(d, NULL))
+            neighbour_gone = TRUE;
+        if (d->eventType == PEER_GROUP_EVENT_MEMBER_CHANGED && member_left(d, NULL))
+            member_gone = TRUE;
+        PeerFreeData(d);
+    }
+    ok(neighbour_gone && member_gone, "the vanished neighbour was not reported (neighbour %d, member %d)\n",
+       neighbour_gone, member_gone);
+    printf("watch: neighbour gone after %llu ms\n", GetTickCount64() - t0);
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    WSADATA wsa;
+    int rc = 1;
+    WSAStartup(MAKEWORD(2, 2), &wsa);
+    if (!group_startup())
+        return 1;
+    if (argc == 4 && !strcmp(argv[1], "identity"))
+        rc = mode_identity(argv[2], argv[3]);
+    else if (argc == 6 && !strcmp(argv[1], "create"))
+        rc = mode_create(argv[2], argv[3], argv[4], argv[5]);
+    else if (argc == 5 && !strcmp(argv[1], "serve"))
+        rc = mode_serve(argv[2], argv[3], atoi(argv[4]));
+    else if (argc == 7 && !strcmp(argv[1], "join"))
+        rc = mode_join(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
+    else if (argc == 5 && !strcmp(argv[1], "watch"))
+        rc = mode_watch(argv[2], argv[3], atoi(argv[4]));
+    else
+        ok(0, "usage: see the comment at the top of group_peer.c\n");
+    (void)rc;
+    group_shutdown();
+    return wt_summary("group_peer");
+}
