@@ -4,9 +4,9 @@
  *
  *   group_peer.exe identity OUT_XML OUT_NAME
  *       a new identity; writes its PeerIdentityGetXML and its peer name
- *   group_peer.exe create INVITEE_XML OUT_INVITATION OUT_GROUP OUT_NAME
- *       a new identity and group "netchat"; a GMC invitation for the invitee; writes the
- *       invitation, the group peer name and the creator's peer name
+ *   group_peer.exe create OUT_GROUP OUT_NAME INVITEE_XML OUT_INVITATION [INVITEE_XML OUT_INVITATION...]
+ *       a new identity and group "netchat"; a GMC invitation for each invitee; writes the
+ *       invitations, the group peer name and the creator's peer name
  *   group_peer.exe serve GROUP NAME SECONDS
  *       opens the group, PeerGroupConnect (listening), adds a record "from A"; answers every
  *       INCOMING_DATA "hello A..." with "hello B..." on the same connection; exits 0 once it got a
@@ -19,6 +19,10 @@
  *       "from B", SendData on the neighbour connection and the answer, a direct connection
  *       (PeerGroupOpenDirectConnection, DIRECT_CONNECTION with its ID), data both ways on it,
  *       PeerGroupCloseDirectConnection; misuse: unknown connection IDs, NULL type
+ *   group_peer.exe member INVITATION|- GROUP NAME ADDRESS|- TEXT COUNT DONE_FILE SECONDS
+ *       joins (INVITATION) or opens (-) the group, connects (to ADDRESS, or the remembered
+ *       addresses with -), adds a record TEXT ("chain ..."), prints "member: converged" once the
+ *       group holds COUNT records whose text starts with "chain", and stays online (relaying for others) until DONE_FILE exists
  *   group_peer.exe watch GROUP NAME SECONDS
  *       opens the group and PeerGroupConnect with no address (the remembered one); prints
  *       "watch: connected" at NEIGHBOR_CONNECTION, then waits for the neighbour to vanish
@@ -182,20 +186,28 @@ static int mode_identity(const char *xml_path, const char *name_path)
     return 0;
 }
 
-static int mode_create(const char *invitee_path, const char *inv_path, const char *group_path, const char *name_path)
+static int mode_create(const char *group_path, const char *name_path, int n, char **pairs)
 {
-    PWSTR me = new_identity(L"netchat", L"Creator"), invitation = NULL, gname;
-    WCHAR *invitee = read_text(invitee_path);
+    PWSTR me = new_identity(L"netchat", L"Creator"), gname;
     HGROUP g;
-    if (!me || !invitee)
+    int i;
+    if (!me)
         return 1;
     g = create_group(me, L"netchat", L"Net chat");
     if (!g)
         return 1;
-    ok_hr(PeerGroupCreateInvitation(g, invitee, NULL, 0, NULL, &invitation), S_OK, "PeerGroupCreateInvitation");
+    for (i = 0; i + 1 < n; i += 2) {
+        WCHAR *invitee = read_text(pairs[i]);
+        PWSTR invitation = NULL;
+        if (!invitee)
+            continue;
+        ok_hr(PeerGroupCreateInvitation(g, invitee, NULL, 0, NULL, &invitation), S_OK, "PeerGroupCreateInvitation");
+        if (invitation)
+            write_text(pairs[i + 1], invitation);
+        free(invitee);
+    }
     gname = group_name(g);
-    if (invitation && gname) {
-        write_text(inv_path, invitation);
+    if (gname) {
         write_text(group_path, gname);
         write_text(name_path, me);
     }
@@ -417,6 +429,81 @@ static int mode_join(const char *inv_path, const char *name_path, const char *ad
     return 0;
 }
 
+/* Chat records whose text starts with "chain" (the member mode's records). */
+static ULONG chat_records(HGROUP g)
+{
+    HPEERENUM e = NULL;
+    PEER_RECORD **recs = NULL;
+    ULONG n = 0, i, chain = 0;
+    if (FAILED(PeerGroupEnumRecords(g, &kChatType, &e)))
+        return 0;
+    PeerGetItemCount(e, &n);
+    if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&recs)))
+        for (i = 0; i < n; i++)
+            if (recs[i]->data.cbData >= 5 && !memcmp(recs[i]->data.pbData, "chain", 5))
+                chain++;
+    if (recs)
+        PeerFreeData(recs);
+    PeerEndEnumeration(e);
+    return chain;
+}
+
+static int mode_member(const char *inv_path, const char *group_path, const char *name_path, const char *address,
+                       const char *text, ULONG count, const char *done_path, int seconds)
+{
+    WCHAR *me = read_text(name_path);
+    HGROUP g = NULL;
+    GUID id;
+    PEER_ADDRESS a;
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000;
+    BOOL added = FALSE, converged = FALSE;
+    if (!me)
+        return 1;
+    if (strcmp(inv_path, "-")) {
+        WCHAR *invitation = read_text(inv_path);
+        if (!invitation)
+            return 1;
+        ok_hr(PeerGroupJoin(me, invitation, NULL, &g), S_OK, "PeerGroupJoin");
+    } else {
+        WCHAR *gname = read_text(group_path);
+        if (!gname)
+            return 1;
+        ok_hr(PeerGroupOpen(me, gname, NULL, &g), S_OK, "PeerGroupOpen");
+    }
+    if (!g)
+        return 1;
+    register_events(g);
+    if (strcmp(address, "-")) {
+        if (!parse_address(address, &a))
+            return 1;
+        ok_hr(PeerGroupConnectByAddress(g, 1, &a), S_OK, "PeerGroupConnectByAddress(%s)", address);
+    } else {
+        ok_hr(PeerGroupConnect(g), S_OK, "PeerGroupConnect");
+    }
+    while (GetTickCount64() < deadline) {
+        PEER_GROUP_EVENT_DATA *d = next_event(GetTickCount64() + 200);
+        if (d)
+            PeerFreeData(d);
+        if (!added && SUCCEEDED(add_text_record(g, text, &id))) { /* GROUP_NOT_READY until synchronised */
+            added = TRUE;
+            printf("member: ready\n");
+            fflush(stdout);
+        }
+        if (added && !converged && chat_records(g) >= count) {
+            converged = TRUE;
+            printf("member: converged (%lu records)\n", chat_records(g));
+            fflush(stdout);
+        }
+        if (converged && GetFileAttributesA(done_path) != INVALID_FILE_ATTRIBUTES)
+            break;
+    }
+    ok(added, "the record was never added (the group never became ready)\n");
+    ok(converged, "%lu chat records, expected %lu\n", chat_records(g), count);
+    ok_hr(PeerGroupUnregisterEvent(reg), S_OK, "PeerGroupUnregisterEvent");
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    return 0;
+}
+
 static int mode_watch(const char *group_path, const char *name_path, int seconds)
 {
     WCHAR *gname = read_text(group_path), *me = read_text(name_path);
@@ -458,8 +545,10 @@ int main(int argc, char **argv)
         return 1;
     if (argc == 4 && !strcmp(argv[1], "identity"))
         rc = mode_identity(argv[2], argv[3]);
-    else if (argc == 6 && !strcmp(argv[1], "create"))
-        rc = mode_create(argv[2], argv[3], argv[4], argv[5]);
+    else if (argc >= 6 && !(argc % 2) && !strcmp(argv[1], "create"))
+        rc = mode_create(argv[2], argv[3], argc - 4, argv + 4);
+    else if (argc == 10 && !strcmp(argv[1], "member"))
+        rc = mode_member(argv[2], argv[3], argv[4], argv[5], argv[6], (ULONG)atoi(argv[7]), argv[8], atoi(argv[9]));
     else if (argc == 5 && !strcmp(argv[1], "serve"))
         rc = mode_serve(argv[2], argv[3], atoi(argv[4]));
     else if (argc == 7 && !strcmp(argv[1], "join"))

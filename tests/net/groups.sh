@@ -8,6 +8,8 @@
 #      exchanges data with A on the neighbour connection and on a direct connection.
 #   3  B reconnects without an address (the one remembered from 2) and A is killed with SIGKILL: B
 #      reports NEIGHBOR_CONNECTION disconnected and MEMBER_CHANGED disconnected.
+#   4  A and four more members in a chain (C joins through A over IPv4, D through C over IPv6, E
+#      through D, F through E): each adds a record and every member ends with all five.
 #
 #   groups.sh GROUP_PEER_EXE
 set -euo pipefail
@@ -35,12 +37,20 @@ gp() { # gp HOST ARGS...: group_peer.exe on HOST (foreground), output to logs/gp
 
 net_host A 10.77.0.1/24 fd77::1/64
 net_host B 10.77.0.2/24 fd77::2/64
-wine_host A
-wine_host B
+net_host C 10.77.0.3/24 fd77::3/64
+net_host D 10.77.0.4/24 fd77::4/64
+net_host E 10.77.0.5/24 fd77::5/64
+net_host F 10.77.0.6/24 fd77::6/64
+for h in A B C D E F; do wine_host "$h"; done
 
-# ---- 1: identity, group, invitation; A online ------------------------------------------------------
+# ---- 1: identities, group, invitations; A online ------------------------------------------------------
 gp B identity "$(w bob.xml)" "$(w bob.name)" || fail "1: identity on B"
-gp A create "$(w bob.xml)" "$(w invitation.xml)" "$(w group.name)" "$(w alice.name)" || fail "1: create on A"
+for h in C D E F; do
+  gp "$h" identity "$(w "$h.xml")" "$(w "$h.name")" || fail "1: identity on $h"
+done
+gp A create "$(w group.name)" "$(w alice.name)" "$(w bob.xml)" "$(w invitation.xml)" \
+  "$(w C.xml)" "$(w C.inv)" "$(w D.xml)" "$(w D.inv)" "$(w E.xml)" "$(w E.inv)" "$(w F.xml)" "$(w F.inv)" \
+  || fail "1: create on A"
 serve() { # serve LOGNAME: A's member in the background until B is done (bounded)
   wine_bg A "gp-A-$1.log" "$exe" serve "$(w group.name)" "$(w alice.name)" 60
   serve_pid=$NET_BG_PID
@@ -64,3 +74,27 @@ kill -KILL "$serve_pid" 2>/dev/null || true
 net_wait_pid "$watch_pid" 80 || fail "3: B did not report the killed neighbour"
 grep -E "neighbour gone after" "$work/logs/gp-B-watch.log"
 echo "groups: 3 a member killed with SIGKILL is reported (NEIGHBOR_CONNECTION and MEMBER_CHANGED): ok"
+
+# ---- 4: a chain of members converges ---------------------------------------------------------------
+# A is back online; C joins through A over IPv4, D through C over IPv6, E through D (IPv4), F
+# through E (IPv6): records reach every member only by flooding and synchronisation along the chain.
+rm -f "$work/done"
+wine_bg A "gp-A-member.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - "chain A" 5 "$(w done)" 120
+pids_chain=("$NET_BG_PID")
+sleep 2
+prev_v4=10.77.0.1 prev_v6=fd77::1 n=0
+for h in C D E F; do
+  if ((n % 2 == 0)); then addr="$prev_v4:3587"; else addr="[$prev_v6]:3587"; fi
+  wine_bg "$h" "gp-$h-member.log" "$exe" member "$(w "$h.inv")" "$(w group.name)" "$(w "$h.name")" "$addr" "chain $h" 5 \
+    "$(w done)" 120
+  pids_chain+=("$NET_BG_PID")
+  # The next member joins through this one: it must hold the group (synchronised) first.
+  net_wait_log "gp-$h-member.log" "member: ready" 60 || fail "4: $h did not join through $addr"
+  prev_v4=$(net_addr "$h") prev_v6=$(net_addr "$h" 6) n=$((n + 1))
+done
+for h in A C D E F; do
+  net_wait_log "gp-$h-member.log" "member: converged" 60 || fail "4: $h did not converge"
+done
+touch "$work/done"
+for p in "${pids_chain[@]}"; do net_wait_pid "$p" 30 || fail "4: a chain member failed"; done
+echo "groups: 4 a chain of five members (IPv4 and IPv6 links) converges: every member holds every record: ok"
