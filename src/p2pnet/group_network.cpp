@@ -435,7 +435,7 @@ private:
         case K::neighbour_disconnected: {
             bool up = e.kind == K::neighbour_connected;
             if (up)
-                group_->remember_address(endpoint_string(graph::to_endpoint(e.remote)));
+                remember_listen_addresses(e.link);
             g.type = kEventNeighborConnection;
             g.status = up ? kPeerConnected : kPeerDisconnected;
             group_->emit(g);
@@ -496,6 +496,27 @@ private:
         case K::authenticate:
             return;
         }
+    }
+
+    // The addresses a neighbour listens on (its CONNECT, 2.2.2.2): PeerGroupConnect tries them
+    // later. Not the link's remote address: an accepted link comes from an ephemeral port.
+    void remember_listen_addresses(graph::LinkId link)
+    {
+        auto host = current();
+        if (!host)
+            return;
+        host->run([this, link](graph::Node& n) {
+            for (const auto& l : n.links()) {
+                if (l.id != link)
+                    continue;
+                std::vector<graph::Address> addrs = l.listen_addresses;
+                if (l.initiator)
+                    addrs.insert(addrs.begin(), l.remote);  // the address that worked
+                // Oldest first: remember_address puts the newest at the front.
+                for (auto it = addrs.rbegin(); it != addrs.rend(); ++it)
+                    group_->remember_address(endpoint_string(graph::to_endpoint(*it)));
+            }
+        });
     }
 
     void update_status()

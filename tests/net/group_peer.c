@@ -19,10 +19,12 @@
  *       "from B", SendData on the neighbour connection and the answer, a direct connection
  *       (PeerGroupOpenDirectConnection, DIRECT_CONNECTION with its ID), data both ways on it,
  *       PeerGroupCloseDirectConnection; misuse: unknown connection IDs, NULL type
- *   group_peer.exe member INVITATION|- GROUP NAME ADDRESS|- TEXT COUNT DONE_FILE SECONDS
+ *   group_peer.exe member INVITATION|- GROUP NAME ADDRESS|- TEXT COUNT GO_FILE|- DONE_FILE SECONDS
  *       joins (INVITATION) or opens (-) the group, connects (to ADDRESS, or the remembered
- *       addresses with -), adds a record TEXT ("chain ..."), prints "member: converged" once the
- *       group holds COUNT records whose text starts with "chain", and stays online (relaying for others) until DONE_FILE exists
+ *       addresses with -); prints "member: ready" once synchronised, adds a record TEXT once
+ *       GO_FILE exists (at once with -), prints "member: converged" once the group holds COUNT
+ *       records whose text starts with TEXT's first word, and stays online (relaying for others)
+ *       until DONE_FILE exists; prints "member: neighbour connected|lost" at NEIGHBOR_CONNECTION
  *   group_peer.exe watch GROUP NAME SECONDS
  *       opens the group and PeerGroupConnect with no address (the remembered one); prints
  *       "watch: connected" at NEIGHBOR_CONNECTION, then waits for the neighbour to vanish
@@ -429,36 +431,43 @@ static int mode_join(const char *inv_path, const char *name_path, const char *ad
     return 0;
 }
 
-/* Chat records whose text starts with "chain" (the member mode's records). */
-static ULONG chat_records(HGROUP g)
+/* Chat records whose text starts with `prefix`. */
+static ULONG chat_records(HGROUP g, const char *prefix)
 {
     HPEERENUM e = NULL;
     PEER_RECORD **recs = NULL;
-    ULONG n = 0, i, chain = 0;
+    ULONG n = 0, i, found = 0;
+    size_t len = strlen(prefix);
     if (FAILED(PeerGroupEnumRecords(g, &kChatType, &e)))
         return 0;
     PeerGetItemCount(e, &n);
     if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&recs)))
         for (i = 0; i < n; i++)
-            if (recs[i]->data.cbData >= 5 && !memcmp(recs[i]->data.pbData, "chain", 5))
-                chain++;
+            if (recs[i]->data.cbData >= len && !memcmp(recs[i]->data.pbData, prefix, len))
+                found++;
     if (recs)
         PeerFreeData(recs);
     PeerEndEnumeration(e);
-    return chain;
+    return found;
 }
 
+static BOOL file_exists(const char *path) { return GetFileAttributesA(path) != INVALID_FILE_ATTRIBUTES; }
+
 static int mode_member(const char *inv_path, const char *group_path, const char *name_path, const char *address,
-                       const char *text, ULONG count, const char *done_path, int seconds)
+                       const char *text, ULONG count, const char *go_path, const char *done_path, int seconds)
 {
     WCHAR *me = read_text(name_path);
     HGROUP g = NULL;
     GUID id;
     PEER_ADDRESS a;
     ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000;
-    BOOL added = FALSE, converged = FALSE;
-    if (!me)
+    BOOL ready = FALSE, added = FALSE, converged = FALSE;
+    char prefix[64];
+    size_t plen = strcspn(text, " ");
+    if (!me || plen >= sizeof(prefix))
         return 1;
+    memcpy(prefix, text, plen);
+    prefix[plen] = 0;
     if (strcmp(inv_path, "-")) {
         WCHAR *invitation = read_text(inv_path);
         if (!invitation)
@@ -482,23 +491,42 @@ static int mode_member(const char *inv_path, const char *group_path, const char 
     }
     while (GetTickCount64() < deadline) {
         PEER_GROUP_EVENT_DATA *d = next_event(GetTickCount64() + 200);
-        if (d)
+        if (d) {
+            if (d->eventType == PEER_GROUP_EVENT_NEIGHBOR_CONNECTION) {
+                printf("member: neighbour %s\n", d->connectionChangeData.status == PEER_CONNECTED ? "connected" : "lost");
+                fflush(stdout);
+            }
             PeerFreeData(d);
-        if (!added && SUCCEEDED(add_text_record(g, text, &id))) { /* GROUP_NOT_READY until synchronised */
+        }
+        /* Synchronised once a record can be added (PEER_E_GROUP_NOT_READY before). */
+        if (!ready) {
+            PEER_RECORD *none = NULL;
+            GUID zero = {0};
+            HRESULT hr = PeerGroupGetRecord(g, &zero, &none);
+            if (hr != PEER_E_GROUP_NOT_READY) {
+                ready = TRUE;
+                printf("member: ready\n");
+                fflush(stdout);
+            }
+            if (none)
+                PeerFreeData(none);
+        }
+        if (ready && !added && (!strcmp(go_path, "-") || file_exists(go_path))) {
+            ok_hr(add_text_record(g, text, &id), S_OK, "PeerGroupAddRecord(%s)", text);
             added = TRUE;
-            printf("member: ready\n");
+            printf("member: added\n");
             fflush(stdout);
         }
-        if (added && !converged && chat_records(g) >= count) {
+        if (added && !converged && chat_records(g, prefix) >= count) {
             converged = TRUE;
-            printf("member: converged (%lu records)\n", chat_records(g));
+            printf("member: converged (%lu records)\n", chat_records(g, prefix));
             fflush(stdout);
         }
-        if (converged && GetFileAttributesA(done_path) != INVALID_FILE_ATTRIBUTES)
+        if (converged && file_exists(done_path))
             break;
     }
     ok(added, "the record was never added (the group never became ready)\n");
-    ok(converged, "%lu chat records, expected %lu\n", chat_records(g), count);
+    ok(converged, "%lu %s records, expected %lu\n", chat_records(g, prefix), prefix, count);
     ok_hr(PeerGroupUnregisterEvent(reg), S_OK, "PeerGroupUnregisterEvent");
     ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
     return 0;
@@ -547,8 +575,9 @@ int main(int argc, char **argv)
         rc = mode_identity(argv[2], argv[3]);
     else if (argc >= 6 && !(argc % 2) && !strcmp(argv[1], "create"))
         rc = mode_create(argv[2], argv[3], argc - 4, argv + 4);
-    else if (argc == 10 && !strcmp(argv[1], "member"))
-        rc = mode_member(argv[2], argv[3], argv[4], argv[5], argv[6], (ULONG)atoi(argv[7]), argv[8], atoi(argv[9]));
+    else if (argc == 11 && !strcmp(argv[1], "member"))
+        rc = mode_member(argv[2], argv[3], argv[4], argv[5], argv[6], (ULONG)atoi(argv[7]), argv[8], argv[9],
+                         atoi(argv[10]));
     else if (argc == 5 && !strcmp(argv[1], "serve"))
         rc = mode_serve(argv[2], argv[3], atoi(argv[4]));
     else if (argc == 7 && !strcmp(argv[1], "join"))

@@ -10,6 +10,8 @@
 #      reports NEIGHBOR_CONNECTION disconnected and MEMBER_CHANGED disconnected.
 #   4  A and four more members in a chain (C joins through A over IPv4, D through C over IPv6, E
 #      through D, F through E): each adds a record and every member ends with all five.
+#   5  B's link is cut (switch port down), A and B each add a record, both report the lost
+#      neighbour (dead-link timers), the link is healed: they reconnect and both hold both records.
 #
 #   groups.sh GROUP_PEER_EXE
 set -euo pipefail
@@ -79,14 +81,14 @@ echo "groups: 3 a member killed with SIGKILL is reported (NEIGHBOR_CONNECTION an
 # A is back online; C joins through A over IPv4, D through C over IPv6, E through D (IPv4), F
 # through E (IPv6): records reach every member only by flooding and synchronisation along the chain.
 rm -f "$work/done"
-wine_bg A "gp-A-member.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - "chain A" 5 "$(w done)" 120
+wine_bg A "gp-A-member.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - "chain A" 5 - "$(w done)" 120
 pids_chain=("$NET_BG_PID")
 sleep 2
 prev_v4=10.77.0.1 prev_v6=fd77::1 n=0
 for h in C D E F; do
   if ((n % 2 == 0)); then addr="$prev_v4:3587"; else addr="[$prev_v6]:3587"; fi
   wine_bg "$h" "gp-$h-member.log" "$exe" member "$(w "$h.inv")" "$(w group.name)" "$(w "$h.name")" "$addr" "chain $h" 5 \
-    "$(w done)" 120
+    - "$(w done)" 120
   pids_chain+=("$NET_BG_PID")
   # The next member joins through this one: it must hold the group (synchronised) first.
   net_wait_log "gp-$h-member.log" "member: ready" 60 || fail "4: $h did not join through $addr"
@@ -98,3 +100,30 @@ done
 touch "$work/done"
 for p in "${pids_chain[@]}"; do net_wait_pid "$p" 30 || fail "4: a chain member failed"; done
 echo "groups: 4 a chain of five members (IPv4 and IPv6 links) converges: every member holds every record: ok"
+
+# ---- 5: a cut link, records on both sides, the link healed: both sides merge -----------------------
+# A and B online (B reconnects to its remembered address); B's cable is pulled (its switch port goes
+# down: no TCP error, only silence); each adds a record; the graph's timers report the lost
+# neighbour; the cable comes back; connection maintenance reconnects and synchronisation merges.
+rm -f "$work/go" "$work/done"
+wine_bg A "gp-A-part.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - "part A" 2 "$(w go)" "$(w done)" 200
+pa=$NET_BG_PID
+sleep 2
+wine_bg B "gp-B-part.log" "$exe" member - "$(w group.name)" "$(w bob.name)" - "part B" 2 "$(w go)" "$(w done)" 200
+pb=$NET_BG_PID
+net_wait_log "gp-B-part.log" "member: neighbour connected" 60 || fail "5: B did not reconnect"
+ip -n "$NET_SWITCH" link set vB down
+t_cut=$(date +%s)
+touch "$work/go"
+net_wait_log "gp-A-part.log" "member: neighbour lost" 90 || fail "5: A did not notice the cut link"
+net_wait_log "gp-B-part.log" "member: neighbour lost" 90 || fail "5: B did not notice the cut link"
+echo "groups: 5 the cut link was noticed after $(($(date +%s) - t_cut)) s"
+ip -n "$NET_SWITCH" link set vB up
+t_heal=$(date +%s)
+net_wait_log "gp-A-part.log" "member: converged" 120 || fail "5: A did not get B's record after the heal"
+net_wait_log "gp-B-part.log" "member: converged" 120 || fail "5: B did not get A's record after the heal"
+echo "groups: 5 records added on both sides of a cut merged $(($(date +%s) - t_heal)) s after the heal"
+touch "$work/done"
+net_wait_pid "$pa" 30 || fail "5: A's member failed"
+net_wait_pid "$pb" 30 || fail "5: B's member failed"
+echo "groups: 5 cut link, then healed: both sides hold both records: ok"
