@@ -25,6 +25,11 @@
  *       GO_FILE exists (at once with -), prints "member: converged" once the group holds COUNT
  *       records whose text starts with TEXT's first word, and stays online (relaying for others)
  *       until DONE_FILE exists; prints "member: neighbour connected|lost" at NEIGHBOR_CONNECTION
+ *   group_peer.exe check GROUP NAME IDS SECONDS
+ *       opens the group and connects (remembered addresses); once the forger's honest record
+ *       ("forge honest") arrived, checks the forged records of tests/p2pnet/forge_peer.cpp: IDS
+ *       holds three GUIDs (32 hex digits of the memory layout); the first and third must not exist,
+ *       the second (the creator's "chain A") must be unchanged
  *   group_peer.exe watch GROUP NAME SECONDS
  *       opens the group and PeerGroupConnect with no address (the remembered one); prints
  *       "watch: connected" at NEIGHBOR_CONNECTION, then waits for the neighbour to vanish
@@ -532,6 +537,81 @@ static int mode_member(const char *inv_path, const char *group_path, const char 
     return 0;
 }
 
+static BOOL parse_guid_hex(const char *line, GUID *out)
+{
+    BYTE *b = (BYTE *)out;
+    int i;
+    for (i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(line + 2 * i, "%2x", &v) != 1)
+            return FALSE;
+        b[i] = (BYTE)v;
+    }
+    return TRUE;
+}
+
+static BOOL has_text_record(HGROUP g, const char *text)
+{
+    HPEERENUM e = NULL;
+    PEER_RECORD **recs = NULL;
+    ULONG n = 0, i;
+    BOOL found = FALSE;
+    if (FAILED(PeerGroupEnumRecords(g, &kChatType, &e)))
+        return FALSE;
+    PeerGetItemCount(e, &n);
+    if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&recs)))
+        for (i = 0; i < n; i++)
+            if (data_is(&recs[i]->data, text))
+                found = TRUE;
+    if (recs)
+        PeerFreeData(recs);
+    PeerEndEnumeration(e);
+    return found;
+}
+
+static int mode_check(const char *group_path, const char *name_path, const char *ids_path, int seconds)
+{
+    WCHAR *gname = read_text(group_path), *me = read_text(name_path);
+    HGROUP g = NULL;
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000;
+    GUID ids[3];
+    char line[128];
+    FILE *f;
+    int i;
+    PEER_RECORD *r = NULL;
+    if (!gname || !me)
+        return 1;
+    ok_hr(PeerGroupOpen(me, gname, NULL, &g), S_OK, "PeerGroupOpen");
+    if (!g)
+        return 1;
+    ok_hr(PeerGroupConnect(g), S_OK, "PeerGroupConnect");
+    while (!has_text_record(g, "forge honest") && GetTickCount64() < deadline)
+        Sleep(200);
+    ok(has_text_record(g, "forge honest"), "the forger's honest record never arrived\n");
+    Sleep(2000); /* the forged records were flooded right after the honest one */
+    f = fopen(ids_path, "rb");
+    ok(f != NULL, "no %s\n", ids_path);
+    for (i = 0; f && i < 3 && fgets(line, sizeof line, f); i++)
+        ok(parse_guid_hex(line, &ids[i]), "bad id line %s\n", line);
+    if (f)
+        fclose(f);
+    if (i == 3) {
+        ok_hr(PeerGroupGetRecord(g, &ids[0], &r), PEER_E_RECORD_NOT_FOUND, "a record with a broken signature");
+        ok_hr(PeerGroupGetRecord(g, &ids[2], &r), PEER_E_RECORD_NOT_FOUND, "a record forged in the creator's name");
+        ok_hr(PeerGroupGetRecord(g, &ids[1], &r), S_OK, "the creator's record");
+        if (r) {
+            ok(data_is(&r->data, "chain A"), "the creator's record was changed by a member: %.*s\n", (int)r->data.cbData,
+               r->data.pbData);
+            PeerFreeData(r);
+        }
+        ok(!has_text_record(g, "forged: signed, then changed") && !has_text_record(g, "forged: impostor") &&
+               !has_text_record(g, "forged: modified by a member") && !has_text_record(g, "Forged: signed, then changed"),
+           "a forged payload is in the database\n");
+    }
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    return 0;
+}
+
 static int mode_watch(const char *group_path, const char *name_path, int seconds)
 {
     WCHAR *gname = read_text(group_path), *me = read_text(name_path);
@@ -582,6 +662,8 @@ int main(int argc, char **argv)
         rc = mode_serve(argv[2], argv[3], atoi(argv[4]));
     else if (argc == 7 && !strcmp(argv[1], "join"))
         rc = mode_join(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
+    else if (argc == 6 && !strcmp(argv[1], "check"))
+        rc = mode_check(argv[2], argv[3], argv[4], atoi(argv[5]));
     else if (argc == 5 && !strcmp(argv[1], "watch"))
         rc = mode_watch(argv[2], argv[3], atoi(argv[4]));
     else

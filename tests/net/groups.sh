@@ -12,6 +12,9 @@
 #      through D, F through E): each adds a record and every member ends with all five.
 #   5  B's link is cut (switch port down), A and B each add a record, both report the lost
 #      neighbour (dead-link timers), the link is healed: they reconnect and both hold both records.
+#   6  a member (native forge_peer on host X) floods forged records - a broken signature, the
+#      creator's record modified by a Member, a record in the creator's name: A and B never store
+#      them, while its honest record reaches both.
 #
 #   groups.sh GROUP_PEER_EXE
 set -euo pipefail
@@ -43,14 +46,17 @@ net_host C 10.77.0.3/24 fd77::3/64
 net_host D 10.77.0.4/24 fd77::4/64
 net_host E 10.77.0.5/24 fd77::5/64
 net_host F 10.77.0.6/24 fd77::6/64
+net_host X 10.77.0.7/24 fd77::7/64   # native: the forger (tests/p2pnet/forge_peer.cpp)
 for h in A B C D E F; do wine_host "$h"; done
+forger=$(net_native_tool forge_peer)
 
 # ---- 1: identities, group, invitations; A online ------------------------------------------------------
 gp B identity "$(w bob.xml)" "$(w bob.name)" || fail "1: identity on B"
 for h in C D E F; do
   gp "$h" identity "$(w "$h.xml")" "$(w "$h.name")" || fail "1: identity on $h"
 done
-gp A create "$(w group.name)" "$(w alice.name)" "$(w bob.xml)" "$(w invitation.xml)" \
+"$forger" identity "$work/forger-store" "$work/X.xml" "$work/X.name" || fail "1: identity of the forger"
+gp A create "$(w group.name)" "$(w alice.name)" "$(w bob.xml)" "$(w invitation.xml)" "$(w X.xml)" "$(w X.inv)" \
   "$(w C.xml)" "$(w C.inv)" "$(w D.xml)" "$(w D.inv)" "$(w E.xml)" "$(w E.inv)" "$(w F.xml)" "$(w F.inv)" \
   || fail "1: create on A"
 serve() { # serve LOGNAME: A's member in the background until B is done (bounded)
@@ -127,3 +133,24 @@ touch "$work/done"
 net_wait_pid "$pa" 30 || fail "5: A's member failed"
 net_wait_pid "$pb" 30 || fail "5: B's member failed"
 echo "groups: 5 cut link, then healed: both sides hold both records: ok"
+
+# ---- 6: forged records are never stored -----------------------------------------------------------
+# A's engine log shows that the forged records did arrive and were refused ([MS-PPSEC] 3.1.7.2).
+net_bg A "gp-A-check.log" env WINEPREFIX="$(wine_prefix A)" PEERDIST_LOG=debug \
+  PEERDIST_LOG_FILE="$(w logs/A-engine.log)" bash "$NET_WINE_RUN" "$exe" check "$(w group.name)" "$(w alice.name)" \
+  "$(w forged.ids)" 90
+pa=$NET_BG_PID
+sleep 2
+wine_bg B "gp-B-check.log" "$exe" check "$(w group.name)" "$(w bob.name)" "$(w forged.ids)" 90
+pb=$NET_BG_PID
+net_bg X "gp-X-forge.log" "$forger" forge "$work/forger-store" "$work/X.name" "$work/X.inv" "[fd77::1]:3587" \
+  "$work/forged.ids" 40
+px=$NET_BG_PID
+net_wait_pid "$pa" 100 || fail "6: A stored a forged record (or missed the honest one)"
+net_wait_pid "$pb" 100 || fail "6: B stored a forged record (or missed the honest one)"
+net_wait_pid "$px" 60 || fail "6: the forger failed"
+refused=$(grep -c "failed \[MS-PPSEC\] 3.1.7.2: dropped" "$work/logs/A-engine.log" || true)
+deferred=$(grep -c "record deferred" "$work/logs/A-engine.log" || true)
+[ "$refused" -ge 2 ] || { net_show_log "$work/logs/A-engine.log" 80; fail "6: A refused $refused forged records, expected the 2 invalid ones"; }
+echo "groups: 6 A refused $refused forged records (and deferred $deferred: a record whose signer's GMC is unknown waits, unstored)"
+echo "groups: 6 forged records (broken signature, a Member modifying the creator's record, an impostor) stored nowhere: ok"
