@@ -902,9 +902,24 @@ Hr Group::members(std::u16string_view filter, bool present_only, std::vector<Mem
     PD_GROUP_LIVE();
     out.clear();
     // Present ([doc] PEER_MEMBER): connected to this node, or this node while online.
+    // Or with a live presence record ([MS-PPGRH] 3.1.7.4: type {00000400-...}, withdrawn by
+    // deletion, gone at expiry).
+    std::vector<std::u16string> with_presence;
+    {
+        Guid presence;
+        presence.b[1] = 4;
+        std::vector<Record> pres;
+        const Ticks now = utc_now_ticks() + state_->delta;
+        if (succeeded(state_->db->list_records(&presence, false, pres)))
+            for (auto& p : pres)
+                if (p.expires > now)
+                    with_presence.push_back(p.creator);
+    }
     auto is_present = [&](const std::u16string& id) {
         if (id == identity_)
             return state_->network_status != 0;
+        if (std::find(with_presence.begin(), with_presence.end(), id) != with_presence.end())
+            return true;
         return connected && std::find(connected->begin(), connected->end(), id) != connected->end();
     };
     std::vector<Record> recs;

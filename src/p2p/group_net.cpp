@@ -86,6 +86,17 @@ Hr Group::apply_remote(const Record& r, bool& changed)
     return hr::ok;
 }
 
+bool Group::sign_own(Record& r)
+{
+    std::lock_guard lock(mutex_);
+    State& s = *state_;
+    if (s.deleted || !s.db || !s.ready || r.creator != identity_ || (!r.modified_by.empty() && r.modified_by != identity_))
+        return false;
+    r.expires = std::min(r.expires, s.gmc.not_after);
+    r.security.clear();
+    return succeeded(pki::record_security(r, s.gmc.serial, s.gmc.serial, s.identity_key, s.version, r.security));
+}
+
 void Group::set_network_status(std::uint32_t status)
 {
     bool changed;

@@ -38,6 +38,7 @@ constexpr std::uint32_t kMemberConnected = 1, kMemberDisconnected = 2;
 // PEER_E_NO_MEMBERS_FOUND, PEER_E_NO_MEMBER_CONNECTIONS, PEER_E_UNABLE_TO_LISTEN (p2p.h).
 constexpr std::uint32_t kNoMembersFound = 0x80632094u, kNoMemberConnections = 0x80632095u,
                         kUnableToListen = 0x80632096u;
+constexpr std::uint32_t kDisablePresence = 2;  // PEER_DISABLE_PRESENCE
 // Grouping's graph: Max Frame Size 16,348 ([MS-PPSEC] 3.1.4.1; fact sheet §2.1).
 constexpr std::size_t kGroupingMaxFrame = 16348;
 // The safety net for changes no event announces (Grouping's own records written by this process).
@@ -123,8 +124,8 @@ public:
             return Verdict::invalid;
         }
     }
-    // Presence records would need the Grouping signature of [MS-PPSEC] 2.2.4: not published yet.
-    bool secure(Record&) override { return false; }
+    // The node's own records (its presence record) carry the Grouping signature ([MS-PPSEC] 2.2.4).
+    bool secure(Record& r) override { return group_.sign_own(r); }
 
 private:
     p2p::Group& group_;
@@ -328,7 +329,14 @@ private:
         graph::HostOptions o;
         o.node.graph_id = group_->group_peer_name();
         o.node.peer_id = group_->identity();
-        o.node.publish_presence = false;  // see GroupGuard::secure
+        // Presence ([MS-PPGRH] 3.1.7.4) unless the group's PEER_DISABLE_PRESENCE flag says otherwise;
+        // its lifetime is the group's (300 s minimum). A joined group learns both at its first sync.
+        p2p::GroupProperties props;
+        if (p2p::succeeded(group_->properties(props))) {
+            o.node.publish_presence = !(props.flags & kDisablePresence);
+            o.node.presence_lifetime =
+                std::max<p2p::Ticks>(300, props.presence_lifetime) * p2p::kTicksPerSecond;
+        }
         o.node.unlocking_types = {p2p::kMembershipType, p2p::kSecurityPropertiesType};
         o.max_frame = kGroupingMaxFrame;
         o.port = configured_port();

@@ -23,7 +23,8 @@
  *       joins (INVITATION) or opens (-) the group, connects (to ADDRESS, or the remembered
  *       addresses with -); prints "member: ready" once synchronised, adds a record TEXT once
  *       GO_FILE exists (at once with -), prints "member: converged" once the group holds COUNT
- *       records whose text starts with TEXT's first word, and stays online (relaying for others)
+ *       records whose text starts with TEXT's first word and COUNT members are PEER_MEMBER_PRESENT,
+ *       and stays online (relaying for others)
  *       until DONE_FILE exists; prints "member: neighbour connected|lost" at NEIGHBOR_CONNECTION
  *   group_peer.exe check GROUP NAME IDS SECONDS
  *       opens the group and connects (remembered addresses); once the forger's honest record
@@ -456,6 +457,17 @@ static ULONG chat_records(HGROUP g, const char *prefix)
     return found;
 }
 
+static ULONG present_members(HGROUP g)
+{
+    HPEERENUM e = NULL;
+    ULONG n = 0;
+    if (FAILED(PeerGroupEnumMembers(g, PEER_MEMBER_PRESENT, NULL, &e)))
+        return 0;
+    PeerGetItemCount(e, &n);
+    PeerEndEnumeration(e);
+    return n;
+}
+
 static BOOL file_exists(const char *path) { return GetFileAttributesA(path) != INVALID_FILE_ATTRIBUTES; }
 
 static int mode_member(const char *inv_path, const char *group_path, const char *name_path, const char *address,
@@ -522,9 +534,11 @@ static int mode_member(const char *inv_path, const char *group_path, const char 
             printf("member: added\n");
             fflush(stdout);
         }
-        if (added && !converged && chat_records(g, prefix) >= count) {
+        /* Converged: every member's record is here and every member is present (directly
+         * connected or through its presence record). */
+        if (added && !converged && chat_records(g, prefix) >= count && present_members(g) >= count) {
             converged = TRUE;
-            printf("member: converged (%lu records)\n", chat_records(g, prefix));
+            printf("member: converged (%lu records, %lu members present)\n", chat_records(g, prefix), present_members(g));
             fflush(stdout);
         }
         if (converged && file_exists(done_path))

@@ -9,7 +9,8 @@
 #   3  B reconnects without an address (the one remembered from 2) and A is killed with SIGKILL: B
 #      reports NEIGHBOR_CONNECTION disconnected and MEMBER_CHANGED disconnected.
 #   4  A and four more members in a chain (C joins through A over IPv4, D through C over IPv6, E
-#      through D, F through E): each adds a record and every member ends with all five.
+#      through D, F through E): each adds a record and every member ends with all five, and sees
+#      all five present (presence records flooded along the chain).
 #   5  B's link is cut (switch port down), A and B each add a record, both report the lost
 #      neighbour (dead-link timers), the link is healed: they reconnect and both hold both records.
 #   6  a member (native forge_peer on host X) floods forged records - a broken signature, the

@@ -253,4 +253,34 @@ TEST_F(GroupNetworkTest, OfflinePeerIsSeenAndRemembered)
     }));
 }
 
+TEST_F(GroupNetworkTest, PresenceReachesMembersThatAreNotNeighbours)
+{
+    // carol joins through bob only: alice learns she is present from her presence record
+    // ([MS-PPGRH] 3.1.7.4), flooded along alice <- bob <- carol and signed by carol.
+    std::shared_ptr<UserStore> carol_store;
+    std::u16string carol, carol_xml, invitation;
+    ASSERT_EQ(UserStore::open((base_ / "carol").string(), carol_store), hr::ok);
+    ASSERT_EQ(create_identity(*carol_store, u"carol", u"Carol", nullptr, carol), hr::ok);
+    ASSERT_EQ(identity_xml(*carol_store, carol, carol_xml), hr::ok);
+    ASSERT_EQ(ga_->create_invitation(carol_xml, nullptr, {role_member()}, invitation), hr::ok);
+    std::shared_ptr<Group> gc;
+    ASSERT_EQ(Group::join(carol_store, carol, invitation, gc), hr::ok);
+    connect_both();
+    auto nc = GroupNetwork::of(gc);
+    ASSERT_EQ(nc->connect({tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), nb_->port())}), hr::ok);
+    auto present_at_alice = [&](const std::u16string& who) {
+        std::vector<MemberInfo> m;
+        if (failed(ga_->members(u"", true, m, nullptr)))
+            return false;
+        return std::any_of(m.begin(), m.end(), [&](const MemberInfo& x) { return x.identity == who && x.present; });
+    };
+    EXPECT_TRUE(wait_until([&] { return present_at_alice(carol); })) << "carol's presence never reached alice";
+    EXPECT_TRUE(present_at_alice(bob_));
+    // Offline: carol withdraws her presence (a deleted presence record is flooded).
+    nc->stop();
+    EXPECT_TRUE(wait_until([&] { return !present_at_alice(carol); })) << "carol still present after she left";
+    nc.reset();
+    gc.reset();
+}
+
 }  // namespace

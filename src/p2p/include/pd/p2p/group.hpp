@@ -174,6 +174,10 @@ public:
     Hr apply_remote(const Record& r, bool& changed);
     // A stored record of any type (Grouping's own and deleted ones included).
     Hr stored_record(const Guid& id, Record& out);
+    // Signs a record this node itself creates on the graph (its presence record, [MS-PPGRH]
+    // 3.1.7.4) as [MS-PPSEC] 2.2.4 requires, with this member's key and GMC serial. False before
+    // the group is ready (its security version is unknown then).
+    bool sign_own(Record& r);
     // Events the network layer raises (connections, data, status).
     void emit(const GroupEvent& e) { notify(e); }
     // PEER_GROUP_STATUS bits as the network layer sees them (status() reports them).
