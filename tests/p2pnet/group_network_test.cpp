@@ -283,4 +283,30 @@ TEST_F(GroupNetworkTest, PresenceReachesMembersThatAreNotNeighbours)
     gc.reset();
 }
 
+TEST_F(GroupNetworkTest, MembershipAndPropertiesTravel)
+{
+    connect_both();
+    // Bob's first sync made him publish his Membership record: alice sees him join.
+    ASSERT_TRUE(ea_.wait([&](const GroupEvent& e) { return e.type == kEvMember && e.change == 4 && e.identity == bob_; }));
+    std::vector<MemberInfo> members;
+    ASSERT_EQ(ga_->members(u"", false, members), hr::ok);
+    EXPECT_TRUE(std::any_of(members.begin(), members.end(), [&](const MemberInfo& m) { return m.identity == bob_; }));
+    // The creator renames the group: bob gets PROPERTY_CHANGED and the new name.
+    GroupProperties p;
+    ASSERT_EQ(ga_->properties(p), hr::ok);
+    p.friendly_name = u"Renamed";
+    p.password.clear();
+    ASSERT_EQ(ga_->set_properties(p), hr::ok);
+    ASSERT_TRUE(eb_.wait([](const GroupEvent& e) { return e.type == 2; }));
+    GroupProperties q;
+    ASSERT_EQ(gb_->properties(q), hr::ok);
+    EXPECT_EQ(q.friendly_name, u"Renamed");
+    // Peer time: bob adopted the graph's (alice's) peer time at his first sync (both 0 here, and
+    // saved with his database).
+    Ticks pa = 0, pb = 0, now = now_ticks();
+    ASSERT_EQ(ga_->to_peer_time(now, pa), hr::ok);
+    ASSERT_EQ(gb_->to_peer_time(now, pb), hr::ok);
+    EXPECT_LT(std::llabs(pa - pb), 2 * kTicksPerSecond);
+}
+
 }  // namespace
