@@ -1,0 +1,906 @@
+// The group host and its clients (see group_host.hpp for the design and the channel).
+#include "pd/p2pnet/group_host.hpp"
+
+#include "common/log.h"
+#include "common/runtime.h"
+#include "pd/p2p/pki.hpp"
+#include "pd/p2p/user_store.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
+
+namespace pd::p2pnet {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using p2p::Bytes;
+using p2p::Guid;
+namespace hr = p2p::hr;
+
+namespace {
+
+constexpr std::size_t kMaxBody = 16u << 20;
+constexpr std::size_t kMaxList = 4096;
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+
+enum class Type : std::uint8_t {
+    hello = 1, connect, connections = 4, members, open_direct, close_direct, send, release,
+    event = 100, result = 200,
+};
+
+// ---- the channel's encoding (little-endian; strings as UTF-16 code units) ---------------------
+struct Writer {
+    Bytes b;
+    void u8(std::uint8_t v) { b.push_back(v); }
+    void u32(std::uint32_t v)
+    {
+        for (int i = 0; i < 4; ++i)
+            b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    void u64(std::uint64_t v)
+    {
+        u32(static_cast<std::uint32_t>(v));
+        u32(static_cast<std::uint32_t>(v >> 32));
+    }
+    void bytes(const Bytes& v)
+    {
+        u32(static_cast<std::uint32_t>(v.size()));
+        b.insert(b.end(), v.begin(), v.end());
+    }
+    void str(std::u16string_view s)
+    {
+        u32(static_cast<std::uint32_t>(s.size()));
+        for (char16_t c : s) {
+            b.push_back(static_cast<std::uint8_t>(c));
+            b.push_back(static_cast<std::uint8_t>(c >> 8));
+        }
+    }
+    void guid(const Guid& g) { b.insert(b.end(), g.b.begin(), g.b.end()); }
+};
+
+struct Reader {
+    const std::uint8_t* p;
+    std::size_t left;
+    bool ok = true;
+    bool need(std::size_t n)
+    {
+        if (!ok || left < n)
+            ok = false;
+        return ok;
+    }
+    std::uint8_t u8()
+    {
+        if (!need(1))
+            return 0;
+        --left;
+        return *p++;
+    }
+    std::uint32_t u32()
+    {
+        if (!need(4))
+            return 0;
+        std::uint32_t v = 0;
+        for (int i = 0; i < 4; ++i)
+            v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
+        p += 4;
+        left -= 4;
+        return v;
+    }
+    std::uint64_t u64()
+    {
+        std::uint64_t lo = u32();
+        return lo | (static_cast<std::uint64_t>(u32()) << 32);
+    }
+    Bytes bytes()
+    {
+        std::uint32_t n = u32();
+        if (!need(n))
+            return {};
+        Bytes v(p, p + n);
+        p += n;
+        left -= n;
+        return v;
+    }
+    std::u16string str()
+    {
+        std::uint32_t n = u32();
+        if (n > (1u << 20) || !need(std::size_t{n} * 2))
+            return ok = false, std::u16string{};
+        std::u16string s(n, u'\0');
+        for (std::uint32_t i = 0; i < n; ++i)
+            s[i] = static_cast<char16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+        p += 2 * std::size_t{n};
+        left -= 2 * std::size_t{n};
+        return s;
+    }
+    Guid guid()
+    {
+        Guid g;
+        if (need(16)) {
+            std::memcpy(g.b.data(), p, 16);
+            p += 16;
+            left -= 16;
+        }
+        return g;
+    }
+    bool done() const { return ok && left == 0; }
+};
+
+void put_event(Writer& w, const p2p::GroupEvent& e)
+{
+    w.u32(e.type);
+    w.u32(e.change);
+    w.u32(e.status);
+    w.u32(e.failure);
+    w.u64(e.connection_id);
+    w.u64(e.node_id);
+    w.str(e.identity);
+    w.guid(e.record_id);
+    w.guid(e.record_type);
+    w.guid(e.data_type);
+    w.bytes(e.data);
+}
+p2p::GroupEvent get_event(Reader& r)
+{
+    p2p::GroupEvent e;
+    e.type = r.u32();
+    e.change = r.u32();
+    e.status = r.u32();
+    e.failure = r.u32();
+    e.connection_id = r.u64();
+    e.node_id = r.u64();
+    e.identity = r.str();
+    e.record_id = r.guid();
+    e.record_type = r.guid();
+    e.data_type = r.guid();
+    e.data = r.bytes();
+    return e;
+}
+
+// Events the host forwards: the network's (records travel through the database).
+bool network_event(std::uint32_t type) { return type == 1 || type == 4 || type == 5 || type == 6 || type == 8 || type == 10; }
+
+Bytes frame(const Writer& w)
+{
+    Writer f;
+    f.u32(static_cast<std::uint32_t>(w.b.size()));
+    f.b.insert(f.b.end(), w.b.begin(), w.b.end());
+    return f.b;
+}
+
+std::string hex(const Bytes& b)
+{
+    static const char* d = "0123456789abcdef";
+    std::string s;
+    for (auto x : b) {
+        s.push_back(d[x >> 4]);
+        s.push_back(d[x & 15]);
+    }
+    return s;
+}
+
+unsigned long current_pid()
+{
+#ifdef _WIN32
+    return GetCurrentProcessId();
+#else
+    return static_cast<unsigned long>(::getpid());
+#endif
+}
+
+// ---- the host -----------------------------------------------------------------------------------
+class Server final : public HostServer, public std::enable_shared_from_this<Server> {
+public:
+    Server(asio::io_context& io, std::shared_ptr<p2p::UserStore> store, HostOptions o)
+        : io_(io), strand_(asio::make_strand(io)), acceptor_(strand_), idle_timer_(strand_), store_(std::move(store)),
+          options_(o)
+    {
+    }
+
+    bool listen(std::string* error)
+    {
+        boost::system::error_code ec;
+        tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), 0);
+        acceptor_.open(ep.protocol(), ec);
+        if (!ec)
+            acceptor_.bind(ep, ec);
+        if (!ec)
+            acceptor_.listen(16, ec);
+        if (ec) {
+            if (error)
+                *error = "cannot listen on 127.0.0.1: " + ec.message();
+            return false;
+        }
+        port_ = acceptor_.local_endpoint().port();
+        token_ = p2p::pki::random_bytes(16);
+        if (token_.size() != 16) {
+            if (error)
+                *error = "no random token";
+            return false;
+        }
+        // The rendezvous file, replaced atomically (a client never reads half of it).
+        std::string path = rendezvous_path(*store_);
+        std::string tmp = path + ".tmp" + std::to_string(current_pid());
+        {
+            std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+            f << port_ << " " << hex(token_) << " " << current_pid() << "\n";
+            if (!f) {
+                if (error)
+                    *error = "cannot write " + tmp;
+                return false;
+            }
+        }
+        std::error_code fec;
+        std::filesystem::rename(std::filesystem::u8path(tmp), std::filesystem::u8path(path), fec);
+        if (fec) {
+            if (error)
+                *error = "cannot write " + path + ": " + fec.message();
+            return false;
+        }
+        return true;
+    }
+
+    void begin()
+    {
+        asio::post(strand_, [self = shared_from_this()] {
+            self->accept();
+            self->arm_idle();
+        });
+    }
+
+    std::uint16_t port() const override { return port_; }
+
+    void wait_idle() override
+    {
+        std::unique_lock lock(idle_mutex_);
+        idle_cv_.wait(lock, [&] { return finished_; });
+    }
+
+    void stop() override
+    {
+        std::promise<void> done;
+        auto f = done.get_future();
+        asio::post(strand_, [self = shared_from_this(), &done] {
+            self->shutdown();
+            done.set_value();
+        });
+        f.wait();
+    }
+
+private:
+    struct Session;
+    struct GroupEntry {
+        std::shared_ptr<p2p::Group> group;
+        std::shared_ptr<GroupNetwork> net;
+        std::uint64_t listener = 0;
+        std::set<Session*> online_for;  // sessions that connected it
+        std::set<Session*> watchers;    // sessions that get its events
+    };
+    struct Session {
+        tcp::socket socket;
+        bool authenticated = false;
+        std::array<std::uint8_t, 4> len{};
+        Bytes body;
+        std::deque<Bytes> out;
+        bool writing = false, closed = false;
+        explicit Session(tcp::socket s) : socket(std::move(s)) {}
+    };
+    using Key = std::pair<std::u16string, std::u16string>;  // (identity, group)
+
+    void accept()
+    {
+        acceptor_.async_accept(asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
+                                                                                        tcp::socket s) {
+            if (ec || self->finished_)
+                return;
+            auto sess = std::make_shared<Session>(std::move(s));
+            self->sessions_.insert(sess);
+            self->idle_timer_.cancel();
+            self->read(sess);
+            self->accept();
+        }));
+    }
+
+    void read(const std::shared_ptr<Session>& s)
+    {
+        asio::async_read(s->socket, asio::buffer(s->len),
+                         asio::bind_executor(strand_, [self = shared_from_this(), s](boost::system::error_code ec, std::size_t) {
+                             if (ec)
+                                 return self->drop(s);
+                             std::uint32_t n = s->len[0] | (s->len[1] << 8) | (s->len[2] << 16) |
+                                               (static_cast<std::uint32_t>(s->len[3]) << 24);
+                             if (n < 5 || n > kMaxBody)
+                                 return self->drop(s);
+                             s->body.resize(n);
+                             asio::async_read(s->socket, asio::buffer(s->body),
+                                              asio::bind_executor(self->strand_, [self, s](boost::system::error_code ec2, std::size_t) {
+                                                  if (ec2 || !self->handle(s))
+                                                      return self->drop(s);
+                                                  self->read(s);
+                                              }));
+                         }));
+    }
+
+    void send(const std::shared_ptr<Session>& s, const Writer& w)
+    {
+        if (s->closed)
+            return;
+        s->out.push_back(frame(w));
+        if (!s->writing)
+            write(s);
+    }
+    void write(const std::shared_ptr<Session>& s)
+    {
+        s->writing = true;
+        asio::async_write(s->socket, asio::buffer(s->out.front()),
+                          asio::bind_executor(strand_, [self = shared_from_this(), s](boost::system::error_code ec, std::size_t) {
+                              s->out.pop_front();
+                              s->writing = false;
+                              if (ec)
+                                  return self->drop(s);
+                              if (!s->out.empty())
+                                  self->write(s);
+                          }));
+    }
+
+    // One request; false closes the channel.
+    bool handle(const std::shared_ptr<Session>& s)
+    {
+        Reader r{s->body.data(), s->body.size()};
+        auto type = static_cast<Type>(r.u8());
+        std::uint32_t id = r.u32();
+        Writer w;
+        w.u8(static_cast<std::uint8_t>(Type::result));
+        w.u32(id);
+        if (!s->authenticated) {
+            if (type != Type::hello)
+                return false;
+            Guid token = r.guid();
+            if (!r.done() || !std::equal(token.b.begin(), token.b.end(), token_.begin()))
+                return false;
+            s->authenticated = true;
+            w.u32(hr::ok);
+            send(s, w);
+            return true;
+        }
+        std::u16string identity = r.str(), group_name = r.str();
+        if (!r.ok)
+            return false;
+        GroupEntry* g = entry({identity, group_name});
+        Hr h = g ? hr::ok : hr::invalid_group;
+        switch (type) {
+        case Type::connect: {
+            std::uint32_t n = r.u32();
+            if (n > kMaxList)
+                return false;
+            std::vector<tcp::endpoint> to;
+            for (std::uint32_t i = 0; i < n; ++i) {
+                std::u16string a = r.str();
+                tcp::endpoint ep;
+                if (parse_endpoint(p2p::utf8(a), ep))
+                    to.push_back(ep);
+            }
+            if (!r.done())
+                return false;
+            if (g) {
+                g->online_for.insert(s.get());
+                g->watchers.insert(s.get());
+                h = g->net->connect(to);
+            }
+            std::uint32_t status = 0;
+            if (g)
+                g->group->status(status);
+            w.u32(h);
+            w.u32(status);
+            break;
+        }
+        case Type::connections: {
+            std::uint8_t flags = r.u8();
+            if (!r.done())
+                return false;
+            w.u32(h);
+            auto list = g ? g->net->connections(flags & 1, flags & 2) : std::vector<ConnectionInfo>{};
+            w.u32(static_cast<std::uint32_t>(list.size()));
+            for (auto& c : list) {
+                w.u64(c.id);
+                w.u8(c.direct);
+                w.u64(c.node_id);
+                w.str(c.peer_id);
+                std::string a = endpoint_string(c.address);
+                w.str(std::u16string(a.begin(), a.end()));
+            }
+            break;
+        }
+        case Type::members: {
+            if (!r.done())
+                return false;
+            w.u32(h);
+            auto list = g ? g->net->connected_members() : std::vector<std::u16string>{};
+            w.u32(static_cast<std::uint32_t>(list.size()));
+            for (auto& m : list)
+                w.str(m);
+            break;
+        }
+        case Type::open_direct: {
+            std::u16string peer = r.str(), addr = r.str();
+            if (!r.done())
+                return false;
+            std::uint64_t cid = 0;
+            tcp::endpoint ep;
+            if (g && !parse_endpoint(p2p::utf8(addr), ep))
+                h = hr::invalid_arg;
+            else if (g)
+                h = g->net->open_direct(peer, ep, cid);
+            w.u32(h);
+            w.u64(cid);
+            break;
+        }
+        case Type::close_direct: {
+            std::uint64_t cid = r.u64();
+            if (!r.done())
+                return false;
+            w.u32(g ? g->net->close_direct(cid) : h);
+            break;
+        }
+        case Type::send: {
+            std::uint64_t cid = r.u64();
+            Guid t = r.guid();
+            Bytes data = r.bytes();
+            if (!r.done())
+                return false;
+            w.u32(g ? g->net->send_data(cid, t, std::move(data)) : h);
+            break;
+        }
+        case Type::release: {
+            if (!r.done())
+                return false;
+            if (g)
+                release(*g, s.get());
+            w.u32(hr::ok);
+            break;
+        }
+        default:
+            return false;
+        }
+        send(s, w);
+        return true;
+    }
+
+    // The group of (identity, group name), opened from the user's store on first use.
+    GroupEntry* entry(const Key& k)
+    {
+        auto it = groups_.find(k);
+        if (it != groups_.end())
+            return &it->second;
+        std::shared_ptr<p2p::Group> g;
+        if (p2p::failed(p2p::Group::open(store_, k.first, k.second, g)))
+            return nullptr;
+        GroupEntry e;
+        e.group = g;
+        e.net = GroupNetwork::of(g);
+        std::weak_ptr<Server> weak = shared_from_this();
+        e.listener = g->subscribe([weak, k](const p2p::GroupEvent& ev) {
+            if (!network_event(ev.type))
+                return;
+            if (auto self = weak.lock())
+                asio::post(self->strand_, [self, k, ev] { self->forward(k, ev); });
+        });
+        return &groups_.emplace(k, std::move(e)).first->second;
+    }
+
+    void forward(const Key& k, const p2p::GroupEvent& ev)
+    {
+        auto it = groups_.find(k);
+        if (it == groups_.end())
+            return;
+        Writer w;
+        w.u8(static_cast<std::uint8_t>(Type::event));
+        w.u32(0);
+        w.str(k.first);
+        w.str(k.second);
+        put_event(w, ev);
+        for (auto& s : sessions_)
+            if (it->second.watchers.count(s.get()))
+                send(s, w);
+    }
+
+    void release(GroupEntry& g, Session* s)
+    {
+        g.watchers.erase(s);
+        if (g.online_for.erase(s) && g.online_for.empty())
+            g.net->stop();  // the last process that wanted the group online let go
+    }
+
+    void drop(const std::shared_ptr<Session>& s)
+    {
+        if (s->closed)
+            return;
+        s->closed = true;
+        boost::system::error_code ec;
+        s->socket.close(ec);
+        for (auto& [k, g] : groups_)
+            release(g, s.get());
+        sessions_.erase(s);
+        if (sessions_.empty())
+            arm_idle();
+    }
+
+    void arm_idle()
+    {
+        if (finished_)
+            return;
+        idle_timer_.expires_after(options_.idle_exit);
+        idle_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+            if (!ec && self->sessions_.empty())
+                self->shutdown();
+        }));
+    }
+
+    void shutdown()
+    {
+        if (finished_)
+            return;
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+        idle_timer_.cancel();
+        for (auto& s : sessions_) {
+            s->closed = true;
+            s->socket.close(ec);
+        }
+        sessions_.clear();
+        std::vector<std::shared_ptr<GroupNetwork>> nets;
+        for (auto& [k, g] : groups_) {
+            g.group->unsubscribe(g.listener);
+            nets.push_back(g.net);
+        }
+        groups_.clear();
+        std::error_code fec;
+        std::filesystem::remove(std::filesystem::u8path(rendezvous_path(*store_)), fec);
+        {
+            std::lock_guard lock(idle_mutex_);
+            finished_ = true;
+        }
+        // The networks stop off this strand (their stop() waits for their own strand).
+        std::thread([nets, self = shared_from_this()] {
+            for (auto& n : nets)
+                n->stop();
+            self->idle_cv_.notify_all();
+        }).detach();
+    }
+
+    asio::io_context& io_;
+    asio::strand<asio::io_context::executor_type> strand_;
+    tcp::acceptor acceptor_;
+    asio::steady_timer idle_timer_;
+    std::shared_ptr<p2p::UserStore> store_;
+    HostOptions options_;
+    std::uint16_t port_ = 0;
+    Bytes token_;
+    std::set<std::shared_ptr<Session>> sessions_;
+    std::map<Key, GroupEntry> groups_;
+    std::mutex idle_mutex_;
+    std::condition_variable idle_cv_;
+    bool finished_ = false;
+};
+
+// ---- a client: the GroupNetwork of a process attached to the host ------------------------------
+class Client final : public GroupNetwork, public std::enable_shared_from_this<Client> {
+public:
+    Client(std::shared_ptr<p2p::Group> g) : group_(std::move(g)), socket_(io_) {}
+    ~Client() override
+    {
+        close();
+        if (reader_.joinable())
+            reader_.join();
+    }
+
+    bool open(std::uint16_t port, const Bytes& token)
+    {
+        boost::system::error_code ec;
+        socket_.connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port), ec);
+        if (ec)
+            return false;
+        socket_.set_option(tcp::no_delay(true), ec);
+        reader_ = std::thread([this] { read_loop(); });
+        Writer w;
+        Guid t;
+        std::memcpy(t.b.data(), token.data(), 16);
+        w.guid(t);
+        auto rep = call(Type::hello, w, false);
+        return rep && rep->r.u32() == hr::ok;
+    }
+
+    Hr connect(const std::vector<tcp::endpoint>& addresses) override
+    {
+        Writer w;
+        w.u32(static_cast<std::uint32_t>(addresses.size()));
+        for (auto& a : addresses) {
+            std::string s = endpoint_string(a);
+            w.str(std::u16string(s.begin(), s.end()));
+        }
+        auto rep = call(Type::connect, w);
+        if (!rep)
+            return hr::connection_failed;
+        Hr h = static_cast<Hr>(rep->r.u32());
+        std::uint32_t status = rep->r.u32();
+        if (p2p::succeeded(h)) {
+            online_ = true;
+            group_->set_network_status(status);
+        }
+        return h;
+    }
+    bool online() const override { return online_ && !dead_; }
+    std::uint16_t port() const override { return 0; }
+    std::vector<ConnectionInfo> connections(bool neighbours, bool direct) override
+    {
+        Writer w;
+        w.u8(static_cast<std::uint8_t>((neighbours ? 1 : 0) | (direct ? 2 : 0)));
+        std::vector<ConnectionInfo> out;
+        auto rep = call(Type::connections, w);
+        if (!rep || rep->r.u32() != hr::ok)
+            return out;
+        std::uint32_t n = rep->r.u32();
+        for (std::uint32_t i = 0; i < n && rep->r.ok && i < kMaxList; ++i) {
+            ConnectionInfo c;
+            c.id = rep->r.u64();
+            c.direct = rep->r.u8() != 0;
+            c.node_id = rep->r.u64();
+            c.peer_id = rep->r.str();
+            std::u16string a = rep->r.str();
+            parse_endpoint(std::string(a.begin(), a.end()), c.address);
+            if (rep->r.ok)
+                out.push_back(std::move(c));
+        }
+        return out;
+    }
+    std::vector<std::u16string> connected_members() override
+    {
+        std::vector<std::u16string> out;
+        auto rep = call(Type::members, Writer{});
+        if (!rep || rep->r.u32() != hr::ok)
+            return out;
+        std::uint32_t n = rep->r.u32();
+        for (std::uint32_t i = 0; i < n && rep->r.ok && i < kMaxList; ++i)
+            out.push_back(rep->r.str());
+        return out;
+    }
+    Hr open_direct(std::u16string_view identity, const tcp::endpoint& to, std::uint64_t& id) override
+    {
+        Writer w;
+        w.str(identity);
+        std::string a = endpoint_string(to);
+        w.str(std::u16string(a.begin(), a.end()));
+        auto rep = call(Type::open_direct, w);
+        if (!rep)
+            return hr::connection_failed;
+        Hr h = static_cast<Hr>(rep->r.u32());
+        id = rep->r.u64();
+        return h;
+    }
+    Hr close_direct(std::uint64_t id) override
+    {
+        Writer w;
+        w.u64(id);
+        auto rep = call(Type::close_direct, w);
+        return rep ? static_cast<Hr>(rep->r.u32()) : hr::connection_not_found;
+    }
+    Hr send_data(std::uint64_t id, const Guid& type, Bytes data) override
+    {
+        if (data.size() > kMaxBody - 4096)
+            return hr::invalid_arg;
+        Writer w;
+        w.u64(id);
+        w.guid(type);
+        w.bytes(data);
+        auto rep = call(Type::send, w);
+        return rep ? static_cast<Hr>(rep->r.u32()) : hr::connection_not_found;
+    }
+    void stop() override
+    {
+        if (online_ && !dead_)
+            call(Type::release, Writer{});
+        online_ = false;
+        close();
+        group_->set_network_status(0);
+    }
+
+private:
+    // A request's answer, parsed in place.
+    struct Reply {
+        explicit Reply(Bytes b) : body(std::move(b)), r{body.data(), body.size()} {}
+        Reply(const Reply&) = delete;
+        Reply& operator=(const Reply&) = delete;
+        Bytes body;
+        Reader r;
+    };
+    // A request and its answer (nullptr: the host is gone or did not answer in time).
+    std::unique_ptr<Reply> call(Type type, const Writer& args, bool with_group = true)
+    {
+        std::uint32_t id;
+        auto answer = std::make_shared<std::promise<Bytes>>();
+        auto f = answer->get_future();
+        {
+            std::lock_guard lock(mutex_);
+            if (dead_)
+                return nullptr;
+            id = next_id_++;
+            pending_[id] = answer;
+            Writer w;
+            w.u8(static_cast<std::uint8_t>(type));
+            w.u32(id);
+            if (with_group) {
+                w.str(group_->identity());
+                w.str(group_->group_peer_name());
+            }
+            w.b.insert(w.b.end(), args.b.begin(), args.b.end());
+            boost::system::error_code ec;
+            asio::write(socket_, asio::buffer(frame(w)), ec);
+            if (ec) {
+                pending_.erase(id);
+                return nullptr;
+            }
+        }
+        if (f.wait_for(kRequestTimeout) != std::future_status::ready) {
+            std::lock_guard lock(mutex_);
+            pending_.erase(id);
+            return nullptr;
+        }
+        Bytes body = f.get();
+        if (body.empty())
+            return nullptr;
+        return std::make_unique<Reply>(std::move(body));
+    }
+
+    void read_loop()
+    {
+        for (;;) {
+            std::array<std::uint8_t, 4> len{};
+            boost::system::error_code ec;
+            asio::read(socket_, asio::buffer(len), ec);
+            std::uint32_t n = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<std::uint32_t>(len[3]) << 24);
+            if (ec || n < 5 || n > kMaxBody)
+                break;
+            Bytes body(n);
+            asio::read(socket_, asio::buffer(body), ec);
+            if (ec)
+                break;
+            Reader r{body.data(), body.size()};
+            auto type = static_cast<Type>(r.u8());
+            std::uint32_t id = r.u32();
+            if (type == Type::result) {
+                std::shared_ptr<std::promise<Bytes>> p;
+                {
+                    std::lock_guard lock(mutex_);
+                    auto it = pending_.find(id);
+                    if (it != pending_.end()) {
+                        p = it->second;
+                        pending_.erase(it);
+                    }
+                }
+                if (p)
+                    p->set_value(Bytes(body.begin() + 5, body.end()));
+            } else if (type == Type::event) {
+                std::u16string identity = r.str(), group = r.str();
+                p2p::GroupEvent e = get_event(r);
+                if (!r.done() || identity != group_->identity() || group != group_->group_peer_name())
+                    continue;
+                if (e.type == 1)
+                    group_->set_network_status(e.status);  // raises STATUS_CHANGED here
+                else
+                    group_->emit(e);
+            }
+        }
+        // The host is gone: pending calls fail, the group is offline in this process.
+        std::map<std::uint32_t, std::shared_ptr<std::promise<Bytes>>> pending;
+        {
+            std::lock_guard lock(mutex_);
+            dead_ = true;
+            pending.swap(pending_);
+        }
+        for (auto& [id, p] : pending)
+            p->set_value(Bytes{});
+        if (online_)
+            group_->set_network_status(0);
+    }
+
+    void close()
+    {
+        boost::system::error_code ec;
+        socket_.shutdown(tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
+    }
+
+    std::shared_ptr<p2p::Group> group_;
+    asio::io_context io_;
+    tcp::socket socket_;
+    std::thread reader_;
+    std::mutex mutex_;
+    std::map<std::uint32_t, std::shared_ptr<std::promise<Bytes>>> pending_;
+    std::uint32_t next_id_ = 1;
+    std::atomic<bool> online_{false}, dead_{false};
+};
+
+bool read_rendezvous(const p2p::UserStore& store, std::uint16_t& port, Bytes& token)
+{
+    std::ifstream f(std::filesystem::u8path(rendezvous_path(store)), std::ios::binary);
+    unsigned long p = 0, pid = 0;
+    std::string hexs;
+    if (!(f >> p >> hexs >> pid) || p == 0 || p > 65535 || hexs.size() != 32)
+        return false;
+    token.clear();
+    for (std::size_t i = 0; i < 32; i += 2)
+        token.push_back(static_cast<std::uint8_t>(std::stoul(hexs.substr(i, 2), nullptr, 16)));
+    port = static_cast<std::uint16_t>(p);
+    return true;
+}
+
+}  // namespace
+
+std::string rendezvous_path(const p2p::UserStore& store)
+{
+    std::string d = store.dir();
+    if (!d.empty() && d.back() != '/' && d.back() != '\\')
+        d.push_back('/');
+    return d + "grouphost";
+}
+
+std::shared_ptr<HostServer> HostServer::start(asio::io_context& io, std::shared_ptr<p2p::UserStore> store,
+                                              HostOptions options, std::string* error)
+{
+    auto s = std::make_shared<Server>(io, std::move(store), options);
+    if (!s->listen(error))
+        return nullptr;
+    s->begin();
+    return s;
+}
+
+std::shared_ptr<GroupNetwork> attach_to_host(const std::shared_ptr<p2p::Group>& group,
+                                             const std::shared_ptr<p2p::UserStore>& store,
+                                             const std::function<bool()>& launch)
+{
+    bool launched = false;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+        std::uint16_t port = 0;
+        Bytes token;
+        if (read_rendezvous(*store, port, token)) {
+            auto c = std::make_shared<Client>(group);
+            if (c->open(port, token))
+                return c;
+        }
+        if (!launched) {
+            if (!launch || !launch())
+                return nullptr;
+            launched = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    PD_WARN("p2p: the group host did not answer");
+    return nullptr;
+}
+
+}  // namespace pd::p2pnet
