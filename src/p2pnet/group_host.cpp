@@ -892,8 +892,8 @@ std::shared_ptr<GroupNetwork> attach_to_host(const std::shared_ptr<p2p::Group>& 
             if (c->open(port, token))
                 return c;
         }
-        if (!launched) {
-            if (!launch || !launch())
+        if (!launched && launch) {
+            if (!launch())
                 return nullptr;
             launched = true;
         }

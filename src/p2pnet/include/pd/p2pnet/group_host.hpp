@@ -56,7 +56,8 @@ public:
 
 // The network side of `group` through the user's group host. `launch` starts the host when the
 // rendezvous file names none that answers (p2p.dll: CreateProcess of p2phost.exe); it returns
-// false when it cannot. nullptr when no host could be reached.
+// false when it cannot. Without `launch` a host that is starting is waited for. Either way the
+// wait is bounded (10 s); nullptr when no host could be reached.
 std::shared_ptr<GroupNetwork> attach_to_host(const std::shared_ptr<p2p::Group>& group,
                                              const std::shared_ptr<p2p::UserStore>& store,
                                              const std::function<bool()>& launch);
