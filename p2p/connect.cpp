@@ -12,10 +12,14 @@
 #include "group.h"
 #include "memory.h"
 
+#include "common/log.h"
+#include "pd/p2p/user_store.hpp"
+#include "pd/p2pnet/group_host.hpp"
 #include "pd/p2pnet/group_network.hpp"
 
 #include <cstring>
 #include <map>
+#include <string>
 
 using namespace pd::p2pdll;
 namespace p2p = pd::p2p;
@@ -38,13 +42,60 @@ std::shared_ptr<GroupNetwork> online(const std::shared_ptr<p2p::Group>& g)
     return it == g_online.end() ? nullptr : it->second;
 }
 
+// Starts p2phost.exe from this DLL's folder (the user's group host), detached and windowless.
+bool launch_group_host()
+{
+    HMODULE self = nullptr;
+    wchar_t path[MAX_PATH];
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            reinterpret_cast<LPCWSTR>(&launch_group_host), &self))
+        return false;
+    DWORD n = GetModuleFileNameW(self, path, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH)
+        return false;
+    std::wstring exe(path, n);
+    exe = exe.substr(0, exe.find_last_of(L"\\/") + 1) + L"p2phost.exe";
+    std::wstring cmd = L"\"" + exe + L"\"";
+    STARTUPINFOW si{};
+    si.cb = sizeof si;
+    PROCESS_INFORMATION pi{};
+    if (!CreateProcessW(exe.c_str(), cmd.data(), nullptr, nullptr, FALSE, CREATE_NO_WINDOW | DETACHED_PROCESS, nullptr,
+                        nullptr, &si, &pi)) {
+        PD_WARN("p2p: cannot start the group host {}: error {}", p2p::utf8(std::u16string(exe.begin(), exe.end())),
+                GetLastError());
+        return false;
+    }
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return true;
+}
+
+// The group's network side for this process: through the user's group host (one engine per
+// user: every process of the user shares its connections), or in this process when
+// PD_P2P_IN_PROCESS=1 or no host can be started.
 std::shared_ptr<GroupNetwork> go_online(const std::shared_ptr<p2p::Group>& g)
 {
-    std::lock_guard lock(g_mutex);
-    auto& n = g_online[g.get()];
-    if (!n)
+    {
+        std::lock_guard lock(g_mutex);
+        if (auto it = g_online.find(g.get()); it != g_online.end())
+            return it->second;
+    }
+    std::shared_ptr<GroupNetwork> n;
+    wchar_t v[8];
+    const bool in_process = GetEnvironmentVariableW(L"PD_P2P_IN_PROCESS", v, 8) == 1 && v[0] == L'1';
+    std::shared_ptr<p2p::UserStore> store;
+    if (!in_process && p2p::succeeded(p2p::UserStore::current(store)))
+        n = pd::p2pnet::attach_to_host(g, store, launch_group_host);
+    if (!n) {
+        if (!in_process)
+            PD_WARN("p2p: no group host: this process holds the group's connections itself");
         n = GroupNetwork::of(g);
-    return n;
+    }
+    std::lock_guard lock(g_mutex);
+    auto& slot = g_online[g.get()];
+    if (!slot)
+        slot = n;
+    return slot;
 }
 
 bool to_endpoint(const PEER_ADDRESS& a, tcp::endpoint& out)

@@ -201,8 +201,13 @@ void Node::on_closed(LinkId id, Actions& out)
     if (l.state == State::connected) {
         out.events.push_back(link_event(l.direct ? Event::Kind::direct_disconnected : Event::Kind::neighbour_disconnected, l));
         if (!l.direct) {
-            if (neighbour_count() == 0)
+            if (neighbour_count() == 0) {
                 left_at_ = peer_time();
+                // Alone now: the maintenance timer runs at the "alone" interval (3.1.6.6), not
+                // the connected one it was armed with, so that a node that lost its last
+                // neighbour (a cut link) keeps trying to get back.
+                next_maintenance_ = std::min(next_maintenance_, utc_() + config_.maintenance_alone);
+            }
             maintenance(false, out);  // 3.1.7.25
         }
     } else if (l.initiator) {
@@ -307,6 +312,12 @@ void Node::on_connect(Link& l, msg::Connect& m, Actions& out)
     send(l, welcome(m.want_neighbours ? referrals_to_give(&l) : std::vector<Address>{}), out);
     l.state = State::connected;
     l.sequence = next_sequence_++;
+    // A node that others connect to (the graph's creator above all) has been connected: when it
+    // later reconnects as the initiator (after a partition) it syncs by time and hash (which also
+    // sends what it holds and the other lacks), not by Sync All, which only pulls. (A fresh node
+    // that is connected to before its own first sync loses nothing: its Time-based Sync then
+    // starts at the beginning of time.)
+    never_connected_ = false;
     out.events.push_back(link_event(Event::Kind::neighbour_connected, l));
     maintain_presence(out);  // the graph's creator goes present with its first neighbour
 }
@@ -727,8 +738,11 @@ bool Node::try_new_connection(Actions& out)
     add_referrals(present);
     std::vector<Referral*> fresh;
     for (auto& r : referrals_) {
-        if (r.tried && now - r.tried_at > kReferralRetry)
-            r.tried = false;  // an attempt long ago may succeed now (a node back online)
+        // An attempt that failed may succeed later (a node back online, a link healed): retried
+        // after 5 s, then 10, 20, ... up to kReferralRetry.
+        const Ticks delay = std::min<Ticks>(kReferralRetry, (5 * p2p::kTicksPerSecond) << std::min(r.attempts, 5u));
+        if (r.tried && now - r.tried_at > delay)
+            r.tried = false;
         if (!r.tried && !connected_to(r.address) && !is_own_address(r.address))
             fresh.push_back(&r);
     }
@@ -739,6 +753,7 @@ bool Node::try_new_connection(Actions& out)
     Referral* r = fresh[pick(rd)];
     r->tried = true;
     r->tried_at = now;
+    ++r->attempts;
     out.connect.emplace_back(r->address, ConnectionType::neighbor);
     return true;
 }

@@ -512,11 +512,14 @@ void Group::unsubscribe(std::uint64_t id)
 
 // Call with mutex_ held: fails for a deleted group, and for a joined group before its Security
 // Properties record arrived (PEER_E_GROUP_NOT_READY, fact sheet §2.4).
-#define PD_GROUP_LIVE()                     \
-    if (state_->deleted || !state_->db)     \
-        return hr::invalid_group;           \
-    if (!state_->ready)                     \
-    return hr::group_not_ready
+// A joined group becomes ready as soon as its database holds the Security Properties record,
+// whichever process (or the user's group host) stored it.
+#define PD_GROUP_LIVE()                                       \
+    if (state_->deleted || !state_->db)                       \
+        return hr::invalid_group;                             \
+    if (!state_->ready && failed(reload_properties()))        \
+        return hr::group_not_ready;                           \
+    state_->ready = true
 
 // ------------------------------------------------------------------------------------------------
 // properties

@@ -17,6 +17,8 @@ constexpr std::size_t kMaxRememberedAddresses = 16;
 bool Group::ready()
 {
     std::lock_guard lock(mutex_);
+    if (!state_->ready && !state_->deleted && state_->db && succeeded(reload_properties()))
+        state_->ready = true;  // synchronised by another process of the user (the group host)
     return state_->ready;
 }
 

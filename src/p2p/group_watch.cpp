@@ -79,7 +79,8 @@ void Group::watch_loop()
             if (old != s.seen.end() && old->second.version == r.version)
                 continue;
             if (r.type == kSecurityPropertiesType) {
-                reload_properties();
+                if (succeeded(reload_properties()))
+                    s.ready = true;  // a joined group synchronised by another process
                 GroupEvent e;
                 e.type = kEventPropertyChanged;
                 events.push_back(e);

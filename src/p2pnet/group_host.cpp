@@ -479,7 +479,7 @@ private:
             if (!r.done())
                 return false;
             if (g)
-                release(*g, s.get());
+                release({identity, group_name}, s.get());
             w.u32(hr::ok);
             break;
         }
@@ -528,11 +528,20 @@ private:
                 send(s, w);
     }
 
-    void release(GroupEntry& g, Session* s)
+    // The last process that wanted the group online let go: offline, and forgotten (a later
+    // CONNECT starts a fresh network, as a process does in-process).
+    void release(const Key& k, Session* s)
     {
+        auto it = groups_.find(k);
+        if (it == groups_.end())
+            return;
+        GroupEntry& g = it->second;
         g.watchers.erase(s);
-        if (g.online_for.erase(s) && g.online_for.empty())
-            g.net->stop();  // the last process that wanted the group online let go
+        if (!g.online_for.erase(s) || !g.online_for.empty())
+            return;
+        g.group->unsubscribe(g.listener);
+        g.net->stop();
+        groups_.erase(it);
     }
 
     void drop(const std::shared_ptr<Session>& s)
@@ -542,8 +551,11 @@ private:
         s->closed = true;
         boost::system::error_code ec;
         s->socket.close(ec);
+        std::vector<Key> keys;
         for (auto& [k, g] : groups_)
-            release(g, s.get());
+            keys.push_back(k);
+        for (auto& k : keys)
+            release(k, s.get());
         sessions_.erase(s);
         if (sessions_.empty())
             arm_idle();

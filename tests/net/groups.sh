@@ -3,6 +3,8 @@
 # hosts on one link, with tests/net/group_peer.c (public p2p.h only):
 #   1  B makes an identity; A (creator) makes the group and a GMC invitation for B; A goes online
 #      (PeerGroupConnect, listening on TCP 3587 in its namespace) and publishes a record.
+#   Every host's processes share one group engine, p2phost.exe, which p2p.dll starts on demand
+#   (one engine per user); scenario 6's A runs the engine in its own process instead.
 #   2  B joins (PEER_E_GROUP_NOT_READY before the first sync), connects by address over IPv6,
 #      synchronises (A's record with RECORD_CHANGED), sees A present, publishes a record A receives,
 #      exchanges data with A on the neighbour connection and on a direct connection.
@@ -136,8 +138,9 @@ net_wait_pid "$pb" 30 || fail "5: B's member failed"
 echo "groups: 5 cut link, then healed: both sides hold both records: ok"
 
 # ---- 6: forged records are never stored -----------------------------------------------------------
-# A's engine log shows that the forged records did arrive and were refused ([MS-PPSEC] 3.1.7.2).
-net_bg A "gp-A-check.log" env WINEPREFIX="$(wine_prefix A)" PEERDIST_LOG=debug \
+# A's engine log shows that the forged records did arrive and were refused ([MS-PPSEC] 3.1.7.2):
+# this process holds A's connections itself (PD_P2P_IN_PROCESS=1, no group host), so its log has them.
+net_bg A "gp-A-check.log" env WINEPREFIX="$(wine_prefix A)" PD_P2P_IN_PROCESS=1 PEERDIST_LOG=debug \
   PEERDIST_LOG_FILE="$(w logs/A-engine.log)" bash "$NET_WINE_RUN" "$exe" check "$(w group.name)" "$(w alice.name)" \
   "$(w forged.ids)" 90
 pa=$NET_BG_PID

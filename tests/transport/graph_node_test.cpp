@@ -212,6 +212,28 @@ TEST(GraphNode, PartitionHealsByHashSync)
     }
 }
 
+TEST(GraphNode, TwoNodesThatLostTheirOnlyLinkReconnectSoonAfterTheHeal)
+{
+    // Two nodes, one link: the cable is pulled long enough for the dead-link timers, and for every
+    // reconnection attempt to fail; it comes back. The nodes are alone now, so their maintenance
+    // runs at the "alone" interval (30 s, 3.1.6.6), not the connected one (300 s) it was armed
+    // with while they had a neighbour: they are connected again well within a minute.
+    GraphSim g(2);
+    g.join(1, 0);
+    ASSERT_TRUE(g.connected(0, 1));
+    g.advance(200 * kSecond, 5 * kSecond);  // connected for a while: the maintenance timer is at 300 s
+    g.cut(0, 1);
+    g.advance(120 * kSecond, 5 * kSecond);
+    ASSERT_FALSE(g.connected(0, 1));
+    auto during = g.publish(0, 1);
+    g.heal(0, 1);
+    g.advance(70 * kSecond, 5 * kSecond);
+    EXPECT_TRUE(g.connected(0, 1)) << "not reconnected 70 s after the heal";
+    // The creator (0) reconnected as the initiator: its time + hash sync also sent what it added
+    // during the partition (a Sync All would only have pulled).
+    EXPECT_TRUE(g.has(1, during.id));
+}
+
 TEST(GraphNode, MemberBackFromOfflineCatchesUp)
 {
     GraphSim g(3);

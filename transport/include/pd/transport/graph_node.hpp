@@ -205,6 +205,7 @@ private:
         std::uint64_t sequence = 0;
         bool tried = false;
         Ticks tried_at = 0;
+        unsigned attempts = 0;  // since it was added: the retry delay doubles with each
     };
 
     static Event link_event(Event::Kind kind, const Link& l);
