@@ -31,6 +31,10 @@
  *       ("forge honest") arrived, checks the forged records of tests/p2pnet/forge_peer.cpp: IDS
  *       holds three GUIDs (32 hex digits of the memory layout); the first and third must not exist,
  *       the second (the creator's "chain A") must be unchanged
+ *   group_peer.exe second GROUP NAME PEER_NAME TEXT
+ *       a second process of a user whose group is online in another process: PeerGroupConnect
+ *       finds the group connected already (one engine per user: LISTENING|HAS_CONNECTIONS at
+ *       once), lists the neighbour PEER_NAME, sees it present, sends it data and adds a record TEXT
  *   group_peer.exe watch GROUP NAME SECONDS
  *       opens the group and PeerGroupConnect with no address (the remembered one); prints
  *       "watch: connected" at NEIGHBOR_CONNECTION, then waits for the neighbour to vanish
@@ -626,6 +630,34 @@ static int mode_check(const char *group_path, const char *name_path, const char 
     return 0;
 }
 
+static int mode_second(const char *group_path, const char *name_path, const char *peer_path, const char *text)
+{
+    WCHAR *gname = read_text(group_path), *me = read_text(name_path), *peer = read_text(peer_path);
+    HGROUP g = NULL;
+    DWORD status = 0;
+    ULONGLONG conn;
+    GUID id;
+    if (!gname || !me || !peer)
+        return 1;
+    ok_hr(PeerGroupOpen(me, gname, NULL, &g), S_OK, "PeerGroupOpen");
+    if (!g)
+        return 1;
+    ok_hr(PeerGroupGetStatus(g, &status), S_OK, "PeerGroupGetStatus");
+    ok(status == 0, "status %#lx before this process connects\n", status);
+    ok_hr(PeerGroupConnect(g), S_OK, "PeerGroupConnect");
+    ok_hr(PeerGroupGetStatus(g, &status), S_OK, "PeerGroupGetStatus");
+    ok(status == (PEER_GROUP_STATUS_LISTENING | PEER_GROUP_STATUS_HAS_CONNECTIONS),
+       "status %#lx: the connections of the user's other process are not shared\n", status);
+    conn = only_connection(g, PEER_CONNECTION_NEIGHBOR, peer);
+    ok(member_present(g, peer), "the neighbour is not PEER_MEMBER_PRESENT\n");
+    ok_hr(send_text(g, conn, "hello from a second process"), S_OK, "PeerGroupSendData on the shared connection");
+    ok_hr(add_text_record(g, text, &id), S_OK, "PeerGroupAddRecord(%s)", text);
+    Sleep(1000);
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    printf("second: done\n");
+    return 0;
+}
+
 static int mode_watch(const char *group_path, const char *name_path, int seconds)
 {
     WCHAR *gname = read_text(group_path), *me = read_text(name_path);
@@ -678,6 +710,8 @@ int main(int argc, char **argv)
         rc = mode_join(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
     else if (argc == 6 && !strcmp(argv[1], "check"))
         rc = mode_check(argv[2], argv[3], argv[4], atoi(argv[5]));
+    else if (argc == 6 && !strcmp(argv[1], "second"))
+        rc = mode_second(argv[2], argv[3], argv[4], argv[5]);
     else if (argc == 5 && !strcmp(argv[1], "watch"))
         rc = mode_watch(argv[2], argv[3], atoi(argv[4]));
     else

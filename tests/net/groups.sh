@@ -18,6 +18,9 @@
 #   6  a member (native forge_peer on host X) floods forged records - a broken signature, the
 #      creator's record modified by a Member, a record in the creator's name: A and B never store
 #      them, while its honest record reaches both.
+#   7  one engine per user: while a process of A is online with B as its neighbour, a second
+#      process of A finds the group connected (status, connection, presence), sends B data on the
+#      shared connection and adds a record that reaches B.
 #
 #   groups.sh GROUP_PEER_EXE
 set -euo pipefail
@@ -158,3 +161,20 @@ deferred=$(grep -c "record deferred" "$work/logs/A-engine.log" || true)
 [ "$refused" -ge 2 ] || { net_show_log "$work/logs/A-engine.log" 80; fail "6: A refused $refused forged records, expected the 2 invalid ones"; }
 echo "groups: 6 A refused $refused forged records (and deferred $deferred: a record whose signer's GMC is unknown waits, unstored)"
 echo "groups: 6 forged records (broken signature, a Member modifying the creator's record, an impostor) stored nowhere: ok"
+
+# ---- 7: a second process of the same user shares the connections ----------------------------------
+rm -f "$work/done"
+wine_bg A "gp-A-share.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - "share A1" 3 - "$(w done)" 120
+pa=$NET_BG_PID
+sleep 2
+wine_bg B "gp-B-share.log" "$exe" member - "$(w group.name)" "$(w bob.name)" - "share B" 3 - "$(w done)" 120
+pb=$NET_BG_PID
+net_wait_log "gp-B-share.log" "member: neighbour connected" 60 || fail "7: B did not connect"
+net_wait_log "gp-A-share.log" "member: added" 60 || fail "7: A's first process is not ready"
+gp A second "$(w group.name)" "$(w alice.name)" "$(w bob.name)" "share A2" || fail "7: A's second process"
+net_wait_log "gp-B-share.log" "member: converged" 60 || fail "7: B did not get the second process's record"
+net_wait_log "gp-A-share.log" "member: converged" 60 || fail "7: A did not converge"
+touch "$work/done"
+net_wait_pid "$pa" 30 || fail "7: A's first process failed"
+net_wait_pid "$pb" 30 || fail "7: B's member failed"
+echo "groups: 7 a second process of A shared A's connection (status, neighbour, presence, SendData) and its record reached B: ok"
