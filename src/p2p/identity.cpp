@@ -83,17 +83,6 @@ Hr load_key(UserStore& store, const IdentityRow& row, pki::Key& key)
     return failed(pki::Key::from_pkcs8_der(clear, key)) ? hr::no_key_access : hr::ok;
 }
 
-std::string hex(const Bytes& b)
-{
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (auto x : b) {
-        s.push_back(d[x >> 4]);
-        s.push_back(d[x & 15]);
-    }
-    return s;
-}
-
 }  // namespace
 
 Hr create_identity(UserStore& store, std::u16string_view classifier, std::u16string_view friendly_name,
@@ -248,7 +237,7 @@ std::u16string key_container_name(std::u16string_view peer_name)
 {
     Bytes name(reinterpret_cast<const std::uint8_t*>(peer_name.data()),
                reinterpret_cast<const std::uint8_t*>(peer_name.data() + peer_name.size()));
-    return utf16("OpenP2P-" + hex(pki::sha1(name)));
+    return utf16("OpenP2P-" + to_hex(pki::sha1(name)));
 }
 
 Hr create_peer_name(UserStore* store, std::u16string_view identity, std::u16string_view classifier,

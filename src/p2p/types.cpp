@@ -78,4 +78,16 @@ std::string utf8(std::u16string_view s)
     return out;
 }
 
+std::string to_hex(std::span<const std::uint8_t> bytes)
+{
+    static const char* d = "0123456789abcdef";
+    std::string s;
+    s.reserve(bytes.size() * 2);
+    for (auto x : bytes) {
+        s.push_back(d[x >> 4]);
+        s.push_back(d[x & 15]);
+    }
+    return s;
+}
+
 }  // namespace pd::p2p

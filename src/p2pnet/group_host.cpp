@@ -192,17 +192,6 @@ Bytes frame(const Writer& w)
     return f.b;
 }
 
-std::string hex(const Bytes& b)
-{
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (auto x : b) {
-        s.push_back(d[x >> 4]);
-        s.push_back(d[x & 15]);
-    }
-    return s;
-}
-
 unsigned long current_pid()
 {
 #ifdef _WIN32
@@ -247,7 +236,7 @@ public:
         std::string tmp = path + ".tmp" + std::to_string(current_pid());
         {
             std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-            f << port_ << " " << hex(token_) << " " << current_pid() << "\n";
+            f << port_ << " " << p2p::to_hex(token_) << " " << current_pid() << "\n";
             if (!f) {
                 if (error)
                     *error = "cannot write " + tmp;

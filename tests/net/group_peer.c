@@ -441,8 +441,8 @@ static int mode_join(const char *inv_path, const char *name_path, const char *ad
     return 0;
 }
 
-/* Chat records whose text starts with `prefix`. */
-static ULONG chat_records(HGROUP g, const char *prefix)
+/* The chat records whose text starts with `prefix` (exact = TRUE: is exactly `prefix`). */
+static ULONG count_records(HGROUP g, const char *prefix, BOOL exact)
 {
     HPEERENUM e = NULL;
     PEER_RECORD **recs = NULL;
@@ -453,13 +453,15 @@ static ULONG chat_records(HGROUP g, const char *prefix)
     PeerGetItemCount(e, &n);
     if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&recs)))
         for (i = 0; i < n; i++)
-            if (recs[i]->data.cbData >= len && !memcmp(recs[i]->data.pbData, prefix, len))
+            if (recs[i]->data.cbData >= len && (!exact || recs[i]->data.cbData == len) &&
+                !memcmp(recs[i]->data.pbData, prefix, len))
                 found++;
     if (recs)
         PeerFreeData(recs);
     PeerEndEnumeration(e);
     return found;
 }
+static ULONG chat_records(HGROUP g, const char *prefix) { return count_records(g, prefix, FALSE); }
 
 static ULONG present_members(HGROUP g)
 {
@@ -568,24 +570,7 @@ static BOOL parse_guid_hex(const char *line, GUID *out)
     return TRUE;
 }
 
-static BOOL has_text_record(HGROUP g, const char *text)
-{
-    HPEERENUM e = NULL;
-    PEER_RECORD **recs = NULL;
-    ULONG n = 0, i;
-    BOOL found = FALSE;
-    if (FAILED(PeerGroupEnumRecords(g, &kChatType, &e)))
-        return FALSE;
-    PeerGetItemCount(e, &n);
-    if (n && SUCCEEDED(PeerGetNextItem(e, &n, (PVOID **)&recs)))
-        for (i = 0; i < n; i++)
-            if (data_is(&recs[i]->data, text))
-                found = TRUE;
-    if (recs)
-        PeerFreeData(recs);
-    PeerEndEnumeration(e);
-    return found;
-}
+static BOOL has_text_record(HGROUP g, const char *text) { return count_records(g, text, TRUE) > 0; }
 
 static int mode_check(const char *group_path, const char *name_path, const char *ids_path, int seconds)
 {

@@ -72,16 +72,7 @@ std::u16string to_u16(const std::string& s)
     }
     return out;
 }
-std::string hex(const Guid& g)
-{
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (auto b : g.b) {
-        s.push_back(d[b >> 4]);
-        s.push_back(d[b & 15]);
-    }
-    return s;
-}
+std::string hex(const Guid& g) { return to_hex(g.b); }
 Ticks now_ticks()
 {
     auto t = std::chrono::system_clock::now().time_since_epoch();

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "events.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <chrono>
@@ -32,57 +34,15 @@ using boost::asio::ip::tcp;
 
 namespace {
 
-struct Events {
-    std::mutex m;
-    std::condition_variable cv;
-    std::deque<GroupEvent> q;
-    void push(const GroupEvent& e)
-    {
-        {
-            std::lock_guard l(m);
-            q.push_back(e);
-        }
-        cv.notify_all();
-    }
-    bool wait(const std::function<bool(const GroupEvent&)>& f, std::chrono::milliseconds limit = std::chrono::seconds(15))
-    {
-        std::unique_lock l(m);
-        auto until = std::chrono::steady_clock::now() + limit;
-        for (;;) {
-            while (!q.empty()) {
-                GroupEvent e = q.front();
-                q.pop_front();
-                if (f(e))
-                    return true;
-            }
-            if (cv.wait_until(l, until) == std::cv_status::timeout && q.empty())
-                return false;
-        }
-    }
-};
-
-bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds limit = std::chrono::seconds(15))
-{
-    auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-        if (f())
-            return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return f();
-}
+using pd::p2pnet::test::Events;
+using pd::p2pnet::test::now_ticks;
+using pd::p2pnet::test::wait_until;
 
 std::uint16_t free_port()
 {
     boost::asio::io_context io;
     tcp::acceptor a(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
     return a.local_endpoint().port();
-}
-
-Ticks now_ticks()
-{
-    auto d = std::chrono::system_clock::now().time_since_epoch();
-    return kUnixEpochTicks + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count() / 100;
 }
 
 TEST(GroupHost, OneEnginePerUserSharedByItsProcesses)

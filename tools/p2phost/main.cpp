@@ -31,15 +31,8 @@ int main()
     }
 #ifdef _WIN32
     // One host per store: the mutex is named after the store's directory.
-    std::string digest;
-    {
-        auto h = pd::p2p::pki::sha1({reinterpret_cast<const std::uint8_t*>(store->dir().data()), store->dir().size()});
-        static const char* d = "0123456789abcdef";
-        for (auto b : h) {
-            digest.push_back(d[b >> 4]);
-            digest.push_back(d[b & 15]);
-        }
-    }
+    const std::string digest = pd::p2p::to_hex(
+        pd::p2p::pki::sha1({reinterpret_cast<const std::uint8_t*>(store->dir().data()), store->dir().size()}));
     std::string name = "Local\\OpenP2P-grouphost-" + digest;
     HANDLE single = CreateMutexA(nullptr, TRUE, name.c_str());
     if (!single || GetLastError() == ERROR_ALREADY_EXISTS) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,5 +57,8 @@ struct WipeOnExit {
 // UTF-8 <-> UTF-16 conversion (unpaired surrogates / invalid UTF-8 become U+FFFD).
 std::u16string utf16(std::string_view utf8);
 std::string utf8(std::u16string_view utf16);
+
+// Lowercase hexadecimal, two digits per byte.
+std::string to_hex(std::span<const std::uint8_t> bytes);
 
 }  // namespace pd::p2p
