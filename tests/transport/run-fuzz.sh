@@ -4,9 +4,11 @@
 # Targets: every tests/transport/fuzz_<name>.cpp (fuzz_pccrd: Probe / ProbeMatches XML,
 # fuzz_pccrr: retrieval messages and block decryption, fuzz_http: the HTTP request parser of the
 # retrieval server and the origin, fuzz_ppgrh: the MS-PPGRH codec, fuzz_graph: MS-PPGRH frames
-# and messages fed to a graph node, fuzz_ppsec: MS-PPSEC Group Connect messages and packets).
+# and messages fed to a graph node, fuzz_ppsec: MS-PPSEC Group Connect messages and packets,
+# fuzz_group_security: frames and Group Connect plaintext fed to a TLS + Group Connect
+# Authenticator session).
 # Each is linked with the pure codecs transport/pccrd.cpp,
-# pccrr.cpp and pccrtp.cpp (those that exist) and OpenSSL's libcrypto; seeds come from
+# pccrr.cpp and pccrtp.cpp (those that exist) and OpenSSL's libssl + libcrypto; seeds come from
 # tests/transport/data/fuzz/<name>/. Prints one summary line per target; the build and each
 # fuzzer's own output go to OUT_DIR/build.log and OUT_DIR/transport_fuzz_<name>.log.
 # Exits non-zero if a fuzzer finds a crash (artifacts are left in OUT_DIR).
@@ -48,7 +50,7 @@ for target in "${targets[@]}"; do
     done <"$here/fuzz_$target.sources"
   fi
   build "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined "${inc[@]}" \
-    "$here/fuzz_$target.cpp" "${objs[@]}" "${extra[@]}" -lcrypto -lpthread -o "$out/transport_fuzz_$target"
+    "$here/fuzz_$target.cpp" "${objs[@]}" "${extra[@]}" -lssl -lcrypto -lpthread -o "$out/transport_fuzz_$target"
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   if [ -d "$here/data/fuzz/$target" ]; then cp -f "$here/data/fuzz/$target"/* "$corpus"/ 2>/dev/null || true; fi
