@@ -41,13 +41,20 @@ Ticks utc_ticks()
     return p2p::kUnixEpochTicks + since_unix;
 }
 
-// Reassembles messages from a stream of frames (2.2.1.1).
+// Reassembles messages from a stream of frames (2.2.1.1). In secure mode (after AUTH_INFO on a
+// link with connection security) frame payloads go to `on_secure` instead, and the plaintext the
+// security layer returns comes back through assemble().
 class Deframer {
 public:
     Deframer(std::size_t max_frame, std::size_t max_message) : max_frame_(max_frame), max_message_(max_message) {}
-    // Feeds stream bytes; calls `on_message` per complete message. False: abort the connection.
-    template <class F>
-    bool feed(const std::uint8_t* p, std::size_t n, F&& on_message)
+    // From now on frame payloads are security-layer bytes (set from on_message, right after
+    // AUTH_INFO: the bytes after it in the same read are already TLS).
+    void set_secure() { secure_ = true; }
+    bool secure() const { return secure_; }
+    // Feeds stream bytes; calls `on_message` per complete message, or `on_secure` with payload
+    // bytes in secure mode. False: abort the connection.
+    template <class F, class S>
+    bool feed(const std::uint8_t* p, std::size_t n, F&& on_message, S&& on_secure)
     {
         while (n) {
             if (frame_left_ == 0) {
@@ -62,34 +69,52 @@ public:
                 continue;
             }
             const std::size_t take = std::min(n, frame_left_);
-            message_.insert(message_.end(), p, p + take);
+            const bool ok = secure_ ? on_secure(std::span<const std::uint8_t>(p, take)) : assemble(p, take, on_message);
+            if (!ok)
+                return false;
             p += take;
             n -= take;
             frame_left_ -= take;
-            // Complete messages in what has arrived (a frame may end one and start the next).
-            for (;;) {
-                const std::size_t have = message_.size() - start_;
-                if (have < 4)
-                    break;
-                const std::uint8_t* m = message_.data() + start_;
-                const std::size_t size = (std::size_t{m[0]} << 24) | (std::size_t{m[1]} << 16) |
-                                         (std::size_t{m[2]} << 8) | m[3];
-                if (size < 8 || size > max_message_)
+        }
+        return true;
+    }
+
+    // Message bytes (frame payloads, or decrypted ones); calls `on_message` per complete message.
+    template <class F>
+    bool assemble(const std::uint8_t* p, std::size_t n, F&& on_message)
+    {
+        const bool was_secure = secure_;
+        message_.insert(message_.end(), p, p + n);
+        // Complete messages in what has arrived (a frame may end one and start the next).
+        for (;;) {
+            const std::size_t have = message_.size() - start_;
+            if (have < 4)
+                break;
+            const std::uint8_t* m = message_.data() + start_;
+            const std::size_t size = (std::size_t{m[0]} << 24) | (std::size_t{m[1]} << 16) |
+                                     (std::size_t{m[2]} << 8) | m[3];
+            if (size < 8 || size > max_message_)
+                return false;
+            if (have < size)
+                break;
+            if (!on_message(std::span<const std::uint8_t>(m, size)))
+                return false;
+            start_ += size;
+            if (secure_ && !was_secure) {
+                // AUTH_INFO switched the link to its security layer: AUTH_INFO must end its frame
+                // (group_security.hpp), the next frame is TLS.
+                if (start_ != message_.size() || frame_left_ != n)
                     return false;
-                if (have < size)
-                    break;
-                if (!on_message(std::span<const std::uint8_t>(m, size)))
-                    return false;
-                start_ += size;
+                break;
             }
-            // Drop what was consumed: all of it (the usual case) or, rarely, a prefix.
-            if (start_ == message_.size()) {
-                message_.clear();
-                start_ = 0;
-            } else if (start_ > (1u << 20)) {
-                message_.erase(message_.begin(), message_.begin() + static_cast<std::ptrdiff_t>(start_));
-                start_ = 0;
-            }
+        }
+        // Drop what was consumed: all of it (the usual case) or, rarely, a prefix.
+        if (start_ == message_.size()) {
+            message_.clear();
+            start_ = 0;
+        } else if (start_ > (1u << 20)) {
+            message_.erase(message_.begin(), message_.begin() + static_cast<std::ptrdiff_t>(start_));
+            start_ = 0;
         }
         return true;
     }
@@ -100,12 +125,15 @@ private:
     std::size_t header_len_ = 0, frame_left_ = 0;
     Bytes message_;
     std::size_t start_ = 0;  // where the next message begins in message_
+    bool secure_ = false;
 };
 
 // A message and its frame headers (2.2.1.1), written with one gather write. The message is `head`
-// followed by `body` (a PT2PT payload moved in, never copied); frames cut across both.
+// followed by `body` (a PT2PT payload moved in, never copied); frames cut across both. On a secured
+// link the frames are TLS output, already cut (`frames`, head and body empty).
 struct Framed {
     Bytes head, body;
+    std::vector<Bytes> frames;
     std::vector<std::array<std::uint8_t, 2>> headers;
     Framed(Bytes h, Bytes b, std::size_t max_frame) : head(std::move(h)), body(std::move(b))
     {
@@ -115,9 +143,41 @@ struct Framed {
             headers.push_back({static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
         }
     }
+    // Frame payloads of 1..max_frame bytes (the security layer's; a longer one is cut again).
+    Framed(std::vector<Bytes> f, std::size_t max_frame)
+    {
+        for (auto& x : f) {
+            if (x.empty())
+                continue;
+            if (x.size() <= max_frame) {
+                frames.push_back(std::move(x));
+                continue;
+            }
+            for (std::size_t off = 0; off < x.size(); off += max_frame)
+                frames.emplace_back(x.begin() + static_cast<std::ptrdiff_t>(off),
+                                    x.begin() + static_cast<std::ptrdiff_t>(std::min(off + max_frame, x.size())));
+        }
+        for (const auto& x : frames)
+            headers.push_back({static_cast<std::uint8_t>(x.size() >> 8), static_cast<std::uint8_t>(x.size())});
+    }
+    std::size_t size() const
+    {
+        std::size_t n = head.size() + body.size();
+        for (const auto& x : frames)
+            n += x.size();
+        return n;
+    }
     std::vector<asio::const_buffer> buffers(std::size_t max_frame) const
     {
         std::vector<asio::const_buffer> v;
+        if (!frames.empty()) {
+            v.reserve(2 * frames.size());
+            for (std::size_t i = 0; i < frames.size(); ++i) {
+                v.emplace_back(headers[i].data(), 2);
+                v.emplace_back(frames[i].data(), frames[i].size());
+            }
+            return v;
+        }
         v.reserve(3 * headers.size());
         const std::size_t total = head.size() + body.size();
         for (std::size_t i = 0; i < headers.size(); ++i) {
@@ -139,9 +199,17 @@ struct Framed {
 class HostImpl final : public Host, public std::enable_shared_from_this<HostImpl> {
 public:
     HostImpl(asio::io_context& io, HostOptions options, Store& db, RecordGuard* guard, EventSink sink)
-        : io_(io), strand_(asio::make_strand(io)), options_(std::move(options)),
+        : io_(io), strand_(asio::make_strand(io)), options_(with_security(std::move(options))),
           node_(options_.node, db, guard, utc_ticks), sink_(std::move(sink)), tick_(strand_), stop_timer_(strand_)
     {
+    }
+
+    // Connection security needs the node's secured mode (Event::authenticate after AUTH_INFO).
+    static HostOptions with_security(HostOptions o)
+    {
+        if (o.security)
+            o.node.secured = true;
+        return o;
     }
 
     bool listen(std::string* error)
@@ -292,6 +360,10 @@ private:
         std::deque<Framed> queue;
         bool writing = false, closing = false, closed = false, grow = false;
         std::size_t queued = 0;  // bytes in `queue`
+        // Connection security: the link's session (after AUTH_INFO) and whether the node has been
+        // told that it authenticated.
+        std::unique_ptr<security::SecureSession> session;
+        bool secured = false;
     };
 
     std::vector<Address> listening_addresses()
@@ -393,17 +465,50 @@ private:
             if (n == c->buf.size() && c->buf.size() < kBusyReadBuffer)
                 c->grow = true;  // resized before the next read (the bytes are still in use)
             Actions a;
-            bool bad = false;
-            const bool ok = c->deframer.feed(c->buf.data(), n, [&](std::span<const std::uint8_t> bytes) {
+            bool bad = false, refused = false;
+            auto on_message = [&](std::span<const std::uint8_t> bytes) {
                 auto m = decode_message(bytes);
                 if (!m) {
                     bad = true;
                     return false;
                 }
+                const std::size_t before = a.events.size();
                 self->node_.on_message(c->link, std::move(*m), a);
+                // AUTH_INFO accepted on a secured graph: what follows it is TLS.
+                for (std::size_t i = before; i < a.events.size(); ++i)
+                    if (a.events[i].kind == Event::Kind::authenticate && a.events[i].link == c->link)
+                        self->begin_security(c);
                 return true;
-            });
+            };
+            // Security-layer bytes: TLS in, TLS out at once (in the order TLS produced it), then
+            // the decrypted graph messages.
+            auto on_secure = [&](std::span<const std::uint8_t> bytes) {
+                if (!c->session)
+                    return false;
+                auto out = c->session->feed(bytes);
+                self->queue_frames(c, std::move(out.frames));
+                if (c->session->failed()) {
+                    refused = true;
+                    return false;
+                }
+                if (c->session->authenticated() && !c->secured) {
+                    c->secured = true;
+                    PD_DEBUG("graph: link {} authenticated as {} ({})", c->link, p2p::utf8(c->session->peer_name()),
+                             c->session->tls_version());
+                    self->node_.authenticated(c->link, c->session->peer_name(), a);
+                }
+                return out.plaintext.empty() || c->deframer.assemble(out.plaintext.data(), out.plaintext.size(), on_message);
+            };
+            const bool ok = c->deframer.feed(c->buf.data(), n, on_message, on_secure);
             if (!ok) {
+                if (refused || (c->session && c->session->failed())) {
+                    // The security layer refused the link: its alert / close_notify goes out first.
+                    PD_DEBUG("graph: link {}: connection security failed: {}", c->link, c->session->failure_text());
+                    self->apply(a);
+                    c->closing = true;
+                    self->write(c);
+                    return;
+                }
                 PD_DEBUG("graph: link {} sent a {} - closed", c->link, bad ? "malformed message" : "bad frame");
                 self->apply(a);
                 self->closed(c);
@@ -428,6 +533,19 @@ private:
         conns_.erase(c->link);
         Actions a;
         node_.on_closed(c->link, a);
+        if (c->session) {
+            // An outgoing link that never connected: say why, when the security layer knows.
+            c->session->transport_closed();
+            if (c->session->failed()) {
+                for (auto& e : a.events)
+                    if (e.kind == Event::Kind::connection_failed && e.link == c->link) {
+                        e.failure = security::hr_of(c->session->failure());
+                        e.failure_text = c->session->failure_text();
+                    }
+                if (!c->secured)
+                    PD_DEBUG("graph: link {} closed before authentication: {}", c->link, c->session->failure_text());
+            }
+        }
         apply(a);
         if (stopped_ && conns_.empty())
             stop_timer_.cancel();  // everything flushed and closed: no need to wait
@@ -453,10 +571,49 @@ private:
                                   self->closed(c);
                                   return;
                               }
-                              c->queued -= c->queue.front().head.size() + c->queue.front().body.size();
+                              c->queued -= c->queue.front().size();
                               c->queue.pop_front();
                               self->write(c);
                           }));
+    }
+
+    // Connection security for `c` (its AUTH_INFO is done): a session; the Requestor's ClientHello.
+    void begin_security(const std::shared_ptr<Conn>& c)
+    {
+        if (c->session || !options_.security || c->closing)
+            return;
+        c->deframer.set_secure();
+        c->session = options_.security(initiator_of(c->link), c->link);
+        if (!c->session) {
+            PD_DEBUG("graph: link {}: no security session - closed", c->link);
+            c->closing = true;
+            write(c);
+            return;
+        }
+        queue_frames(c, c->session->start().frames);
+        if (c->session->failed()) {
+            PD_WARN("graph: link {}: connection security cannot start: {}", c->link, c->session->failure_text());
+            c->closing = true;
+            write(c);
+        }
+    }
+
+    bool initiator_of(LinkId link) const
+    {
+        for (const auto& l : node_.links())
+            if (l.id == link)
+                return l.initiator;
+        return false;
+    }
+
+    // Security-layer output, in the order it was produced.
+    void queue_frames(const std::shared_ptr<Conn>& c, std::vector<Bytes> frames)
+    {
+        if (frames.empty() || c->closed)
+            return;
+        c->queue.emplace_back(std::move(frames), options_.max_frame);
+        c->queued += c->queue.back().size();
+        write(c);
     }
 
     void apply(Actions& a)
@@ -465,6 +622,41 @@ private:
             auto it = conns_.find(link);
             if (it == conns_.end() || it->second->closing)
                 continue;
+            if (auto& session = it->second->session) {
+                // A secured link: every message after AUTH_INFO goes through TLS, one record per
+                // frame ([MS-PPSEC] 3.2.7.2 / 3.3.7.2); nothing is sent before authentication.
+                if (!it->second->secured) {
+                    PD_DEBUG("graph: link {}: a {} before authentication was not sent", link, message_name(m));
+                    continue;
+                }
+                std::vector<Bytes> frames;
+                bool ok;
+                if (auto* d = std::get_if<msg::Pt2pt>(&m)) {
+                    ok = session->encrypt(encode_pt2pt_header(d->type, d->data.size()), frames) &&
+                         session->encrypt(d->data, frames);
+                } else {
+                    Bytes bytes = encode_message(m);
+                    if (bytes.empty()) {
+                        PD_WARN("graph: link {}: a {} the codec refuses was not sent", link, message_name(m));
+                        continue;
+                    }
+                    ok = session->encrypt(bytes, frames);
+                }
+                if (!ok) {
+                    PD_DEBUG("graph: link {}: TLS refused to encrypt: {} - closed", link, session->failure_text());
+                    auto c = it->second;
+                    closed(c);
+                    continue;
+                }
+                if (it->second->queued > kMaxQueued) {
+                    PD_DEBUG("graph: link {} does not read ({} bytes queued) - closed", link, it->second->queued);
+                    auto c = it->second;
+                    closed(c);
+                    continue;
+                }
+                queue_frames(it->second, std::move(frames));
+                continue;
+            }
             if (it->second->queued > kMaxQueued) {
                 // A peer that does not read what we send (3.1.7.1 gives no bound): cut it off
                 // rather than hold its backlog in memory.
@@ -485,7 +677,7 @@ private:
                 }
                 it->second->queue.emplace_back(std::move(bytes), Bytes{}, options_.max_frame);
             }
-            it->second->queued += it->second->queue.back().head.size() + it->second->queue.back().body.size();
+            it->second->queued += it->second->queue.back().size();
             write(it->second);
         }
         for (LinkId link : a.close) {
@@ -493,9 +685,16 @@ private:
             if (it == conns_.end())
                 continue;
             auto c = it->second;
+            if (c->session && !c->closing)
+                queue_frames(c, c->session->close().frames);  // close_notify after the DISCONNECT
             c->closing = true;
             write(c);
         }
+        // The initiator's link is handed to its security layer once AUTH_INFO is queued (above).
+        for (const auto& e : a.events)
+            if (e.kind == Event::Kind::authenticate)
+                if (auto it = conns_.find(e.link); it != conns_.end())
+                    begin_security(it->second);
         for (auto& [to, type] : a.connect)
             open(to, type);
         // After stop() no event reaches the application (its sink may be gone).

@@ -3,7 +3,10 @@
 // MS-PPGRH nodes on real TCP sockets (graph_tcp.hpp), in a private network namespace: a joiner
 // synchronises from the creator and records flow both ways, PT2PT over a direct connection, five
 // hosts converge, a stopped host is reported, and garbage or oversized frames close only that
-// connection.
+// connection. With [MS-PPSEC] connection security (TLS + Group Connect, real certificates): the
+// same flows over GMC-authenticated links, a password join that is issued a GMC, a wrong password
+// and an unsecured host refused with a reason.
+#include "group_credentials.hpp"
 #include "io_thread.hpp"
 #include "private_netns.hpp"
 
@@ -49,7 +52,10 @@ struct Peer {
     std::condition_variable cv;
     std::vector<Event> events;
 
-    Peer(asio::io_context& io, int i, std::uint16_t port = 0)
+    // `creds`: connection security with these credentials (the node's peer ID is then the
+    // identity's peer name, the frames Grouping's 16,348 bytes).
+    Peer(asio::io_context& io, int i, std::uint16_t port = 0, pd::test::TestCredentials* creds = nullptr,
+         const std::u16string& peer_name = u"")
     {
         HostOptions o;
         o.node.graph_id = u"tcp.graph";
@@ -57,6 +63,14 @@ struct Peer {
         o.node.friendly_name = "peer " + std::to_string(i);
         o.listen_on = {asio::ip::make_address("127.0.0.1")};
         o.port = port;
+        if (creds) {
+            o.node.peer_id = peer_name;
+            o.max_frame = pd::transport::security::kGroupingMaxFrame;
+            o.security = [creds](bool initiator, LinkId) {
+                using namespace pd::transport::security;
+                return std::make_unique<SecureSession>(initiator ? Role::requestor : Role::authenticator, *creds);
+            };
+        }
         std::string error;
         host = Host::start(io, o, db, nullptr, [this](const Event& e) {
             std::lock_guard lock(m);
@@ -264,6 +278,120 @@ TEST_F(GraphTcp, ConnectToNobodyFails)
     std::this_thread::sleep_for(100ms);
     a.host->connect({asio::ip::make_address("127.0.0.1"), dead_port}, ConnectionType::neighbor);
     EXPECT_TRUE(a.wait_for(Event::Kind::connection_failed));
+}
+
+// ---- connection security ([MS-PPSEC] TLS + Group Connect) -----------------------------------------
+
+namespace pki = pd::p2p::pki;
+using pd::test::TestCredentials;
+using pd::test::TestGroup;
+using pd::test::TestIdentity;
+
+struct SecureWorld {
+    TestGroup group{u"group", u"open sesame"};
+    TestIdentity admin{u"admin"}, member{u"member"}, joiner{u"joiner"}, guesser{u"guesser"};
+    p2p::Bytes admin_chain = group.issue(admin, {pki::kRoleAdmin});
+    p2p::Bytes member_chain = group.issue(member, {pki::kRoleMember});
+};
+
+TEST_F(GraphTcp, SecuredLinksFloodRecordsAndCarryDirectData)
+{
+    SecureWorld w;
+    TestCredentials ac(w.group, w.admin, w.admin_chain), bc(w.group, w.member, w.member_chain);
+    IoThread io;
+    Peer a(io.io, 0, 0, &ac, w.admin.peer_name), b(io.io, 1, 0, &bc, w.member.peer_name);
+    std::vector<p2p::Record> rs;
+    for (int i = 0; i < 40; ++i)
+        rs.push_back(a.publish(static_cast<std::uint8_t>(i)));
+    b.host->connect(a.endpoint(), ConnectionType::neighbor);
+    ASSERT_TRUE(b.wait_for(Event::Kind::synchronized));
+    for (const auto& r : rs)
+        EXPECT_TRUE(b.has(r.id));
+    ASSERT_TRUE(a.wait_for(Event::Kind::neighbour_connected));
+    EXPECT_EQ(a.find(Event::Kind::neighbour_connected)->peer_id, w.member.peer_name);
+    EXPECT_EQ(b.find(Event::Kind::neighbour_connected)->peer_id, w.admin.peer_name);
+    auto rb = b.publish(200);
+    EXPECT_TRUE(eventually([&] { return a.has(rb.id); }));
+    auto ra = a.publish(201);
+    EXPECT_TRUE(eventually([&] { return b.has(ra.id); }));
+    EXPECT_EQ(bc.verified, 1);  // b checked a's chain once (the neighbour link)
+
+    // PT2PT on a secured direct connection, larger than a frame, both ways.
+    b.host->connect(a.endpoint(), ConnectionType::direct);
+    ASSERT_TRUE(b.wait_for(Event::Kind::direct_connected));
+    ASSERT_TRUE(a.wait_for(Event::Kind::direct_connected));
+    p2p::Guid type;
+    type.b[0] = 0x77;
+    p2p::Bytes big(300000);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<std::uint8_t>(i * 7 + (i >> 11));
+    b.host->send_data(b.find(Event::Kind::direct_connected)->link, type, big);
+    ASSERT_TRUE(a.wait_for(Event::Kind::incoming_data));
+    EXPECT_EQ(a.find(Event::Kind::incoming_data)->data, big);
+    a.host->send_data(a.find(Event::Kind::direct_connected)->link, type, {9, 9});
+    ASSERT_TRUE(b.wait_for(Event::Kind::incoming_data));
+    EXPECT_EQ(b.find(Event::Kind::incoming_data)->data, (p2p::Bytes{9, 9}));
+    EXPECT_FALSE(a.find(Event::Kind::connection_failed));
+    EXPECT_FALSE(b.find(Event::Kind::connection_failed));
+    b.host->stop();
+    EXPECT_TRUE(a.wait_for(Event::Kind::neighbour_disconnected));
+    EXPECT_TRUE(a.wait_for(Event::Kind::direct_disconnected));
+}
+
+TEST_F(GraphTcp, SecuredPasswordJoinAndWrongPassword)
+{
+    SecureWorld w;
+    TestCredentials ac(w.group, w.admin, w.admin_chain), jc(w.group, w.joiner), gc(w.group, w.guesser);
+    jc.typed_password = u"open sesame";
+    gc.typed_password = u"open sesame?";
+    IoThread io;
+    Peer a(io.io, 0, 0, &ac, w.admin.peer_name);
+    auto r = a.publish(7);
+
+    // A wrong password: CONNECTION_FAILED with the reason, nothing issued.
+    {
+        Peer g(io.io, 2, 0, &gc, w.guesser.peer_name);
+        g.host->connect(a.endpoint(), ConnectionType::neighbor);
+        ASSERT_TRUE(g.wait_for(Event::Kind::connection_failed));
+        auto e = g.find(Event::Kind::connection_failed);
+        EXPECT_EQ(e->failure, p2p::hr::connection_not_authenticated) << e->failure_text;
+        EXPECT_NE(e->failure_text.find("password_rejected"), std::string::npos) << e->failure_text;
+        EXPECT_FALSE(g.has(r.id));
+        EXPECT_TRUE(gc.local_gmc_chain().empty());
+    }
+    EXPECT_EQ(ac.issued, 0);
+
+    // The right password: a GMC is issued, the joiner synchronises.
+    Peer j(io.io, 1, 0, &jc, w.joiner.peer_name);
+    j.host->connect(a.endpoint(), ConnectionType::neighbor);
+    ASSERT_TRUE(j.wait_for(Event::Kind::synchronized));
+    EXPECT_TRUE(j.has(r.id));
+    EXPECT_EQ(ac.issued, 1);
+    std::vector<p2p::Bytes> certs;
+    std::vector<pki::CertInfo> ordered;
+    ASSERT_EQ(pki::parse_pkcs7_certs(jc.local_gmc_chain(), certs), p2p::hr::ok);
+    ASSERT_EQ(pki::verify_gmc_chain(certs, pd::test::utc_now(), ordered), p2p::hr::ok);
+    EXPECT_EQ(ordered.back().subject_peer_name, w.joiner.peer_name);
+    auto rj = j.publish(8);
+    EXPECT_TRUE(eventually([&] { return a.has(rj.id); }));
+}
+
+TEST_F(GraphTcp, UnsecuredHostIsRefusedBySecuredOne)
+{
+    SecureWorld w;
+    TestCredentials ac(w.group, w.admin, w.admin_chain), bc(w.group, w.member, w.member_chain);
+    IoThread io;
+    Peer a(io.io, 0, 0, &ac, w.admin.peer_name), plain(io.io, 1);
+    plain.host->connect(a.endpoint(), ConnectionType::neighbor);
+    EXPECT_TRUE(plain.wait_for(Event::Kind::connection_failed));
+    EXPECT_EQ(a.neighbours(), 0u);
+    // A secured host that reaches an unsecured one fails too (the answer is not TLS).
+    Peer b(io.io, 2, 0, &bc, w.member.peer_name);
+    b.host->connect(plain.endpoint(), ConnectionType::neighbor);
+    ASSERT_TRUE(b.wait_for(Event::Kind::connection_failed));
+    // and the secured pair still connects.
+    b.host->connect(a.endpoint(), ConnectionType::neighbor);
+    EXPECT_TRUE(b.wait_for(Event::Kind::synchronized));
 }
 
 }  // namespace

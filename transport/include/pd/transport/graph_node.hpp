@@ -94,6 +94,11 @@ struct Event {
     std::uint64_t node_id = 0;
     Address remote;
     Bytes data;
+    // connection_failed: why, when the runtime knows (the security layer refused or failed the
+    // link: an HRESULT such as PEER_E_CONNECTION_NOT_AUTHENTICATED, and one line of detail);
+    // 0 for a TCP failure or a link closed by the peer.
+    std::int32_t failure = 0;
+    std::string failure_text;
 };
 
 struct Actions {

@@ -7,8 +7,18 @@
 // of size 0 or above Max Frame Size, or a message whose size is below 8 or above the limit (Max
 // Record Size + 64 KiB), aborts the connection. A message that does not parse closes that
 // connection only (3.1.5.2).
+//
+// Connection security (optional, HostOptions::security): [MS-PPSEC] TLS + Group Connect
+// (group_security.hpp). The host turns NodeConfig::secured on; after AUTH_INFO (sent by the
+// initiator in the clear, in frames of its own) every frame payload of the link goes to the link's
+// SecureSession, whose output frames are sent as they come. When the session authenticates, the
+// host calls Node::authenticated(link, peer name) and from then on encrypts every message it sends
+// (one TLS record per frame) and assembles messages from the decrypted stream. A session that fails
+// ends the link (its close_notify or alert is sent first); an outgoing link's connection_failed
+// event then carries Event::failure (hr_of(Failure)) and Event::failure_text.
 #pragma once
 #include "pd/transport/graph_node.hpp"
+#include "pd/transport/group_security.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -28,6 +38,11 @@ struct HostOptions {
     std::uint16_t port = 3587;                        // 0: ephemeral
     std::size_t max_frame = 16379;                    // 2.2: default; grouping uses 16,348
     bool listen = true;
+    // Connection security: a new session for a link that finished AUTH_INFO (`initiator`: we opened
+    // it = the Requestor). Called on the host's strand; the session's SessionOptions::max_frame
+    // should be `max_frame` (larger frames are cut again). nullptr refuses the link. Unset: no
+    // connection security (AUTH_INFO authenticates), as before.
+    std::function<std::unique_ptr<security::SecureSession>(bool initiator, LinkId link)> security;
 };
 
 class Host {
