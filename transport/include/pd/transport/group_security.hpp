@@ -184,7 +184,8 @@ public:
     // payload). Ignored once failed. Frames in the output are sent before anything later.
     Output feed(ByteSpan bytes);
     // After authentication: the TLS records of `plaintext` as frame payloads appended to `frames`.
-    // False (and nothing appended) if not authenticated or TLS fails (then failed()).
+    // False if not authenticated (nothing appended) or TLS fails (then failed(); what was appended
+    // must not be sent: the link is to be closed).
     bool encrypt(ByteSpan plaintext, std::vector<Bytes>& frames);
     // The connection is going away (the node closes it): a TLS close_notify to send, if any.
     Output close();
