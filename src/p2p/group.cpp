@@ -381,6 +381,7 @@ Hr Group::reload_properties()
         return hr::invalid_group;
     state_->props = sp;
     state_->version = sp.minor ? pki::GroupSecurity::v1_1 : pki::GroupSecurity::v1_0;
+    state_->ready = true;  // a joined group is ready once this record is here, whoever stored it
     return hr::ok;
 }
 
@@ -518,8 +519,7 @@ void Group::unsubscribe(std::uint64_t id)
     if (state_->deleted || !state_->db)                       \
         return hr::invalid_group;                             \
     if (!state_->ready && failed(reload_properties()))        \
-        return hr::group_not_ready;                           \
-    state_->ready = true
+    return hr::group_not_ready
 
 // ------------------------------------------------------------------------------------------------
 // properties

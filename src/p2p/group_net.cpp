@@ -17,8 +17,8 @@ constexpr std::size_t kMaxRememberedAddresses = 16;
 bool Group::ready()
 {
     std::lock_guard lock(mutex_);
-    if (!state_->ready && !state_->deleted && state_->db && succeeded(reload_properties()))
-        state_->ready = true;  // synchronised by another process of the user (the group host)
+    if (!state_->ready && !state_->deleted && state_->db)
+        reload_properties();  // synchronised by another process of the user (the group host)?
     return state_->ready;
 }
 
@@ -48,7 +48,6 @@ Hr Group::apply_remote(const Record& r, bool& changed)
         if (r.type == kSecurityPropertiesType) {
             bool was_ready = s.ready;
             if (succeeded(reload_properties())) {
-                s.ready = true;
                 if (!was_ready) {
                     // A joiner's first synchronisation: it publishes its own Membership record, so
                     // that every member can check its signatures ([MS-PPSEC] 3.1.4.2, 3.1.7.2).

@@ -79,8 +79,7 @@ void Group::watch_loop()
             if (old != s.seen.end() && old->second.version == r.version)
                 continue;
             if (r.type == kSecurityPropertiesType) {
-                if (succeeded(reload_properties()))
-                    s.ready = true;  // a joined group synchronised by another process
+                reload_properties();  // also makes a joined group ready (synchronised elsewhere)
                 GroupEvent e;
                 e.type = kEventPropertyChanged;
                 events.push_back(e);

@@ -209,6 +209,8 @@ private:
     struct State;
     friend struct GroupAccess;
     Hr load();
+    // Reads the Security Properties record into the state; its presence makes the group ready
+    // (a joined group before its first sync: hr::group_not_ready). Call with mutex_ held.
     Hr reload_properties();
     // Signs rec ([MS-PPSEC] 2.2.4) with the identity key, or the GRC key for the group's own
     // records, and inserts or replaces it. Call with mutex_ held.
