@@ -288,6 +288,7 @@ HRESULT WINAPI PeerGroupGetEventData(HPEEREVENT hPeerEvent, PPEER_GROUP_EVENT_DA
             break;
         }
         case PEER_GROUP_EVENT_CONNECTION_FAILED:
+        case PEER_GROUP_EVENT_AUTHENTICATION_FAILED:  // the failed password exchange's reason
             o->hrConnectionFailedReason = static_cast<HRESULT>(e.failure);
             break;
         default:  // PROPERTY_CHANGED carries no data

@@ -41,15 +41,6 @@ constexpr std::uint32_t kFlagAutoRefresh = 0x1;
 constexpr std::uint32_t kKnownPropertyFlags = 0x7;
 constexpr std::uint32_t kAuthGmc = 0x1, kAuthPassword = 0x2;
 
-
-std::u16string bytes_u16(const Bytes& b)
-{
-    std::u16string s(b.size() / 2, u'\0');
-    if (!s.empty())
-        std::memcpy(s.data(), b.data(), s.size() * 2);
-    return s;
-}
-
 // The process-wide table of open groups: every handle of the same (store, identity, group)
 // shares one Group, so a change made through one handle reaches the registrations of all.
 std::mutex g_open_mutex;
@@ -270,22 +261,15 @@ Hr Group::open(const std::shared_ptr<UserStore>& store, std::u16string_view iden
 }
 
 Hr Group::join(const std::shared_ptr<UserStore>& store, std::u16string_view identity, std::u16string_view invitation,
-                std::shared_ptr<Group>& out)
+                std::shared_ptr<Group>& out, const std::u16string* password)
 {
     try {
         Invitation inv;
         if (failed(parse_invitation(invitation, inv)))
             return hr::invalid_arg;
-        if (inv.password)
-            return hr::not_impl;  // password joins need the network's Group Connect (not yet)
-        std::vector<Bytes> certs;
-        std::vector<pki::CertInfo> ordered;
-        std::vector<Bytes> ordered_der;
-        if (failed(pki::parse_pkcs7_certs(inv.gmc, certs)) || certs.empty())
+        // A password invitation needs the password, a GMC invitation must not get one.
+        if (inv.password != (password != nullptr) || (password && password->empty()))
             return hr::invalid_arg;
-        if (failed(pki::verify_gmc_chain(certs, utc_now_ticks(), ordered, &ordered_der)) || ordered.empty())
-            return hr::invitation_not_trusted;
-        const pki::CertInfo& leaf = ordered.back();
         IdentityKeys id;
         if (Hr h = load_identity(*store, identity, id); failed(h))
             return h == hr::not_found ? hr::identity_not_found : h;
@@ -293,10 +277,39 @@ Hr Group::join(const std::shared_ptr<UserStore>& store, std::u16string_view iden
         pki::Key key;
         if (failed(pki::Key::from_pkcs8_der(id.private_pkcs8, key)))
             return hr::no_key_access;
-        // The invitation is for this identity: the GMC certifies its name and key.
-        if (leaf.subject_peer_name != identity || leaf.spki != key.spki_der())
-            return hr::not_authorized;
-        const std::u16string group_name = leaf.group_peer_name;
+        std::u16string group_name, friendly;
+        std::vector<Bytes> ordered_der;
+        Bytes sealed_password;
+        if (inv.password) {
+            // [MS-PPSEC] 3.1.4.2: a password joiner knows only the group's peer name; its GMC is
+            // issued by the Authenticator of its first connection (3.3.5.2.5).
+            PeerName parsed;
+            if (failed(parse_peer_name(inv.group_peer_name, parsed)) || !parsed.secure())
+                return hr::invalid_arg;
+            group_name = inv.group_peer_name;
+            friendly = inv.group_friendly_name;
+            Bytes clear = u16_bytes(*password);
+            WipeOnExit w{clear};
+            if (Hr h = store->protector().protect(clear, sealed_password); failed(h))
+                return h;
+        } else {
+            std::vector<Bytes> certs;
+            std::vector<pki::CertInfo> ordered;
+            if (failed(pki::parse_pkcs7_certs(inv.gmc, certs)) || certs.empty())
+                return hr::invalid_arg;
+            if (failed(pki::verify_gmc_chain(certs, utc_now_ticks(), ordered, &ordered_der)) || ordered.empty())
+                return hr::invitation_not_trusted;
+            const pki::CertInfo& leaf = ordered.back();
+            // The invitation is for this identity: the GMC certifies its name and key.
+            if (leaf.subject_peer_name != identity || leaf.spki != key.spki_der())
+                return hr::not_authorized;
+            group_name = leaf.group_peer_name;
+            friendly = ordered.front().subject_name;
+        }
+        // One join of (identity, group) at a time in this process: the check below and the index
+        // row must not interleave with another join's.
+        static std::mutex join_mutex;
+        std::lock_guard join_lock(join_mutex);
         GroupRow existing;
         if (succeeded(store->get_group(identity, group_name, existing)))
             return hr::already_exists;
@@ -310,14 +323,16 @@ Hr Group::join(const std::shared_ptr<UserStore>& store, std::u16string_view iden
             Hr h = db->put_meta(kMetaGroupPeerName, utf8_bytes(group_name));
             if (succeeded(h))
                 h = db->put_meta(kMetaIdentity, u16_bytes(identity));
-            if (succeeded(h))
+            if (succeeded(h) && inv.password)
+                h = db->put_meta(kMetaJoinPassword, sealed_password);
+            if (succeeded(h) && !inv.password)
                 h = db->put_meta(kMetaGmc, pki::pkcs7_certs(ordered_der));
-            if (succeeded(h))
+            if (succeeded(h) && !inv.password)
                 h = db->put_meta(kMetaGrc, ordered_der.front());
             if (succeeded(h))
                 h = db->put_meta(kMetaTimeDelta, put_i64(0));
             if (succeeded(h))
-                h = store->add_group({std::u16string(identity), group_name, ordered.front().subject_name, path}, false);
+                h = store->add_group({std::u16string(identity), group_name, friendly, path}, false);
             if (failed(h)) {
                 db.reset();
                 GroupDb::destroy(path);
@@ -344,18 +359,9 @@ Hr Group::load()
     WipeOnExit wipe{id.private_pkcs8};
     if (failed(pki::Key::from_pkcs8_der(id.private_pkcs8, s.identity_key)))
         return hr::no_key_access;
-    Bytes chain_p7;
-    if (failed(s.db->get_meta(kMetaGmc, chain_p7)) || failed(pki::parse_pkcs7_certs(chain_p7, s.chain)) || s.chain.empty())
-        return hr::invalid_group;
-    std::vector<pki::CertInfo> ordered;
-    std::vector<Bytes> ordered_der;
-    if (failed(pki::verify_gmc_chain(s.chain, utc_now_ticks(), ordered, &ordered_der)) || ordered.empty())
-        return hr::invalid_group;
-    s.chain = ordered_der;
-    s.gmc = ordered.back();
-    if (s.gmc.spki != s.identity_key.spki_der())
-        return hr::invalid_group;
-    s.db->get_meta(kMetaGrc, s.grc);
+    Hr chain = reload_chain();
+    if (failed(chain) && chain != hr::group_not_ready)
+        return chain;
     Bytes sealed;
     if (succeeded(s.db->get_meta(kMetaGroupKey, sealed)) && !sealed.empty()) {
         Bytes clear;
@@ -366,7 +372,34 @@ Hr Group::load()
     Bytes delta;
     if (succeeded(s.db->get_meta(kMetaTimeDelta, delta)))
         s.delta = get_i64(delta);
+    if (chain == hr::group_not_ready)
+        return chain;  // a password join before its first Group Connect
     return reload_properties();
+}
+
+Hr Group::reload_chain()
+{
+    State& s = *state_;
+    Bytes chain_p7, pending;
+    std::vector<Bytes> certs;
+    if (failed(s.db->get_meta(kMetaGmc, chain_p7)) || chain_p7.empty()) {
+        // No GMC yet: a password join waiting for its Authenticator ([MS-PPSEC] 3.2.5.2.4).
+        if (succeeded(s.db->get_meta(kMetaJoinPassword, pending)) && !pending.empty())
+            return hr::group_not_ready;
+        return hr::invalid_group;
+    }
+    if (failed(pki::parse_pkcs7_certs(chain_p7, certs)) || certs.empty())
+        return hr::invalid_group;
+    std::vector<pki::CertInfo> ordered;
+    std::vector<Bytes> ordered_der;
+    if (failed(pki::verify_gmc_chain(certs, utc_now_ticks(), ordered, &ordered_der)) || ordered.empty())
+        return hr::invalid_group;
+    if (ordered.back().spki != s.identity_key.spki_der())
+        return hr::invalid_group;
+    s.chain = std::move(ordered_der);
+    s.gmc = ordered.back();
+    s.grc = s.chain.front();
+    return hr::ok;
 }
 
 Hr Group::reload_properties()
@@ -515,10 +548,12 @@ void Group::unsubscribe(std::uint64_t id)
 // Properties record arrived (PEER_E_GROUP_NOT_READY, fact sheet §2.4).
 // A joined group becomes ready as soon as its database holds the Security Properties record,
 // whichever process (or the user's group host) stored it.
-#define PD_GROUP_LIVE()                                       \
-    if (state_->deleted || !state_->db)                       \
-        return hr::invalid_group;                             \
-    if (!state_->ready && failed(reload_properties()))        \
+// A password join is ready once it also holds its GMC (issued to this or another process).
+#define PD_GROUP_LIVE()                                                                        \
+    if (state_->deleted || !state_->db)                                                        \
+        return hr::invalid_group;                                                              \
+    if (!state_->ready &&                                                                      \
+        ((state_->chain.empty() && failed(reload_chain())) || failed(reload_properties())))    \
     return hr::group_not_ready
 
 // ------------------------------------------------------------------------------------------------

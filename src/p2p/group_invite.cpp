@@ -81,6 +81,8 @@ Hr Group::issue_chain(const Bytes& subject_spki, std::u16string_view subject, st
                       std::vector<Guid> roles, const Ticks* not_before, const Ticks* not_after, Bytes& chain_p7)
 {
     State& s = *state_;
+    if (s.chain.empty())
+        return hr::group_not_ready;  // a password join before its GMC was issued
     if (roles.empty())
         roles = {pki::kRoleMember};
     for (const auto& r : roles) {
@@ -239,6 +241,8 @@ Hr Group::export_config(std::u16string_view password, std::u16string& xml)
     if (state_->deleted || !state_->db)
         return hr::invalid_arg;
     State& s = *state_;
+    if (s.chain.empty() && failed(reload_chain()))
+        return hr::group_not_ready;  // a password join holds no GMC to export yet
     IdentityRow row;
     if (failed(store_->get_identity(identity_, row)))
         return hr::identity_not_found;

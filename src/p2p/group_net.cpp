@@ -17,9 +17,104 @@ constexpr std::size_t kMaxRememberedAddresses = 16;
 bool Group::ready()
 {
     std::lock_guard lock(mutex_);
-    if (!state_->ready && !state_->deleted && state_->db)
-        reload_properties();  // synchronised by another process of the user (the group host)?
+    if (!state_->ready && !state_->deleted && state_->db) {
+        // Synchronised by another process of the user (the group host)? A password join first
+        // needs the GMC that process was issued.
+        if (state_->chain.empty() && failed(reload_chain()))
+            return false;
+        reload_properties();
+    }
     return state_->ready;
+}
+
+Bytes Group::local_chain()
+{
+    std::lock_guard lock(mutex_);
+    if (state_->deleted || !state_->db)
+        return {};
+    if (state_->chain.empty())
+        reload_chain();
+    return state_->chain.empty() ? Bytes{} : pki::pkcs7_certs(state_->chain);
+}
+
+std::optional<std::u16string> Group::join_password()
+{
+    std::lock_guard lock(mutex_);
+    State& s = *state_;
+    if (s.deleted || !s.db || !s.chain.empty())
+        return std::nullopt;
+    Bytes sealed, clear;
+    WipeOnExit w{clear};
+    if (failed(s.db->get_meta(kMetaJoinPassword, sealed)) || sealed.empty() ||
+        failed(store_->protector().unprotect(sealed, clear)))
+        return std::nullopt;
+    return bytes_u16(clear);
+}
+
+Hr Group::accept_issued_chain(const Bytes& chain_p7)
+{
+    std::vector<Bytes> certs, ordered_der;
+    std::vector<pki::CertInfo> ordered;
+    if (failed(pki::parse_pkcs7_certs(chain_p7, certs)) || certs.empty() ||
+        failed(pki::verify_gmc_chain(certs, utc_now_ticks(), ordered, &ordered_der)) || ordered.size() < 2)
+        return hr::invalid_credential;
+    std::lock_guard lock(mutex_);
+    State& s = *state_;
+    if (s.deleted || !s.db)
+        return hr::invalid_group;
+    const pki::CertInfo& leaf = ordered.back();
+    // [MS-PPSEC] 3.2.5.2.4: for this group, this identity and this identity's key.
+    if (leaf.group_peer_name != group_name_ || leaf.subject_peer_name != identity_ ||
+        leaf.spki != s.identity_key.spki_der())
+        return hr::not_authorized;
+    Hr h = s.db->put_meta(kMetaGmc, pki::pkcs7_certs(ordered_der));
+    if (succeeded(h))
+        h = s.db->put_meta(kMetaGrc, ordered_der.front());
+    if (succeeded(h))
+        h = s.db->put_meta(kMetaJoinPassword, {});
+    if (failed(h))
+        return h;
+    return reload_chain();
+}
+
+std::optional<std::string> Group::password_hash_for_issuing()
+{
+    std::lock_guard lock(mutex_);
+    const State& s = *state_;
+    constexpr std::uint32_t kAuthPassword = 0x2;  // PEER_GROUP_PASSWORD_AUTHENTICATION
+    if (s.deleted || !s.db || !s.ready || s.chain.empty() || !s.props.minor || !(s.props.auth_flags & kAuthPassword) ||
+        s.props.password_hash.empty() || !pki::can_issue(s.gmc.roles, s.props.password_role))
+        return std::nullopt;
+    return utf8(s.props.password_hash);
+}
+
+Hr Group::issue_for_password(const Bytes& spki, std::u16string_view subject, std::u16string_view friendly,
+                             Bytes& chain_p7)
+{
+    std::lock_guard lock(mutex_);
+    State& s = *state_;
+    if (s.deleted || !s.db || !s.ready || s.chain.empty())
+        return hr::group_not_ready;
+    Ticks now = utc_now_ticks() / kTicksPerSecond * kTicksPerSecond;
+    return issue_chain(spki, subject, friendly, {s.props.password_role}, &now, nullptr, chain_p7);
+}
+
+std::optional<std::u16string> Group::member_by_key(const Bytes& spki)
+{
+    std::lock_guard lock(mutex_);
+    State& s = *state_;
+    if (s.deleted || !s.db)
+        return std::nullopt;
+    std::vector<Record> recs;
+    if (failed(s.db->list_records(&kMembershipType, false, recs)))
+        return std::nullopt;
+    for (const auto& r : recs) {
+        std::vector<pki::CertInfo> ordered;
+        if (succeeded(membership_chain(r, utc_now_ticks(), ordered)) && ordered.back().spki == spki &&
+            ordered.back().group_peer_name == group_name_)
+            return ordered.back().subject_peer_name;
+    }
+    return std::nullopt;
 }
 
 Hr Group::stored_record(const Guid& id, Record& out)

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <map>
 #include <thread>
@@ -21,6 +22,8 @@ inline constexpr const char* kMetaGrc = "grc";
 inline constexpr const char* kMetaGroupKey = "group_key";
 inline constexpr const char* kMetaTimeDelta = "peer_time_delta";
 inline constexpr const char* kMetaAddresses = "peer_addresses";  // group_net.cpp
+// A password join waiting for its GMC: the password, sealed with the user's KeyProtector.
+inline constexpr const char* kMetaJoinPassword = "join_password";
 
 // PEER_GROUP_EVENT_* and PEER_RECORD_CHANGE_TYPE values of p2p.h; PEER_RECORD_FLAG_DELETED.
 inline constexpr std::uint32_t kEventStatusChanged = 1, kEventPropertyChanged = 2, kEventRecordChanged = 3;
@@ -61,6 +64,14 @@ inline Hr membership_chain(const Record& membership, Ticks now, std::vector<pki:
 inline Bytes u16_bytes(std::u16string_view s)
 {
     return Bytes(reinterpret_cast<const std::uint8_t*>(s.data()), reinterpret_cast<const std::uint8_t*>(s.data() + s.size()));
+}
+// ... and back.
+inline std::u16string bytes_u16(const Bytes& b)
+{
+    std::u16string s(b.size() / 2, u'\0');
+    if (!s.empty())
+        std::memcpy(s.data(), b.data(), s.size() * 2);
+    return s;
 }
 
 struct Group::State {

@@ -182,7 +182,7 @@ p2p::GroupEvent get_event(Reader& r)
 }
 
 // Events the host forwards: the network's (records travel through the database).
-bool network_event(std::uint32_t type) { return type == 1 || type == 4 || type == 5 || type == 6 || type == 8 || type == 10; }
+bool network_event(std::uint32_t type) { return type == 1 || type == 4 || type == 5 || type == 6 || type == 8 || type == 10 || type == 11; }
 
 Bytes frame(const Writer& w)
 {

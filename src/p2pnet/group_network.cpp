@@ -6,6 +6,7 @@
 #include "pd/p2p/record_wire.hpp"
 #include "pd/p2p/security_records.hpp"
 #include "pd/transport/graph_tcp.hpp"
+#include "pd/transport/group_security.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -31,7 +32,8 @@ namespace {
 // p2p.h values.
 constexpr std::uint32_t kEventPropertyChanged = 2, kEventRecordChanged = 3, kRecordExpired = 4;
 constexpr std::uint32_t kEventDirectConnection = 4, kEventNeighborConnection = 5,
-                        kEventIncomingData = 6, kEventMemberChanged = 8, kEventConnectionFailed = 10;
+                        kEventIncomingData = 6, kEventMemberChanged = 8, kEventConnectionFailed = 10,
+                        kEventAuthenticationFailed = 11;
 constexpr std::uint32_t kPeerConnected = 1, kPeerDisconnected = 2, kPeerConnectionFailed = 3;
 constexpr std::uint32_t kConnectionFailed = 0x80630109u;  // PEER_E_CONNECTION_FAILED
 constexpr std::uint32_t kMemberConnected = 1, kMemberDisconnected = 2;
@@ -130,6 +132,68 @@ public:
 private:
     p2p::Group& group_;
 };
+
+// The connection half of the group's security provider ([MS-PPSEC] 3.2, 3.3): what a link's
+// SecureSession (TLS with the IDC, then Group Connect) needs from the group. Called on the
+// host's strand; the host keeps it alive while any session may call it.
+class GroupCredentials final : public transport::security::Credentials {
+public:
+    // Fails (nullptr) when the identity's key or IDC cannot be read.
+    static std::shared_ptr<GroupCredentials> load(const std::shared_ptr<p2p::Group>& g)
+    {
+        auto c = std::shared_ptr<GroupCredentials>(new GroupCredentials(g));
+        p2p::Bytes key, chain;
+        p2p::WipeOnExit wipe{key};
+        if (p2p::failed(g->credentials(key, c->idc_, chain)) || p2p::failed(p2p::pki::Key::from_pkcs8_der(key, c->key_)))
+            return nullptr;
+        return c;
+    }
+    const p2p::Bytes& idc() const override { return idc_; }
+    const p2p::pki::Key& idc_key() const override { return key_; }
+    std::u16string group_peer_name() const override { return group_->group_peer_name(); }
+    p2p::Bytes local_gmc_chain() const override { return group_->local_chain(); }
+    std::optional<std::string> password_hash_string() const override { return group_->password_hash_for_issuing(); }
+    std::optional<std::u16string> password() const override { return group_->join_password(); }
+    std::optional<std::u16string> find_member(transport::security::ByteSpan spki) override
+    {
+        return group_->member_by_key(p2p::Bytes(spki.begin(), spki.end()));
+    }
+    p2p::Bytes issue_for_password(const p2p::pki::CertInfo& remote) override
+    {
+        p2p::Bytes chain;
+        if (p2p::Hr h = group_->issue_for_password(remote.spki, remote.subject_peer_name, remote.subject_name, chain);
+            p2p::failed(h)) {
+            PD_WARN("p2p: no GMC for a password joiner: 0x{:08x}", static_cast<std::uint32_t>(h));
+            return {};
+        }
+        PD_INFO("p2p: issued a GMC to password joiner {}", p2p::utf8(remote.subject_peer_name));
+        return chain;
+    }
+    bool accept_issued_gmc(transport::security::ByteSpan chain) override
+    {
+        p2p::Hr h = group_->accept_issued_chain(p2p::Bytes(chain.begin(), chain.end()));
+        if (p2p::failed(h))
+            PD_WARN("p2p: the GMC an authenticator issued was refused: 0x{:08x}", static_cast<std::uint32_t>(h));
+        else
+            PD_INFO("p2p: password join: GMC received");
+        return p2p::succeeded(h);
+    }
+
+private:
+    explicit GroupCredentials(std::shared_ptr<p2p::Group> g) : group_(std::move(g)) {}
+    std::shared_ptr<p2p::Group> group_;
+    p2p::Bytes idc_;
+    p2p::pki::Key key_;
+};
+
+// The password exchange failed (PEER_GROUP_EVENT_AUTHENTICATION_FAILED): a Requestor whose
+// Password proof the Authenticator refused, or that had nothing to show ([MS-PPSEC] 3.2.5.2.4,
+// 3.2.7.1): hr_of() gives PEER_E_CONNECTION_NOT_AUTHENTICATED for exactly these.
+bool password_failure(std::int32_t hr)
+{
+    using transport::security::Failure;
+    return hr != 0 && hr == static_cast<std::int32_t>(transport::security::hr_of(Failure::password_rejected));
+}
 
 class Network final : public GroupNetwork, public std::enable_shared_from_this<Network> {
 public:
@@ -340,6 +404,18 @@ private:
         o.node.unlocking_types = {p2p::kMembershipType, p2p::kSecurityPropertiesType};
         o.max_frame = kGroupingMaxFrame;
         o.port = configured_port();
+        // [MS-PPSEC] 3.1.4.1: every link is secured by TLS with the IDC and Group Connect.
+        auto creds = GroupCredentials::load(group_);
+        if (!creds) {
+            PD_WARN("p2p: the identity's key or IDC is unreadable: the group cannot connect");
+            return hr::no_key_access;
+        }
+        o.security = [creds](bool initiator, graph::LinkId) {
+            using namespace transport::security;
+            SessionOptions so;
+            so.max_frame = kGroupingMaxFrame;
+            return std::make_unique<SecureSession>(initiator ? Role::requestor : Role::authenticator, *creds, so);
+        };
         std::weak_ptr<Network> weak = weak_from_this();
         auto sink = [weak](const graph::Event& e) {
             if (auto self = weak.lock())
@@ -488,6 +564,16 @@ private:
                 g.status = kPeerConnectionFailed;
                 g.connection_id = *alias;
                 g.failure = kConnectionFailed;
+                group_->emit(g);
+                return;
+            }
+            if (!e.failure_text.empty())
+                PD_INFO("p2p: connection to a member failed: {}", e.failure_text);
+            if (password_failure(e.failure)) {
+                // The password exchange failed (wrong password, or nobody there may issue GMCs):
+                // PeerGroupResumePasswordAuthentication tries again.
+                g.type = kEventAuthenticationFailed;
+                g.failure = static_cast<std::uint32_t>(e.failure);
                 group_->emit(g);
                 return;
             }

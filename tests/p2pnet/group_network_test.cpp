@@ -268,3 +268,85 @@ TEST_F(GroupNetworkTest, MembershipAndPropertiesTravel)
 }
 
 }  // namespace
+
+// A password group ([MS-PPSEC] security 1.1): carol joins with PeerGroupPasswordJoin's password.
+// She holds no GMC until her first Group Connect, where alice (who may issue the password role)
+// checks her Password proof and issues one (3.3.5.2.5); a wrong password gets nothing but
+// AUTHENTICATION_FAILED (PEER_E_CONNECTION_NOT_AUTHENTICATED) and leaves her not ready.
+TEST_F(GroupNetworkTest, PasswordJoinIsIssuedAGmcOnlyForTheRightPassword)
+{
+    std::shared_ptr<UserStore> carol_store;
+    std::u16string carol;
+    ASSERT_EQ(UserStore::open((base_ / "carol").string(), carol_store), hr::ok);
+    ASSERT_EQ(create_identity(*carol_store, u"carol", u"Carol", nullptr, carol), hr::ok);
+    GroupProperties p;
+    p.classifier = u"club";
+    p.friendly_name = u"Club";
+    p.creator_peer_name = alice_;
+    p.auth_schemes = 3;  // GMC | PASSWORD
+    p.password = u"s3cret";
+    p.password_role = role_member();
+    std::shared_ptr<Group> gp;
+    ASSERT_EQ(Group::create(alice_store_, p, gp), hr::ok);
+    std::u16string invitation, gmc_invitation, carol_xml;
+    ASSERT_EQ(gp->create_password_invitation(invitation), hr::ok);
+    ASSERT_EQ(identity_xml(*carol_store, carol, carol_xml), hr::ok);
+    ASSERT_EQ(gp->create_invitation(carol_xml, nullptr, {role_member()}, gmc_invitation), hr::ok);
+    Events ep, ec;
+    gp->subscribe([&](const GroupEvent& e) { ep.push(e); });
+    auto np = GroupNetwork::of(gp);
+    ASSERT_EQ(np->connect({}), hr::ok);
+    const tcp::endpoint alice_at(boost::asio::ip::make_address("127.0.0.1"), np->port());
+
+    // A password invitation needs a password; a GMC invitation takes none.
+    std::shared_ptr<Group> gc;
+    const std::u16string right = u"s3cret", wrong = u"S3cret", empty;
+    EXPECT_EQ(Group::join(carol_store, carol, invitation, gc), hr::invalid_arg);
+    EXPECT_EQ(Group::join(carol_store, carol, gmc_invitation, gc, &right), hr::invalid_arg);
+    EXPECT_EQ(Group::join(carol_store, carol, invitation, gc, &empty), hr::invalid_arg);
+
+    // The wrong password.
+    ASSERT_EQ(Group::join(carol_store, carol, invitation, gc, &wrong), hr::ok);
+    EXPECT_FALSE(gc->ready());
+    EXPECT_TRUE(gc->local_chain().empty());
+    Record r = new_record("too early");
+    EXPECT_EQ(gc->add_record(r), hr::group_not_ready);
+    std::u16string xml;
+    EXPECT_EQ(gc->create_invitation(carol_xml, nullptr, {role_member()}, xml), hr::group_not_ready);
+    auto sub = gc->subscribe([&](const GroupEvent& e) { ec.push(e); });
+    {
+        auto nc = GroupNetwork::of(gc);
+        ASSERT_EQ(nc->connect({alice_at}), hr::ok);
+        EXPECT_TRUE(ec.wait([](const GroupEvent& e) { return e.type == 11 && e.failure == 0x8063010Au; }))
+            << "no AUTHENTICATION_FAILED for a wrong password";
+        EXPECT_FALSE(gc->ready());
+        EXPECT_TRUE(gc->local_chain().empty());
+        nc->stop();
+    }
+    gc->unsubscribe(sub);
+    gc.reset();
+    ASSERT_EQ(Group::destroy(carol_store, carol, gp->group_peer_name()), hr::ok);
+
+    // The right password: a GMC with the password role, then the group synchronises.
+    ASSERT_EQ(Group::join(carol_store, carol, invitation, gc, &right), hr::ok);
+    gc->subscribe([&](const GroupEvent& e) { ec.push(e); });
+    auto nc = GroupNetwork::of(gc);
+    ASSERT_EQ(nc->connect({alice_at}), hr::ok);
+    ASSERT_TRUE(ec.wait([](const GroupEvent& e) { return e.type == kEvNeighbor && e.status == 1; }));
+    ASSERT_TRUE(wait_until([&] { return gc->ready(); })) << "carol never synchronised";
+    EXPECT_FALSE(gc->local_chain().empty());
+    EXPECT_FALSE(gc->join_password().has_value()) << "the password is forgotten once a GMC is held";
+    std::vector<MemberInfo> members;
+    ASSERT_EQ(gc->members(carol, false, members), hr::ok);
+    ASSERT_EQ(members.size(), 1u);
+    EXPECT_EQ(members[0].issuer_peer_name, alice_);
+    EXPECT_EQ(members[0].roles, std::vector<Guid>{role_member()});
+    // Her records reach alice (her Membership record came first: the signature checks out).
+    Record mine = new_record("from carol");
+    ASSERT_EQ(gc->add_record(mine), hr::ok);
+    ASSERT_TRUE(ep.wait([&](const GroupEvent& e) { return e.type == kEvRecord && e.record_id == mine.id; }));
+    nc->stop();
+    nc.reset();
+    np->stop();
+    np.reset();
+}

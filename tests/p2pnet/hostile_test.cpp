@@ -11,6 +11,7 @@
 
 #include "pd/p2p/group.hpp"
 #include "pd/p2p/identity.hpp"
+#include "pd/transport/group_security.hpp"
 #include "pd/p2p/pki.hpp"
 #include "pd/p2p/record_id.hpp"
 #include "pd/p2p/security_records.hpp"
@@ -64,7 +65,33 @@ std::size_t rss_bytes()
     return resident * 4096;
 }
 
-// A hand-driven [MS-PPGRH] peer on one blocking socket.
+// The connection credentials ([MS-PPSEC] 3.2) of a member, as a hostile member holds them: its
+// identity key, IDC and GMC chain, taken from its group. Without a GMC (a stranger's identity)
+// the Group Connect exchange has nothing to show.
+class MemberCredentials final : public pd::transport::security::Credentials {
+public:
+    // `claimed_group`: the group to show the chain to (another group's chain: a stranger).
+    explicit MemberCredentials(Group& g, std::u16string claimed_group = {})
+        : group_(claimed_group.empty() ? g.group_peer_name() : claimed_group)
+    {
+        Bytes key;
+        EXPECT_EQ(g.credentials(key, idc_, chain_), hr::ok);
+        EXPECT_EQ(pki::Key::from_pkcs8_der(key, key_), hr::ok);
+    }
+    const Bytes& idc() const override { return idc_; }
+    const pki::Key& idc_key() const override { return key_; }
+    std::u16string group_peer_name() const override { return group_; }
+    Bytes local_gmc_chain() const override { return chain_; }
+
+private:
+    std::u16string group_;
+    Bytes idc_, chain_;
+    pki::Key key_;
+};
+
+// A hand-driven [MS-PPGRH] peer on one blocking socket. With credentials (secure()) it runs the
+// group's connection security after its AUTH_INFO, as every member's node does: TLS + Group
+// Connect, then graph messages inside TLS (so that the attacks reach the graph layer).
 class RawPeer {
 public:
     explicit RawPeer(std::uint16_t port) : s_(io_)
@@ -75,13 +102,40 @@ public:
     }
     bool ok() const { return ok_; }
     tcp::socket& socket() { return s_; }
+    // Secures the link with `c` (outlives the peer) after the AUTH_INFO that join() sends.
+    void secure(pd::transport::security::Credentials& c) { creds_ = &c; }
 
+    // Raw bytes on the socket (frames the caller built); no security layer.
     bool send_bytes(const Bytes& b)
     {
         boost::system::error_code ec;
         asio::write(s_, asio::buffer(b), ec);
         return !ec;
     }
+    // A byte stream of graph messages: framed in the clear, or encrypted once secured.
+    bool send_stream(const Bytes& m)
+    {
+        if (!session_ || !session_->authenticated())
+            return send_bytes(framed(m));
+        std::vector<Bytes> frames;
+        for (std::size_t off = 0; off < m.size(); off += 8192) {
+            std::size_t n = std::min<std::size_t>(8192, m.size() - off);
+            if (!session_->encrypt(std::span<const std::uint8_t>(m.data() + off, n), frames))
+                return false;
+        }
+        return send_frames(frames);
+    }
+    bool send_frames(const std::vector<Bytes>& frames)
+    {
+        Bytes out;
+        for (const auto& f : frames) {
+            out.push_back(static_cast<std::uint8_t>(f.size() >> 8));
+            out.push_back(static_cast<std::uint8_t>(f.size()));
+            out.insert(out.end(), f.begin(), f.end());
+        }
+        return out.empty() || send_bytes(out);
+    }
+    bool secured() const { return session_ && session_->authenticated(); }
     // A whole message, cut into frames of at most Max Frame Size (2.2.1.1).
     static Bytes framed(const Bytes& m)
     {
@@ -99,7 +153,7 @@ public:
         Bytes b = graph::encode_message(m);
         if (b.empty())
             return false;
-        return send_bytes(framed(b));
+        return send_stream(b);
     }
 
     // The next message, or nullopt after `limit` (or when the peer closed: closed() then says so).
@@ -144,7 +198,11 @@ public:
         c.direct = direct;
         c.want_neighbours = true;
         c.node_id = node_id ? node_id : std::random_device{}() * 7919ull + 1;
-        if (!send(a) || !send(c))
+        if (!send(a))
+            return false;
+        if (creds_ && !handshake())
+            return false;
+        if (!send(c))
             return false;
         for (;;) {
             auto m = next(5s);
@@ -177,6 +235,24 @@ public:
         }
         return std::nullopt;
     }
+
+    // Runs TLS + Group Connect as the Requestor ([MS-PPSEC] 3.2) until authenticated.
+    bool handshake(std::chrono::milliseconds limit = 10s)
+    {
+        using namespace pd::transport::security;
+        session_ = std::make_unique<SecureSession>(Role::requestor, *creds_);
+        if (!send_frames(session_->start().frames))
+            return false;
+        auto until = std::chrono::steady_clock::now() + limit;
+        while (!session_->authenticated() && !session_->failed() && !closed_) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return false;
+            fill(left);
+        }
+        return session_->authenticated();
+    }
+    std::string failure_text() const { return session_ ? session_->failure_text() : std::string(); }
 
 private:
     std::optional<graph::Message> pop()
@@ -213,14 +289,28 @@ private:
                 }
                 continue;
             }
-            frames_.push_back(buf[i]);
-            --frame_left_;
+            if (!session_) {
+                frames_.push_back(buf[i]);
+                --frame_left_;
+                continue;
+            }
+            // Secured: a frame's payload is TLS; what it decrypts is the message stream.
+            payload_.push_back(buf[i]);
+            if (--frame_left_ == 0) {
+                auto o = session_->feed(payload_);
+                payload_.clear();
+                send_frames(o.frames);
+                frames_.insert(frames_.end(), o.plaintext.begin(), o.plaintext.end());
+            }
         }
         return true;
     }
 
     asio::io_context io_;
     tcp::socket s_;
+    pd::transport::security::Credentials* creds_ = nullptr;
+    std::unique_ptr<pd::transport::security::SecureSession> session_;
+    Bytes payload_;
     bool ok_ = false, closed_ = false;
     std::uint8_t hdr_[2]{};
     std::size_t hdr_len_ = 0, frame_left_ = 0;
@@ -278,6 +368,7 @@ protected:
         ASSERT_EQ(identity_xml(*bob_store_, bob_, bob_xml_), hr::ok);
         ASSERT_EQ(ga_->create_invitation(bob_xml_, nullptr, {role_member()}, invitation_), hr::ok);
         ASSERT_EQ(Group::join(bob_store_, bob_, invitation_, gb_), hr::ok);
+        bob_creds_ = std::make_unique<MemberCredentials>(*gb_);
         ga_->subscribe([this](const GroupEvent& e) { ea_.push(e); });
         gb_->subscribe([this](const GroupEvent& e) { eb_.push(e); });
     }
@@ -350,6 +441,7 @@ protected:
     std::u16string alice_, bob_, bob_xml_, invitation_;
     std::shared_ptr<Group> ga_, gb_;
     std::shared_ptr<GroupNetwork> na_, nb_;
+    std::unique_ptr<MemberCredentials> bob_creds_;  // a hostile member's (bob's) credentials
     Events ea_, eb_;
 };
 
@@ -406,13 +498,30 @@ TEST_F(HostileTest, GarbageAndProtocolAbuseCloseOnlyThatConnection)
         p.send(a);
         p.send(graph::msg::Flood{chat(bob_, 1, "x"), gid});
     }));
+    // ... the same inside an authenticated link (a hostile member).
     EXPECT_TRUE(closes([&](RawPeer& p) {
-        ASSERT_TRUE(p.join(gid, u"mallory", true));
+        p.secure(*bob_creds_);
+        ASSERT_TRUE(p.join(gid, u"mallory", true)) << p.failure_text();
         p.send(graph::msg::SolicitNew{});
     }));
     EXPECT_TRUE(closes([&](RawPeer& p) {
-        ASSERT_TRUE(p.join(gid, u"mallory"));
+        p.secure(*bob_creds_);
+        ASSERT_TRUE(p.join(gid, u"mallory")) << p.failure_text();
         p.send(graph::msg::Welcome{});
+    }));
+    // Garbage inside TLS: a message that does not parse.
+    EXPECT_TRUE(closes([&](RawPeer& p) {
+        p.secure(*bob_creds_);
+        ASSERT_TRUE(p.join(gid, u"mallory")) << p.failure_text();
+        p.send_stream({0, 0, 0, 8, 0x10, 0xee, 0, 0});
+    }));
+    // TLS garbage right after AUTH_INFO (a peer that does not speak the security layer).
+    EXPECT_TRUE(closes([&](RawPeer& p) {
+        graph::msg::AuthInfo a;
+        a.graph_id = u8(gid);
+        a.source_peer_id = "mallory";
+        p.send(a);
+        p.send_bytes({0x00, 0x05, 0x16, 0x03, 0x01, 0xff, 0xff});
     }));
     // The honest link survived all of it: records still flow.
     Record r = chat(alice_, 0, "after the garbage");
@@ -433,13 +542,14 @@ TEST_F(HostileTest, SolicitFloodIsAnsweredWithoutHurtingMembers)
         ASSERT_EQ(ga_->add_record(r), hr::ok);
     }
     RawPeer p(na_->port());
-    ASSERT_TRUE(p.join(ga_->group_peer_name(), u"mallory"));
-    Bytes one = RawPeer::framed(graph::encode_message(graph::msg::SolicitNew{}));
+    p.secure(*bob_creds_);
+    ASSERT_TRUE(p.join(ga_->group_peer_name(), u"mallory")) << p.failure_text();
+    Bytes one = graph::encode_message(graph::msg::SolicitNew{});
     Bytes many;
     for (int i = 0; i < 400; ++i)
         many.insert(many.end(), one.begin(), one.end());
     // The socket buffers fill: write from a thread, never read.
-    std::thread t([&] { p.send_bytes(many); });
+    std::thread t([&] { p.send_stream(many); });
     std::this_thread::sleep_for(500ms);
     nb_ = GroupNetwork::of(gb_);
     ASSERT_EQ(nb_->connect({loopback(na_->port())}), hr::ok);
@@ -533,7 +643,8 @@ TEST_F(HostileTest, ForgedRecordsAreNeverStoredNorForwarded)
     ASSERT_TRUE(stored(*ga_, victim.id, &victim));
 
     RawPeer m(na_->port());
-    ASSERT_TRUE(m.join(gid, bob_)) << "the hostile peer could not connect";
+    m.secure(*bob_creds_);
+    ASSERT_TRUE(m.join(gid, bob_)) << "the hostile peer could not connect: " << m.failure_text();
 
     // Control: a record honestly signed with bob's key is accepted and forwarded to bob.
     Record good = chat(bob_, pt, "honest via the raw peer");
@@ -685,8 +796,10 @@ TEST_F(HostileTest, ForgedRecordsAreNeverStoredNorForwarded)
 
 TEST_F(HostileTest, RecordsOfAStrangerAreNotStored)
 {
-    // mallory has an identity but no GMC of this group: her records wait (deferred) and never
-    // reach the database, however many she sends.
+    // mallory has an identity but no GMC of this group. She cannot connect at all ([MS-PPSEC]
+    // 3.3.5.2.2: a Hello without a GMC from a key the Member List does not know), whatever graph
+    // and peer name she claims. Her records, forwarded by a hostile member's link, wait
+    // (deferred) and never reach the database, however many come.
     connect_both();
     std::shared_ptr<UserStore> ms;
     std::u16string mallory;
@@ -695,8 +808,26 @@ TEST_F(HostileTest, RecordsOfAStrangerAreNotStored)
     pki::Key key;
     ASSERT_EQ(pki::Key::generate(key, 1024), hr::ok);
     Bytes serial(16, 0x42);
+    {
+        // Her credentials: her own IDC and the GMC chain of a group she created herself.
+        GroupProperties p;
+        p.classifier = u"chat";
+        p.creator_peer_name = mallory;
+        std::shared_ptr<Group> own;
+        ASSERT_EQ(Group::create(ms, p, own), hr::ok);
+        MemberCredentials stranger(*own, ga_->group_peer_name());
+        RawPeer alone(na_->port());
+        alone.secure(stranger);
+        EXPECT_FALSE(alone.join(ga_->group_peer_name(), mallory));
+        EXPECT_TRUE(alone.wait_closed(8s)) << "alice must end the link";
+        RawPeer posing(na_->port());
+        posing.secure(stranger);
+        EXPECT_FALSE(posing.join(ga_->group_peer_name(), bob_));  // bob's name, not bob's GMC
+        EXPECT_TRUE(posing.wait_closed(8s));
+    }
     RawPeer m(na_->port());
-    ASSERT_TRUE(m.join(ga_->group_peer_name(), mallory));
+    m.secure(*bob_creds_);
+    ASSERT_TRUE(m.join(ga_->group_peer_name(), mallory)) << m.failure_text();
     const Ticks pt = peer_now(*ga_);
     std::vector<Guid> ids;
     for (int i = 0; i < 200; ++i) {
@@ -720,7 +851,8 @@ TEST_F(HostileTest, StopAndDestroyWhileRecordsFlood)
         alice_online();
         Signer bob = signer_of(*gb_);
         RawPeer m(na_->port());
-        ASSERT_TRUE(m.join(ga_->group_peer_name(), bob_));
+        m.secure(*bob_creds_);
+        ASSERT_TRUE(m.join(ga_->group_peer_name(), bob_)) << m.failure_text();
         // bob's Membership record is what lets alice check his signatures: plant it first.
         std::vector<Record> bobs;
         ASSERT_EQ(gb_->all_records(bobs), hr::ok);
@@ -768,6 +900,7 @@ TEST_F(HostileTest, DestroyedWhileLinksComeAndGo)
         const std::uint16_t port = n->port();
         std::thread t([&] {
             RawPeer p(port);
+            p.secure(*bob_creds_);
             if (p.ok())
                 p.join(ga_->group_peer_name(), bob_);
         });

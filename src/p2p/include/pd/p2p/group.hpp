@@ -162,8 +162,11 @@ public:
     // Security Properties record arrives from a member. hr::already_exists if the identity is
     // already in the group; hr::invitation_not_trusted / invalid_arg for a bad invitation;
     // hr::not_authorized if the GMC was issued to another identity.
+    // `password` (PeerGroupPasswordJoin) is required for a password invitation and refused
+    // (hr::invalid_arg) for a GMC invitation; a password join holds no GMC until the first Group
+    // Connect with a member that may issue one (accept_issued_chain).
     static Hr join(const std::shared_ptr<UserStore>& store, std::u16string_view identity, std::u16string_view invitation,
-                   std::shared_ptr<Group>& out);
+                   std::shared_ptr<Group>& out, const std::u16string* password = nullptr);
     bool ready();
 
     // ---- the network layer's side (src/p2pnet, group_net.cpp) ------------------------------
@@ -194,6 +197,29 @@ public:
     // identity's IDC and the GMC chain (PKCS#7; empty before a password join completes). The
     // caller wipes key_pkcs8 after use.
     Hr credentials(Bytes& key_pkcs8, Bytes& idc_der, Bytes& gmc_chain_p7);
+    // This member's GMC chain (PKCS#7), re-read from the database when another process of the
+    // user stored it (a password join completed there); empty while a password join is pending.
+    Bytes local_chain();
+
+    // ---- password groups, [MS-PPSEC] 3.2.5.2.4 / 3.3.5.2.5 (group_net.cpp) -------------------
+    // Requestor: the password PeerGroupPasswordJoin was given, while the join waits for its GMC
+    // (kept sealed with the user's key protector); nullopt once a GMC is held.
+    std::optional<std::u16string> join_password();
+    // Requestor: the GMC chain an Authenticator issued (PKCS#7). It must validate for this group
+    // and certify this identity's name and key; it becomes the local GMC and the join password is
+    // forgotten. hr::invalid_credential / hr::not_authorized otherwise (nothing changes).
+    Hr accept_issued_chain(const Bytes& chain_p7);
+    // Authenticator: the group's Password Hash String (2.2.1.2) when the group allows password
+    // authentication (security 1.1, PEER_GROUP_PASSWORD_AUTHENTICATION) and this member may issue
+    // the password role (3.3.5.2.5); nullopt otherwise.
+    std::optional<std::string> password_hash_for_issuing();
+    // Authenticator: a GMC chain for a password joiner (its IDC's key and peer name) with the
+    // Security Properties' password role, valid from now until this member's GMC expires.
+    Hr issue_for_password(const Bytes& subject_spki, std::u16string_view subject, std::u16string_view friendly,
+                          Bytes& chain_p7);
+    // The Member List lookup of [MS-PPSEC] 3.3.5.2.2: the member whose Membership record holds a
+    // non-expired GMC for this key (its peer name), or nullopt.
+    std::optional<std::u16string> member_by_key(const Bytes& spki);
 
     // [MS-PPSEC] 3.1.7.2: may a record another node sent enter this group's database? `defer`:
     // the GMC of its creator or modifier is not known yet (a Membership record may still come:
@@ -212,6 +238,10 @@ private:
     // Reads the Security Properties record into the state; its presence makes the group ready
     // (a joined group before its first sync: hr::group_not_ready). Call with mutex_ held.
     Hr reload_properties();
+    // Reads this member's GMC chain from the database into the state (load, and a password join
+    // completed by another process). hr::group_not_ready while a password join waits for its
+    // GMC. Call with mutex_ held.
+    Hr reload_chain();
     // Signs rec ([MS-PPSEC] 2.2.4) with the identity key, or the GRC key for the group's own
     // records, and inserts or replaces it. Call with mutex_ held.
     Hr sign_and_store(Record& rec, bool with_group_key, bool insert);
