@@ -151,6 +151,11 @@ void release_network_if_unused(const std::shared_ptr<p2p::Group>& group)
     n->stop();
 }
 
+HRESULT resume_connect(const std::shared_ptr<p2p::Group>& group)
+{
+    return go_online(group)->connect({});
+}
+
 std::vector<std::u16string> connected_members(const std::shared_ptr<p2p::Group>& group)
 {
     auto n = online(group);

@@ -222,6 +222,28 @@ HRESULT WINAPI PeerGroupUnregisterEvent(HPEEREVENT hPeerEvent)
     });
 }
 
+// No reference page exists (fact sheet §2.3); our contract (docs/compat.md, docs/groups.md): after
+// PEER_GROUP_EVENT_AUTHENTICATION_FAILED the group makes no new password attempt by itself; the
+// application, holding the registration that received the event, calls this to try again (e.g.
+// after the inviter fixed the group's password role). hGroup: PEER_E_INVALID_GROUP;
+// hPeerEventHandle not a live registration of that group: E_INVALIDARG; a group that already
+// holds its GMC: S_OK and nothing happens; else S_OK and the group connects again, the result
+// arriving as events.
+HRESULT WINAPI PeerGroupResumePasswordAuthentication(HGROUP hGroup, HPEEREVENT hPeerEventHandle)
+{
+    return guarded("PeerGroupResumePasswordAuthentication", [&]() -> HRESULT {
+        std::shared_ptr<GroupHandle> g;
+        if (HRESULT h = lookup_group(hGroup, PEER_E_INVALID_GROUP, g); FAILED(h))
+            return h;
+        auto r = lookup_event(hPeerEventHandle, g->epoch);
+        if (!r || r->group_handle != handle_value(hGroup))
+            return E_INVALIDARG;
+        if (!g->group->join_password())
+            return S_OK;  // no password authentication pending
+        return resume_connect(g->group);
+    });
+}
+
 HRESULT WINAPI PeerGroupGetEventData(HPEEREVENT hPeerEvent, PPEER_GROUP_EVENT_DATA* ppEventData)
 {
     return guarded("PeerGroupGetEventData", [&]() -> HRESULT {

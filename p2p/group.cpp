@@ -218,6 +218,35 @@ HRESULT WINAPI PeerGroupJoin(PCWSTR pwzIdentity, PCWSTR pwzInvitation, PCWSTR pw
     });
 }
 
+HRESULT WINAPI PeerGroupPasswordJoin(PCWSTR pwzIdentity, PCWSTR pwzInvitation, PCWSTR pwzPassword, PCWSTR pwzCloud,
+                                     HGROUP* phGroup)
+{
+    return guarded("PeerGroupPasswordJoin", [&]() -> HRESULT {
+        std::uint64_t epoch = 0;
+        if (HRESULT h = group_service_checks(&epoch); FAILED(h))
+            return h;
+        if (!pwzInvitation || !*pwzInvitation || !pwzPassword || !*pwzPassword || !phGroup ||
+            bounded_len(pwzInvitation, 1u << 20) > (1u << 20) || bounded_len(pwzPassword, 4096) > 4096 ||
+            (pwzIdentity && bounded_len(pwzIdentity, 4096) > 4096))
+            return E_INVALIDARG;
+        (void)pwzCloud;  // the invitation's cloud is used (PNRP: a later issue)
+        std::shared_ptr<p2p::UserStore> store;
+        if (HRESULT h = p2p::UserStore::current(store); FAILED(h))
+            return h;
+        // [doc] NULL: the identity of PeerIdentityGetDefault.
+        std::u16string identity;
+        if (pwzIdentity && *pwzIdentity)
+            identity = u16(pwzIdentity);
+        else if (HRESULT h = p2p::default_identity(*store, identity); FAILED(h))
+            return h;
+        const std::u16string password(u16(pwzPassword));
+        std::shared_ptr<p2p::Group> group;
+        if (HRESULT h = p2p::Group::join(store, identity, u16(pwzInvitation), group, &password); FAILED(h))
+            return h;
+        return new_handle(std::move(group), epoch, phGroup);
+    });
+}
+
 HRESULT WINAPI PeerGroupClose(HGROUP hGroup)
 {
     return guarded("PeerGroupClose", [&]() -> HRESULT {

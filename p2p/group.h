@@ -46,5 +46,8 @@ void drop_registrations(GroupHandle& g);
 // (PeerGroupClose, final PeerGroupShutdown); the identities connected to it (PEER_MEMBER_PRESENT).
 void release_network_if_unused(const std::shared_ptr<pd::p2p::Group>& group);
 std::vector<std::u16string> connected_members(const std::shared_ptr<pd::p2p::Group>& group);
+// PeerGroupResumePasswordAuthentication: the group connects again (to the addresses of its last
+// PeerGroupConnectByAddress, or the remembered ones) - connect.cpp.
+HRESULT resume_connect(const std::shared_ptr<pd::p2p::Group>& group);
 
 } // namespace pd::p2pdll

@@ -95,6 +95,7 @@ Event Node::link_event(Event::Kind kind, const Link& l)
     e.peer_id = l.peer_id;
     e.node_id = l.node_id;
     e.remote = l.remote;
+    e.direct = l.direct;
     return e;
 }
 

@@ -346,14 +346,19 @@ private:
         auto it = link_to_alias_.find(link);
         return it == link_to_alias_.end() ? link : it->second;
     }
-    // The first pending direct connection to e.remote takes the event's link (or its failure).
-    std::optional<std::uint64_t> claim_pending(const graph::Event& e, bool connected)
+    // The first pending direct connection to e.remote takes the event's direct link (or its
+    // failure); neighbour links never do. `identity` is what the application asked for.
+    std::optional<std::uint64_t> claim_pending(const graph::Event& e, bool connected, std::u16string* identity = nullptr)
     {
+        if (!e.direct)
+            return std::nullopt;
         std::lock_guard lock(mutex_);
         for (auto it = pending_direct_.begin(); it != pending_direct_.end(); ++it) {
             if (!(it->to == e.remote))
                 continue;
             std::uint64_t alias = it->alias;
+            if (identity)
+                *identity = it->identity;
             pending_direct_.erase(it);
             if (connected) {
                 alias_to_link_[alias] = e.link;
@@ -534,8 +539,36 @@ private:
         case K::direct_connected:
         case K::direct_disconnected: {
             bool up = e.kind == K::direct_connected;
-            if (up && e.link)
-                claim_pending(e, true);
+            std::u16string wanted;
+            if (up && e.link && claim_pending(e, true, &wanted) && !wanted.empty() && wanted != e.peer_id) {
+                // The member at that address authenticated as someone else than the identity
+                // PeerGroupOpenDirectConnection named: the connection is not what was asked for.
+                PD_INFO("p2p: direct connection: the peer is {}, not {}: closed", p2p::utf8(e.peer_id), p2p::utf8(wanted));
+                g.connection_id = alias_of(e.link);
+                g.type = kEventDirectConnection;
+                g.status = kPeerConnectionFailed;
+                g.failure = kConnectionFailed;
+                {
+                    std::lock_guard lock(mutex_);
+                    if (auto it = link_to_alias_.find(e.link); it != link_to_alias_.end()) {
+                        alias_to_link_.erase(it->second);
+                        link_to_alias_.erase(it);
+                    }
+                }
+                {
+                    std::lock_guard lock(mutex_);
+                    refused_links_.insert(e.link);  // its disconnection is not the application's news
+                }
+                if (auto host = current())
+                    host->disconnect(e.link);
+                group_->emit(g);
+                return;
+            }
+            if (!up) {
+                std::lock_guard lock(mutex_);
+                if (refused_links_.erase(e.link))
+                    return;
+            }
             g.connection_id = alias_of(e.link);
             g.type = kEventDirectConnection;
             g.status = up ? kPeerConnected : kPeerDisconnected;
@@ -634,6 +667,7 @@ private:
     std::uint64_t listener_ = 0;
     std::vector<PendingDirect> pending_direct_;
     std::map<std::uint64_t, std::uint64_t> alias_to_link_, link_to_alias_;
+    std::set<std::uint64_t> refused_links_;  // direct links closed for authenticating as another identity
     std::uint64_t next_alias_ = std::uint64_t{1} << 48;  // above every link ID
 };
 

@@ -15,6 +15,7 @@
 
 static PWSTR creator, invitee;        /* identities of this user: the groups' creator, an invitee */
 static HGROUP group, pgroup;          /* a GMC group and a password group, both created by creator */
+static PCWSTR pname_global;           /* the password group's peer name */
 static PEER_GROUP_PROPERTIES *gprops, *pprops;
 static CERT_PUBLIC_KEY_INFO *invitee_key, *creator_key;
 
@@ -701,6 +702,66 @@ static void test_parse_real(PCWSTR invitee_xml)
     }
 }
 
+/* ---- 3b. PeerGroupPasswordJoin, PeerGroupResumePasswordAuthentication --------------------------- */
+
+/* [doc] PeerGroupPasswordJoin: invitation, password and phGroup are required. The join itself is
+ * local (the GMC comes at the first PeerGroupConnect), so the group is there at once, but it is not
+ * ready (PEER_E_GROUP_NOT_READY) until it has synchronised. PeerGroupResumePasswordAuthentication
+ * has no reference page: the contract is ours (docs/compat.md). */
+static void test_password_join(void)
+{
+    PWSTR pw_xml = NULL;
+    HGROUP h = NULL, other = NULL;
+    HPEEREVENT reg = NULL, other_reg = NULL;
+    HANDLE ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    PEER_GROUP_EVENT_REGISTRATION r = {PEER_GROUP_EVENT_AUTHENTICATION_FAILED, NULL};
+    PEER_RECORD rec;
+    GUID type = {0x5eed0001, 1, 2, {3, 4, 5, 6, 7, 8, 9, 10}}, id;
+    DWORD status = 99;
+    HRESULT hr;
+
+    hr = PeerGroupCreatePasswordInvitation(pgroup, &pw_xml);
+    ok_hr(hr, S_OK, "CreatePasswordInvitation");
+    if (hr != S_OK)
+        return;
+    ok_hr(PeerGroupPasswordJoin(invitee, NULL, GROUP_PASSWORD, NULL, &h), E_INVALIDARG, "PasswordJoin(no invitation)");
+    ok_hr(PeerGroupPasswordJoin(invitee, pw_xml, NULL, NULL, &h), E_INVALIDARG, "PasswordJoin(no password)");
+    ok_hr(PeerGroupPasswordJoin(invitee, pw_xml, GROUP_PASSWORD, NULL, NULL), E_INVALIDARG, "PasswordJoin(NULL phGroup)");
+    ok_hr(PeerGroupPasswordJoin(invitee, L"<PEERINVITATION", GROUP_PASSWORD, NULL, &h), E_INVALIDARG,
+          "PasswordJoin(broken invitation)");
+    ok(h == NULL, "a failed join returned a handle\n");
+
+    hr = PeerGroupPasswordJoin(invitee, pw_xml, GROUP_PASSWORD, NULL, &h);
+    ok_hr(hr, S_OK, "PasswordJoin");
+    if (hr == S_OK) {
+        memset(&rec, 0, sizeof(rec));
+        rec.dwSize = sizeof(rec);
+        rec.type = type;
+        rec.ftExpiration = ft_of(utc_now() + 3600ull * 10000000ull);
+        ok_hr(PeerGroupAddRecord(h, &rec, &id), PEER_E_GROUP_NOT_READY, "AddRecord before synchronising");
+        ok_hr(PeerGroupGetStatus(h, &status), S_OK, "GetStatus");
+        ok(status == 0, "status %#lx of a group never connected\n", status);
+        ok(FAILED(PeerGroupPasswordJoin(invitee, pw_xml, GROUP_PASSWORD, NULL, &other)), "joined twice\n");
+
+        ok_hr(PeerGroupRegisterEvent(h, ev, 1, &r, &reg), S_OK, "RegisterEvent(AUTHENTICATION_FAILED)");
+        ok_hr(PeerGroupRegisterEvent(group, ev, 1, &r, &other_reg), S_OK, "RegisterEvent on another group");
+        ok_hr(PeerGroupResumePasswordAuthentication(NULL, reg), PEER_E_INVALID_GROUP, "Resume(NULL group)");
+        ok_hr(PeerGroupResumePasswordAuthentication((HGROUP)0x1234, reg), PEER_E_INVALID_GROUP, "Resume(bad group)");
+        ok_hr(PeerGroupResumePasswordAuthentication(h, NULL), E_INVALIDARG, "Resume(NULL registration)");
+        ok_hr(PeerGroupResumePasswordAuthentication(h, other_reg), E_INVALIDARG, "Resume(another group's registration)");
+        /* A group that holds its GMC has nothing to resume. */
+        ok_hr(PeerGroupResumePasswordAuthentication(group, other_reg), S_OK, "Resume(GMC group)");
+        ok_hr(PeerGroupUnregisterEvent(other_reg), S_OK, "UnregisterEvent");
+        ok_hr(PeerGroupUnregisterEvent(reg), S_OK, "UnregisterEvent");
+        ok_hr(PeerGroupResumePasswordAuthentication(h, reg), E_INVALIDARG, "Resume(unregistered)");
+        ok_hr(PeerGroupClose(h), S_OK, "PeerGroupClose");
+        ok_hr(PeerGroupResumePasswordAuthentication(h, NULL), PEER_E_INVALID_GROUP, "Resume(closed group)");
+        ok_hr(PeerGroupDelete(invitee, pname_global), S_OK, "PeerGroupDelete(joined)");
+    }
+    CloseHandle(ev);
+    PeerFreeData(pw_xml);
+}
+
 /* ---- 4. PeerGroupIssueCredentials ---------------------------------------------------------------- */
 
 static PEER_CREDENTIAL_INFO credential(ULONGLONG end, GUID *role)
@@ -1098,6 +1159,8 @@ int main(int argc, char **argv)
         pname = pprops ? _wcsdup(pprops->pwzGroupPeerName) : NULL;
         test_create_invitation(invitee_xml);
         test_password_invitation();
+        pname_global = pname;
+        test_password_join();
         test_parse_real(invitee_xml);
         test_issue_credentials();
         test_config(store);

@@ -5,8 +5,9 @@
  *   group_peer.exe identity OUT_XML OUT_NAME
  *       a new identity; writes its PeerIdentityGetXML and its peer name
  *   group_peer.exe create OUT_GROUP OUT_NAME INVITEE_XML OUT_INVITATION [INVITEE_XML OUT_INVITATION...]
- *       a new identity and group "netchat"; a GMC invitation for each invitee; writes the
- *       invitations, the group peer name and the creator's peer name
+ *       a new identity and password group "netchat" (GMC and password authentication, password
+ *       role Member); a GMC invitation for each invitee, a password invitation for the invitee
+ *       "PASSWORD"; writes the invitations, the group peer name and the creator's peer name
  *   group_peer.exe serve GROUP NAME SECONDS
  *       opens the group, PeerGroupConnect (listening), adds a record "from A"; answers every
  *       INCOMING_DATA "hello A..." with "hello B..." on the same connection; exits 0 once it got a
@@ -20,7 +21,8 @@
  *       (PeerGroupOpenDirectConnection, DIRECT_CONNECTION with its ID), data both ways on it,
  *       PeerGroupCloseDirectConnection; misuse: unknown connection IDs, NULL type
  *   group_peer.exe member INVITATION|- GROUP NAME ADDRESS|- TEXT COUNT GO_FILE|- DONE_FILE SECONDS
- *       joins (INVITATION) or opens (-) the group, connects (to ADDRESS, or the remembered
+ *       joins (INVITATION: PeerGroupJoin, or PeerGroupPasswordJoin for a password invitation) or
+ *       opens (-) the group, connects (to ADDRESS, or the remembered
  *       addresses with -); prints "member: ready" once synchronised, adds a record TEXT once
  *       GO_FILE exists (at once with -), prints "member: converged" once the group holds COUNT
  *       records whose text starts with TEXT's first word and COUNT members are PEER_MEMBER_PRESENT,
@@ -46,6 +48,8 @@
 #include <ws2tcpip.h>
 
 static const GUID kChatType = {0x4d5a0b1c, 0x1111, 0x4c2b, {0x9d, 0x11, 0x6e, 0x3f, 0x20, 0x31, 0x7a, 0x01}};
+/* The password of the test's group (a password group: PeerGroupPasswordJoin). */
+static const WCHAR kGroupPassword[] = L"NetChat-pw1";
 static const GUID kDataType = {0x4d5a0b1c, 0x2222, 0x4c2b, {0x9d, 0x11, 0x6e, 0x3f, 0x20, 0x31, 0x7a, 0x02}};
 
 static BOOL write_text(const char *path, PCWSTR text)
@@ -205,12 +209,32 @@ static int mode_create(const char *group_path, const char *name_path, int n, cha
     int i;
     if (!me)
         return 1;
-    g = create_group(me, L"netchat", L"Net chat");
+    {
+        /* A password group (security 1.1) that also takes GMC invitations; a password joiner
+         * becomes a Member. */
+        PEER_GROUP_PROPERTIES p;
+        GUID member = PEER_GROUP_ROLE_MEMBER;
+        HRESULT hr;
+        props_init(&p, me, L"netchat", L"Net chat");
+        p.dwAuthenticationSchemes = PEER_GROUP_GMC_AUTHENTICATION | PEER_GROUP_PASSWORD_AUTHENTICATION;
+        p.pwzGroupPassword = (PWSTR)kGroupPassword;
+        p.groupPasswordRole = member;
+        g = NULL;
+        hr = PeerGroupCreate(&p, &g);
+        ok_hr(hr, S_OK, "PeerGroupCreate(password group)");
+    }
     if (!g)
         return 1;
     for (i = 0; i + 1 < n; i += 2) {
-        WCHAR *invitee = read_text(pairs[i]);
+        WCHAR *invitee = NULL;
         PWSTR invitation = NULL;
+        if (!strcmp(pairs[i], "PASSWORD")) {
+            ok_hr(PeerGroupCreatePasswordInvitation(g, &invitation), S_OK, "PeerGroupCreatePasswordInvitation");
+            if (invitation)
+                write_text(pairs[i + 1], invitation);
+            continue;
+        }
+        invitee = read_text(pairs[i]);
         if (!invitee)
             continue;
         ok_hr(PeerGroupCreateInvitation(g, invitee, NULL, 0, NULL, &invitation), S_OK, "PeerGroupCreateInvitation");
@@ -493,9 +517,20 @@ static int mode_member(const char *inv_path, const char *group_path, const char 
     prefix[plen] = 0;
     if (strcmp(inv_path, "-")) {
         WCHAR *invitation = read_text(inv_path);
+        PEER_INVITATION_INFO *info = NULL;
         if (!invitation)
             return 1;
-        ok_hr(PeerGroupJoin(me, invitation, NULL, &g), S_OK, "PeerGroupJoin");
+        ok_hr(PeerGroupParseInvitation(invitation, &info), S_OK, "PeerGroupParseInvitation");
+        if (info && info->authScheme == PEER_GROUP_PASSWORD_AUTHENTICATION) {
+            /* A password invitation: no GMC until a member that may issue one authenticates the
+             * password at the first connection. */
+            ok_hr(PeerGroupPasswordJoin(me, invitation, kGroupPassword, NULL, &g), S_OK, "PeerGroupPasswordJoin");
+            printf("member: password join\n");
+        } else {
+            ok_hr(PeerGroupJoin(me, invitation, NULL, &g), S_OK, "PeerGroupJoin");
+        }
+        if (info)
+            PeerFreeData(info);
     } else {
         WCHAR *gname = read_text(group_path);
         if (!gname)

@@ -11,8 +11,10 @@
 #   3  B reconnects without an address (the one remembered from 2) and A is killed with SIGKILL: B
 #      reports NEIGHBOR_CONNECTION disconnected and MEMBER_CHANGED disconnected.
 #   4  A and four more members in a chain (C joins through A over IPv4, D through C over IPv6, E
-#      through D, F through E): each adds a record and every member ends with all five, and sees
-#      all five present (presence records flooded along the chain).
+#      through D) and F, a password joiner (PeerGroupPasswordJoin; the group is a password group),
+#      through A over IPv6, where it is issued its GMC: each adds a record and every member ends
+#      with all five, and sees all five present (presence records flooded along the chain).
+#   Every link is secured: TLS with the IDCs, then Group Connect ([MS-PPSEC] 3.2, 3.3).
 #   5  B's link is cut (switch port down), A and B each add a record, both report the lost
 #      neighbour (dead-link timers), the link is healed: they reconnect and both hold both records.
 #   6  a member (native forge_peer on host X) floods forged records - a broken signature, the
@@ -63,7 +65,7 @@ for h in C D E F; do
 done
 "$forger" identity "$work/forger-store" "$work/X.xml" "$work/X.name" || fail "1: identity of the forger"
 gp A create "$(w group.name)" "$(w alice.name)" "$(w bob.xml)" "$(w invitation.xml)" "$(w X.xml)" "$(w X.inv)" \
-  "$(w C.xml)" "$(w C.inv)" "$(w D.xml)" "$(w D.inv)" "$(w E.xml)" "$(w E.inv)" "$(w F.xml)" "$(w F.inv)" \
+  "$(w C.xml)" "$(w C.inv)" "$(w D.xml)" "$(w D.inv)" "$(w E.xml)" "$(w E.inv)" PASSWORD "$(w F.inv)" \
   || fail "1: create on A"
 serve() { # serve LOGNAME: A's member in the background until B is done (bounded)
   wine_bg A "gp-A-$1.log" "$exe" serve "$(w group.name)" "$(w alice.name)" 60
@@ -99,6 +101,9 @@ sleep 2
 prev_v4=10.77.0.1 prev_v6=fd77::1 n=0
 for h in C D E F; do
   if ((n % 2 == 0)); then addr="$prev_v4:3587"; else addr="[$prev_v6]:3587"; fi
+  # F holds a password invitation: only a member that may issue the password role (A, the
+  # administrator) can authenticate it and issue its GMC ([MS-PPSEC] 3.3.5.2.5).
+  if [ "$h" = F ]; then addr="[fd77::1]:3587"; fi
   wine_bg "$h" "gp-$h-member.log" "$exe" member "$(w "$h.inv")" "$(w group.name)" "$(w "$h.name")" "$addr" "chain $h" 5 \
     - "$(w done)" 120
   pids_chain+=("$NET_BG_PID")

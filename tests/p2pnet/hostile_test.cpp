@@ -1004,21 +1004,18 @@ TEST_F(HostileTest, CallsOnClosedConnectionIds)
     EXPECT_TRUE(nb_->connections(true, true).empty());
 }
 
-// DEFECT: a pending direct connection's ID is claimed by the first connection_failed event whose
-// remote address matches (group_network.cpp claim_pending), including the failure of a
-// *neighbour* connection to the same member. Expected: bob's open_direct ID gets the outcome of
-// that direct connection (here: connected), and close_direct(ID) closes it. Observed: the
-// refused neighbour connection (alice already has 7 neighbours: REFUSE busy) is reported as
-// DIRECT_CONNECTION failed with the ID, the direct connection then connects under a link ID the
-// application never got, and close_direct(ID) says PEER_E_CONNECTION_NOT_FOUND while the
-// connection stays open. Severity: low (wrong event/ID to the application; a leaked connection).
-TEST_F(HostileTest, DISABLED_DirectConnectionIdIsNotTakenByAFailedNeighbourConnect)
+// Fixed defect: a pending direct connection's ID was claimed by the first connection_failed
+// event whose remote address matched, including the failure of a *neighbour* connection to the
+// same member (here refused: alice already has 7 neighbours). The ID must get the outcome of the
+// direct connection, and close_direct(ID) must close it.
+TEST_F(HostileTest, DirectConnectionIdIsNotTakenByAFailedNeighbourConnect)
 {
     alice_online();
     // Seven raw neighbours fill alice's Max Neighbors.
     std::vector<std::unique_ptr<RawPeer>> fill;
     for (int i = 0; i < 7; ++i) {
         fill.push_back(std::make_unique<RawPeer>(na_->port()));
+        fill.back()->secure(*bob_creds_);
         ASSERT_TRUE(fill.back()->join(ga_->group_peer_name(), u"filler" + std::u16string(1, char16_t(u'a' + i)), false,
                                       1000 + static_cast<std::uint64_t>(i)));
     }

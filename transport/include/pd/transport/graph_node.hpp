@@ -93,6 +93,7 @@ struct Event {
     std::u16string peer_id;
     std::uint64_t node_id = 0;
     Address remote;
+    bool direct = false;  // events of a link: whether it is a direct connection (PT2PT only)
     Bytes data;
     // connection_failed: why, when the runtime knows (the security layer refused or failed the
     // link: an HRESULT such as PEER_E_CONNECTION_NOT_AUTHENTICATED, and one line of detail);
