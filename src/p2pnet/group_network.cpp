@@ -10,6 +10,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -205,14 +206,28 @@ public:
         if (Hr h = start(); p2p::failed(h))
             return h;
         std::vector<tcp::endpoint> to = given;
-        if (to.empty()) {
+        {
+            // The addresses of the last ConnectByAddress: what a retry (PeerGroupConnect,
+            // PeerGroupResumePasswordAuthentication) asks when nothing was remembered.
+            std::lock_guard lock(mutex_);
+            if (!given.empty())
+                last_given_ = given;
+            else
+                to = last_given_;
+        }
+        if (given.empty()) {
+            std::vector<tcp::endpoint> remembered_first;
             std::vector<std::string> remembered;
             group_->remembered_addresses(remembered);
             for (auto& s : remembered) {
                 tcp::endpoint ep;
                 if (parse_endpoint(s, ep))
-                    to.push_back(ep);
+                    remembered_first.push_back(ep);
             }
+            for (auto& ep : to)
+                if (std::find(remembered_first.begin(), remembered_first.end(), ep) == remembered_first.end())
+                    remembered_first.push_back(ep);
+            to = std::move(remembered_first);
         }
         if (to.empty()) {
             // [MS-PPSEC] 3.1.4.3: nobody to connect to. A member holding the group's Security
@@ -667,6 +682,7 @@ private:
     std::uint64_t listener_ = 0;
     std::vector<PendingDirect> pending_direct_;
     std::map<std::uint64_t, std::uint64_t> alias_to_link_, link_to_alias_;
+    std::vector<tcp::endpoint> last_given_;   // the last connect()'s addresses
     std::set<std::uint64_t> refused_links_;  // direct links closed for authenticating as another identity
     std::uint64_t next_alias_ = std::uint64_t{1} << 48;  // above every link ID
 };

@@ -19,10 +19,11 @@
 // - Peer time: restored from the database, and saved when the graph adjusts it ([MS-PPGRH]
 //   3.1.5.2.2).
 //
-// Gaps (docs/groups.md): connections are not yet secured by TLS + Group Connect ([MS-PPSEC] 3.2,
-// 3.3; records are, by their signatures); the connections belong to the process that called
-// PeerGroupConnect (other processes of the user share the records through the database, not the
-// connections).
+// - Connection security: every link runs TLS with the IDCs and Group Connect ([MS-PPSEC] 3.2,
+//   3.3; transport/group_security) on the group's credentials; a password joiner is issued its
+//   GMC by the first member that may issue the password role; a refused password is
+//   AUTHENTICATION_FAILED.
+// The user's processes share one engine through the group host (group_host.hpp).
 //
 // Thread-safety: every method may be called from any thread except the runtime's io thread
 // (they wait for the node's strand); events reach the group's listeners on the io thread.
