@@ -559,6 +559,18 @@ Hr make_gmc(const Key& issuer_key, ByteSpan issuer_cert_der, const GmcRequest& r
             return hr::not_authorized;
         // how-group-security-works: a membership cannot outlive its issuer's.
         if (req.not_after > issuer.not_after || req.not_before >= req.not_after) return hr::invalid_time_period;
+        return forge_gmc(issuer_key, issuer_cert_der, req, out);
+    } catch (const std::bad_alloc&) {
+        return hr::out_of_memory;
+    }
+}
+
+Hr forge_gmc(const Key& issuer_key, ByteSpan issuer_cert_der, const GmcRequest& req, Bytes& out)
+{
+    try {
+        CertInfo issuer;
+        if (failed(parse_cert(issuer_cert_der, issuer)) || !issuer_key.has_private())
+            return hr::invalid_credential;
         PkeyPtr subject = parse_pubkey(req.subject_spki);
         if (!subject) return hr::invalid_arg;
         X509Ptr ix = parse_x509(issuer_cert_der);
@@ -645,6 +657,12 @@ Hr verify_gmc_chain(const std::vector<Bytes>& certs, Ticks now, std::vector<Cert
             const CertInfo& parent = info[chain[k - 1]];
             if (c.group_peer_name != grc.group_peer_name) return hr::invalid_credential;
             if (c.not_after > parent.not_after) return hr::invalid_time_period;
+            // Every GMC names at least one role, and only an Administrator or Inviting Member
+            // issues ([MS-PPSEC] 2.2.5.3): a plain Member must not mint role-less GMCs that would
+            // still pass as membership proof for Group Connect.
+            if (c.roles.empty()) return hr::invalid_credential;
+            if (k > 1 && !has_role(parent.roles, kRoleAdmin) && !has_role(parent.roles, kRoleInvitingMember))
+                return hr::invalid_credential;
             for (const auto& r : c.roles) {
                 if (!known_role(r)) return hr::invalid_credential;
                 if (k > 1 && !can_issue(parent.roles, r)) return hr::invalid_credential;

@@ -509,6 +509,37 @@ TEST(PkiChain, Errors)
     EXPECT_EQ(verify_gmc_chain({g.grc, other.grc, g.admin_gmc}, kNow, ordered), hr::invalid_credential);
 }
 
+// A plain Member cannot issue ([MS-PPSEC] 2.2.5.3), not even a GMC that names no role: such a
+// chain must not validate (it would otherwise pass as membership proof in Group Connect).
+TEST(PkiChain, MemberIssuedOrRolelessGmcIsRefused)
+{
+    Group g = make_group();
+    const Key& mk = pool_key(2);
+    GmcRequest r;
+    r.subject_spki = pool_key(4).spki_der();
+    r.subject_peer_name = peer_name(pool_key(4), u"mallory");
+    r.subject_friendly_name = u"Mallory";
+    r.roles = {};
+    r.classifiers = {u"participant"};
+    r.not_before = kNow - kDay;
+    r.not_after = kNow + 10 * kDay;
+    Bytes minted;
+    EXPECT_EQ(make_gmc(mk, g.member_gmc, r, minted), hr::invalid_arg);  // make_gmc refuses it
+    ASSERT_EQ(forge_gmc(mk, g.member_gmc, r, minted), hr::ok);
+    std::vector<CertInfo> ordered;
+    EXPECT_EQ(verify_gmc_chain({g.grc, g.admin_gmc, g.member_gmc, minted}, kNow, ordered), hr::invalid_credential);
+    // A Member-role GMC minted by the Member: refused as well.
+    Bytes member_minted;
+    r.roles = {kRoleMember};
+    ASSERT_EQ(forge_gmc(mk, g.member_gmc, r, member_minted), hr::ok);
+    EXPECT_EQ(verify_gmc_chain({g.grc, g.admin_gmc, g.member_gmc, member_minted}, kNow, ordered), hr::invalid_credential);
+    r.roles = {};
+    // A role-less GMC from the administrator is refused too.
+    Bytes roleless;
+    ASSERT_EQ(forge_gmc(pool_key(1), g.admin_gmc, r, roleless), hr::ok);
+    EXPECT_EQ(verify_gmc_chain({g.grc, g.admin_gmc, roleless}, kNow, ordered), hr::invalid_credential);
+}
+
 TEST(PkiChain, TooLongAndCircular)
 {
     const Key& gk = pool_key(0);

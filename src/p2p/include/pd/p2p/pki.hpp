@@ -165,6 +165,10 @@ struct GmcRequest {
 // by the issuer's list ([MS-PNRP] 2.2.3.5.1.5.1): hr::not_authorized; bad issuer cert:
 // hr::invalid_credential.
 Hr make_gmc(const Key& issuer_key, ByteSpan issuer_cert_der, const GmcRequest& req, Bytes& out);
+// The certificate make_gmc would build, without any of its checks (roles the issuer may not
+// issue, none at all, lifetimes): for tests and forging tools that play a hostile member.
+// Never used by the group code.
+Hr forge_gmc(const Key& issuer_key, ByteSpan issuer_cert_der, const GmcRequest& req, Bytes& out);
 
 // [MS-PPSEC] 2.2.5.3: certs for Admin carry the empty list, Inviting Member/Member {"participant"}.
 std::vector<std::u16string> classifiers_for_roles(const std::vector<Guid>& roles);
