@@ -963,6 +963,7 @@ Hr Group::members(std::u16string_view filter, bool present_only, std::vector<Mem
     std::vector<Record> recs;
     if (Hr h = state_->db->list_records(&kMembershipType, false, recs); failed(h))
         return h;
+    std::map<std::u16string, Ticks> published;  // identity -> publication of the GMC listed
     for (auto& r : recs) {
         std::vector<pki::CertInfo> ordered;
         if (failed(membership_chain(r, utc_now_ticks(), ordered)))
@@ -982,14 +983,19 @@ Hr Group::members(std::u16string_view filter, bool present_only, std::vector<Mem
         m.present = is_present(m.identity);
         if (present_only && !m.present)
             continue;
-        // A member whose credentials were published twice (by its issuer and by itself) is
-        // listed once, with the longest-lived GMC.
+        // A member whose credentials were published twice (by its issuer and by itself, or
+        // renewed) is listed once, with the newest GMC (by validity start, then by the record's
+        // publication time).
         auto same = std::find_if(out.begin(), out.end(), [&](const MemberInfo& x) { return x.identity == m.identity; });
         if (same != out.end()) {
-            if (same->valid_to < m.valid_to)
+            Ticks& seen = published[m.identity];
+            if (same->valid_from < m.valid_from || (same->valid_from == m.valid_from && seen < r.modified)) {
                 *same = std::move(m);
+                seen = r.modified;
+            }
             continue;
         }
+        published[m.identity] = r.modified;
         // The local member first ([doc] PeerGroupEnumMembers).
         if (m.identity == identity_)
             out.insert(out.begin(), std::move(m));

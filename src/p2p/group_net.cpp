@@ -165,6 +165,8 @@ Hr Group::apply_remote(const Record& r, bool& changed)
                 e.identity = chain.back().subject_peer_name;
                 if (e.identity != identity_)
                     events.push_back(e);
+                else
+                    adopt_renewed_gmc(r);
             }
         } else if (!is_reserved_record_type(r.type)) {
             if (!existed) {
@@ -180,6 +182,27 @@ Hr Group::apply_remote(const Record& r, bool& changed)
     for (auto& e : events)
         notify(e);
     return hr::ok;
+}
+
+// [MS-PPSEC] 3.1.4.5: an administrator published new credentials for this member (a later
+// expiry or other roles). A chain that validates now, certifies this identity and key, and is
+// newer than the local GMC becomes the local GMC (the next connections show it; an expired local
+// GMC is renewed this way). Call with mutex_ held.
+void Group::adopt_renewed_gmc(const Record& membership)
+{
+    State& s = *state_;
+    std::vector<pki::CertInfo> ordered;
+    std::vector<Bytes> ordered_der;
+    if (failed(membership_chain(membership, utc_now_ticks(), ordered, &ordered_der)))
+        return;
+    const pki::CertInfo& leaf = ordered.back();
+    if (leaf.subject_peer_name != identity_ || leaf.spki != s.identity_key.spki_der() ||
+        leaf.group_peer_name != group_name_ || leaf.serial == s.gmc.serial || leaf.not_before < s.gmc.not_before)
+        return;
+    if (failed(s.db->put_meta(kMetaGmc, pki::pkcs7_certs(ordered_der))))
+        return;
+    s.chain = std::move(ordered_der);
+    s.gmc = leaf;
 }
 
 bool Group::sign_own(Record& r)

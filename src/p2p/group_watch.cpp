@@ -83,6 +83,10 @@ void Group::watch_loop()
                 GroupEvent e;
                 e.type = kEventPropertyChanged;
                 events.push_back(e);
+            } else if (r.type == kMembershipType) {
+                // Another process (the group host) may have adopted a renewed GMC for this
+                // member, or been issued the GMC of a password join: re-read it.
+                reload_chain();
             } else if (!is_reserved_record_type(r.type)) {
                 bool deleted = (r.flags & kFlagDeleted) != 0;
                 if (old == s.seen.end()) {

@@ -42,6 +42,10 @@
  *       "watch: connected" at NEIGHBOR_CONNECTION, then waits for the neighbour to vanish
  *       (NEIGHBOR_CONNECTION disconnected and MEMBER_CHANGED disconnected) and prints how long after
  *       it was told (the test kills the other side)
+ *   group_peer.exe wrongpw INVITATION NAME ADDRESS SECONDS
+ *       PeerGroupPasswordJoin with a wrong password, ConnectByAddress: AUTHENTICATION_FAILED
+ *       (PEER_E_CONNECTION_NOT_AUTHENTICATED), never connected; PeerGroupResumePasswordAuthentication
+ *       tries again (a second AUTHENTICATION_FAILED); the group is not ready; deleted at the end
  * The exit code is the number of failed checks (0 = pass). */
 #include "../conformance/p2p_grouptest.h"
 
@@ -123,13 +127,13 @@ static HPEEREVENT reg;
 
 static void register_events(HGROUP g)
 {
-    PEER_GROUP_EVENT_REGISTRATION r[7] = {
+    PEER_GROUP_EVENT_REGISTRATION r[8] = {
         {PEER_GROUP_EVENT_STATUS_CHANGED, NULL},     {PEER_GROUP_EVENT_RECORD_CHANGED, (GUID *)&kChatType},
         {PEER_GROUP_EVENT_NEIGHBOR_CONNECTION, NULL}, {PEER_GROUP_EVENT_DIRECT_CONNECTION, NULL},
         {PEER_GROUP_EVENT_INCOMING_DATA, (GUID *)&kDataType}, {PEER_GROUP_EVENT_MEMBER_CHANGED, NULL},
-        {PEER_GROUP_EVENT_CONNECTION_FAILED, NULL}};
+        {PEER_GROUP_EVENT_CONNECTION_FAILED, NULL}, {PEER_GROUP_EVENT_AUTHENTICATION_FAILED, NULL}};
     ev = CreateEventW(NULL, FALSE, FALSE, NULL);
-    ok_hr(PeerGroupRegisterEvent(g, ev, 7, r, &reg), S_OK, "PeerGroupRegisterEvent");
+    ok_hr(PeerGroupRegisterEvent(g, ev, 8, r, &reg), S_OK, "PeerGroupRegisterEvent");
 }
 
 /* The next event (caller frees with PeerFreeData), waiting until `deadline` (GetTickCount64). */
@@ -710,6 +714,65 @@ static int mode_watch(const char *group_path, const char *name_path, int seconds
     return 0;
 }
 
+/* A password join with the wrong password: every attempt ends in AUTHENTICATION_FAILED
+ * (PEER_E_CONNECTION_NOT_AUTHENTICATED), the group stays not ready, and
+ * PeerGroupResumePasswordAuthentication makes it try again (with the same outcome). */
+static int mode_wrongpw(const char *inv_path, const char *name_path, const char *address, int seconds)
+{
+    WCHAR *me = read_text(name_path), *invitation = read_text(inv_path);
+    HGROUP g = NULL;
+    PEER_ADDRESS a;
+    PEER_GROUP_PROPERTIES *props = NULL;
+    PEER_RECORD rec;
+    GUID id;
+    DWORD status = 99;
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000;
+    int failures = 0, resumed = 0;
+    if (!me || !invitation || !parse_address(address, &a))
+        return 1;
+    ok_hr(PeerGroupPasswordJoin(me, invitation, L"not-the-password", NULL, &g), S_OK, "PeerGroupPasswordJoin");
+    if (!g)
+        return 1;
+    register_events(g);
+    ok_hr(PeerGroupConnectByAddress(g, 1, &a), S_OK, "PeerGroupConnectByAddress(%s)", address);
+    while (failures < 2) {
+        PEER_GROUP_EVENT_DATA *d = next_event(deadline);
+        if (!d)
+            break;
+        ok(d->eventType != PEER_GROUP_EVENT_NEIGHBOR_CONNECTION || d->connectionChangeData.status != PEER_CONNECTED,
+           "a wrong password connected\n");
+        if (d->eventType == PEER_GROUP_EVENT_AUTHENTICATION_FAILED) {
+            ok(d->hrConnectionFailedReason == PEER_E_CONNECTION_NOT_AUTHENTICATED, "reason %#lx\n",
+               (unsigned long)d->hrConnectionFailedReason);
+            ++failures;
+            printf("wrongpw: authentication failed (%d)\n", failures);
+            fflush(stdout);
+            if (failures == 1) {
+                ok_hr(PeerGroupResumePasswordAuthentication(g, reg), S_OK, "PeerGroupResumePasswordAuthentication");
+                ++resumed;
+            }
+        }
+        PeerFreeData(d);
+    }
+    ok(failures == 2 && resumed == 1, "%d AUTHENTICATION_FAILED events (2 expected)\n", failures);
+    memset(&rec, 0, sizeof(rec));
+    rec.dwSize = sizeof(rec);
+    rec.type = kChatType;
+    ok_hr(PeerGroupAddRecord(g, &rec, &id), PEER_E_GROUP_NOT_READY, "PeerGroupAddRecord after a refused password");
+    ok_hr(PeerGroupGetStatus(g, &status), S_OK, "PeerGroupGetStatus");
+    ok(!(status & PEER_GROUP_STATUS_HAS_CONNECTIONS), "status %#lx after a refused password\n", status);
+    if (SUCCEEDED(PeerGroupGetProperties(g, &props)) && props) {
+        WCHAR *gname = _wcsdup(props->pwzGroupPeerName);
+        PeerFreeData(props);
+        ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+        ok_hr(PeerGroupDelete(me, gname), S_OK, "PeerGroupDelete");
+        free(gname);
+    } else {
+        ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     WSADATA wsa;
@@ -732,6 +795,8 @@ int main(int argc, char **argv)
         rc = mode_check(argv[2], argv[3], argv[4], atoi(argv[5]));
     else if (argc == 6 && !strcmp(argv[1], "second"))
         rc = mode_second(argv[2], argv[3], argv[4], argv[5]);
+    else if (argc == 6 && !strcmp(argv[1], "wrongpw"))
+        rc = mode_wrongpw(argv[2], argv[3], argv[4], atoi(argv[5]));
     else if (argc == 5 && !strcmp(argv[1], "watch"))
         rc = mode_watch(argv[2], argv[3], atoi(argv[4]));
     else

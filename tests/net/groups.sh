@@ -12,7 +12,8 @@
 #      reports NEIGHBOR_CONNECTION disconnected and MEMBER_CHANGED disconnected.
 #   4  A and four more members in a chain (C joins through A over IPv4, D through C over IPv6, E
 #      through D) and F, a password joiner (PeerGroupPasswordJoin; the group is a password group),
-#      through A over IPv6, where it is issued its GMC: each adds a record and every member ends
+#      through A over IPv6, where it is issued its GMC (after a wrong password was refused with
+#      AUTHENTICATION_FAILED, also after PeerGroupResumePasswordAuthentication): each adds a record and every member ends
 #      with all five, and sees all five present (presence records flooded along the chain).
 #   Every link is secured: TLS with the IDCs, then Group Connect ([MS-PPSEC] 3.2, 3.3).
 #   5  B's link is cut (switch port down), A and B each add a record, both report the lost
@@ -102,8 +103,12 @@ prev_v4=10.77.0.1 prev_v6=fd77::1 n=0
 for h in C D E F; do
   if ((n % 2 == 0)); then addr="$prev_v4:3587"; else addr="[$prev_v6]:3587"; fi
   # F holds a password invitation: only a member that may issue the password role (A, the
-  # administrator) can authenticate it and issue its GMC ([MS-PPSEC] 3.3.5.2.5).
-  if [ "$h" = F ]; then addr="[fd77::1]:3587"; fi
+  # administrator) can authenticate it and issue its GMC ([MS-PPSEC] 3.3.5.2.5). First a wrong
+  # password: refused (AUTHENTICATION_FAILED), twice with PeerGroupResumePasswordAuthentication.
+  if [ "$h" = F ]; then
+    addr="[fd77::1]:3587"
+    gp F wrongpw "$(w F.inv)" "$(w F.name)" "$addr" 40 || fail "4: a wrong password was not refused as it should"
+  fi
   wine_bg "$h" "gp-$h-member.log" "$exe" member "$(w "$h.inv")" "$(w group.name)" "$(w "$h.name")" "$addr" "chain $h" 5 \
     - "$(w done)" 120
   pids_chain+=("$NET_BG_PID")

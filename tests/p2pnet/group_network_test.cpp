@@ -350,3 +350,32 @@ TEST_F(GroupNetworkTest, PasswordJoinIsIssuedAGmcOnlyForTheRightPassword)
     np->stop();
     np.reset();
 }
+
+// [MS-PPSEC] 3.1.4.5: new credentials an administrator publishes for a member (other roles, a
+// later expiry) reach the member through its Membership record and become its local GMC: bob,
+// promoted to Inviting Member while connected, can then invite.
+TEST_F(GroupNetworkTest, RenewedCredentialsBecomeTheMembersGmc)
+{
+    connect_both();
+    std::u16string xml;
+    std::u16string carol_xml;
+    {
+        std::shared_ptr<UserStore> cs;
+        std::u16string carol;
+        ASSERT_EQ(UserStore::open((base_ / "carol").string(), cs), hr::ok);
+        ASSERT_EQ(create_identity(*cs, u"carol", u"Carol", nullptr, carol), hr::ok);
+        ASSERT_EQ(identity_xml(*cs, carol, carol_xml), hr::ok);
+    }
+    EXPECT_EQ(gb_->create_invitation(carol_xml, nullptr, {role_member()}, xml), hr::not_authorized);
+    MemberInfo cred;
+    cred.roles = {role_inviting_member()};
+    ASSERT_EQ(ga_->issue_credentials(bob_, &cred, true, xml), hr::ok);
+    ASSERT_TRUE(wait_until([&] {
+        std::u16string inv;
+        return succeeded(gb_->create_invitation(carol_xml, nullptr, {role_member()}, inv));
+    })) << "bob never adopted the GMC alice published for him";
+    std::vector<MemberInfo> members;
+    ASSERT_EQ(gb_->members(bob_, false, members), hr::ok);
+    ASSERT_EQ(members.size(), 1u);
+    EXPECT_EQ(members[0].roles, std::vector<Guid>{role_inviting_member()});
+}

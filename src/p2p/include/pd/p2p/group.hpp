@@ -242,6 +242,9 @@ private:
     // completed by another process). hr::group_not_ready while a password join waits for its
     // GMC. Call with mutex_ held.
     Hr reload_chain();
+    // A Membership record for this member with a newer GMC (renewed or other roles) becomes the
+    // local GMC ([MS-PPSEC] 3.1.4.5). Call with mutex_ held.
+    void adopt_renewed_gmc(const Record& membership);
     // Signs rec ([MS-PPSEC] 2.2.4) with the identity key, or the GRC key for the group's own
     // records, and inserts or replaces it. Call with mutex_ held.
     Hr sign_and_store(Record& rec, bool with_group_key, bool insert);
