@@ -164,8 +164,7 @@ Hr Group::create(const std::shared_ptr<UserStore>& store, const GroupProperties&
         state->props = sp;
         state->version = sp.minor ? pki::GroupSecurity::v1_1 : pki::GroupSecurity::v1_0;
 
-        std::string path = store->group_path(creator, group_name);
-        std::filesystem::create_directories(std::filesystem::u8path(path).parent_path());
+        std::string path = fresh_group_path(*store, creator, group_name);
         if (Hr h = GroupDb::create(path, state->db); failed(h))
             return h;
         auto& db = *state->db;
@@ -313,9 +312,7 @@ Hr Group::join(const std::shared_ptr<UserStore>& store, std::u16string_view iden
         GroupRow existing;
         if (succeeded(store->get_group(identity, group_name, existing)))
             return hr::already_exists;
-        std::string path = store->group_path(identity, group_name);
-        std::filesystem::create_directories(std::filesystem::u8path(path).parent_path());
-        GroupDb::destroy(path);  // leftovers of an earlier, unindexed copy
+        std::string path = fresh_group_path(*store, identity, group_name);
         {
             std::unique_ptr<GroupDb> db;
             if (Hr h = GroupDb::create(path, db); failed(h))

@@ -347,9 +347,7 @@ Hr Group::import_config(const std::shared_ptr<UserStore>& store, std::u16string_
             if (Hr h = destroy(store, cfg.identity_peer_name, cfg.group_peer_name); failed(h))
                 return h;
         }
-        std::string path = store->group_path(cfg.identity_peer_name, cfg.group_peer_name);
-        std::filesystem::create_directories(std::filesystem::u8path(path).parent_path());
-        GroupDb::destroy(path);  // leftovers of an earlier, unindexed copy
+        std::string path = fresh_group_path(*store, cfg.identity_peer_name, cfg.group_peer_name);
         std::unique_ptr<GroupDb> db;
         if (Hr h = GroupDb::create(path, db); failed(h))
             return h;

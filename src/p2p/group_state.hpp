@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <condition_variable>
 #include <map>
 #include <thread>
@@ -72,6 +73,25 @@ inline std::u16string bytes_u16(const Bytes& b)
     if (!s.empty())
         std::memcpy(s.data(), b.data(), s.size() * 2);
     return s;
+}
+
+// A path for a new database of (identity, group) that no file occupies: the store's path, its
+// leftovers (an earlier, unindexed copy) removed first; when they cannot be removed because
+// another process still has them open (the user's group host releasing a deleted group; Windows
+// does not delete open files), "<path>-N.db" instead. The index row records the path used.
+inline std::string fresh_group_path(const UserStore& store, std::u16string_view identity, std::u16string_view group)
+{
+    const std::string base = store.group_path(identity, group);
+    std::filesystem::create_directories(std::filesystem::u8path(base).parent_path());
+    const std::string stem = base.substr(0, base.size() - 3);  // without ".db"
+    for (int i = 0; i < 32; ++i) {
+        std::string p = i ? stem + "-" + std::to_string(i) + ".db" : base;
+        GroupDb::destroy(p);
+        std::error_code ec;
+        if (!std::filesystem::exists(std::filesystem::u8path(p), ec) && !ec)
+            return p;
+    }
+    return base;  // GroupDb::create then reports the conflict
 }
 
 struct Group::State {
