@@ -147,22 +147,39 @@ public:
         p2p::WipeOnExit wipe{key};
         if (p2p::failed(g->credentials(key, c->idc_, chain)) || p2p::failed(p2p::pki::Key::from_pkcs8_der(key, c->key_)))
             return nullptr;
+        c->group_name_ = g->group_peer_name();
         return c;
     }
     const p2p::Bytes& idc() const override { return idc_; }
     const p2p::pki::Key& idc_key() const override { return key_; }
-    std::u16string group_peer_name() const override { return group_->group_peer_name(); }
-    p2p::Bytes local_gmc_chain() const override { return group_->local_chain(); }
-    std::optional<std::string> password_hash_string() const override { return group_->password_hash_for_issuing(); }
-    std::optional<std::u16string> password() const override { return group_->join_password(); }
+    std::u16string group_peer_name() const override { return group_name_; }
+    p2p::Bytes local_gmc_chain() const override
+    {
+        auto g = group_.lock();
+        return g ? g->local_chain() : p2p::Bytes{};
+    }
+    std::optional<std::string> password_hash_string() const override
+    {
+        auto g = group_.lock();
+        return g ? g->password_hash_for_issuing() : std::nullopt;
+    }
+    std::optional<std::u16string> password() const override
+    {
+        auto g = group_.lock();
+        return g ? g->join_password() : std::nullopt;
+    }
     std::optional<std::u16string> find_member(transport::security::ByteSpan spki) override
     {
-        return group_->member_by_key(p2p::Bytes(spki.begin(), spki.end()));
+        auto g = group_.lock();
+        return g ? g->member_by_key(p2p::Bytes(spki.begin(), spki.end())) : std::nullopt;
     }
     p2p::Bytes issue_for_password(const p2p::pki::CertInfo& remote) override
     {
+        auto g = group_.lock();
         p2p::Bytes chain;
-        if (p2p::Hr h = group_->issue_for_password(remote.spki, remote.subject_peer_name, remote.subject_name, chain);
+        if (!g)
+            return chain;
+        if (p2p::Hr h = g->issue_for_password(remote.spki, remote.subject_peer_name, remote.subject_name, chain);
             p2p::failed(h)) {
             PD_WARN("p2p: no GMC for a password joiner: 0x{:08x}", static_cast<std::uint32_t>(h));
             return {};
@@ -172,7 +189,8 @@ public:
     }
     bool accept_issued_gmc(transport::security::ByteSpan chain) override
     {
-        p2p::Hr h = group_->accept_issued_chain(p2p::Bytes(chain.begin(), chain.end()));
+        auto g = group_.lock();
+        p2p::Hr h = g ? g->accept_issued_chain(p2p::Bytes(chain.begin(), chain.end())) : p2p::hr::invalid_group;
         if (p2p::failed(h))
             PD_WARN("p2p: the GMC an authenticator issued was refused: 0x{:08x}", static_cast<std::uint32_t>(h));
         else
@@ -181,8 +199,11 @@ public:
     }
 
 private:
-    explicit GroupCredentials(std::shared_ptr<p2p::Group> g) : group_(std::move(g)) {}
-    std::shared_ptr<p2p::Group> group_;
+    explicit GroupCredentials(const std::shared_ptr<p2p::Group>& g) : group_(g) {}
+    // Weak: the graph host (and so this object) may outlive the network by the seconds its
+    // sockets take to close; the group's database must close with the network.
+    std::weak_ptr<p2p::Group> group_;
+    std::u16string group_name_;
     p2p::Bytes idc_;
     p2p::pki::Key key_;
 };

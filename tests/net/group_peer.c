@@ -723,6 +723,7 @@ static int mode_wrongpw(const char *inv_path, const char *name_path, const char 
     HGROUP g = NULL;
     PEER_ADDRESS a;
     PEER_GROUP_PROPERTIES *props = NULL;
+    PEER_INVITATION_INFO *info = NULL;
     PEER_RECORD rec;
     GUID id;
     DWORD status = 99;
@@ -761,14 +762,15 @@ static int mode_wrongpw(const char *inv_path, const char *name_path, const char 
     ok_hr(PeerGroupAddRecord(g, &rec, &id), PEER_E_GROUP_NOT_READY, "PeerGroupAddRecord after a refused password");
     ok_hr(PeerGroupGetStatus(g, &status), S_OK, "PeerGroupGetStatus");
     ok(!(status & PEER_GROUP_STATUS_HAS_CONNECTIONS), "status %#lx after a refused password\n", status);
-    if (SUCCEEDED(PeerGroupGetProperties(g, &props)) && props) {
-        WCHAR *gname = _wcsdup(props->pwzGroupPeerName);
+    /* Not ready: the properties are not there yet; the invitation names the group. */
+    ok_hr(PeerGroupGetProperties(g, &props), PEER_E_GROUP_NOT_READY, "PeerGroupGetProperties after a refused password");
+    if (props)
         PeerFreeData(props);
-        ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
-        ok_hr(PeerGroupDelete(me, gname), S_OK, "PeerGroupDelete");
-        free(gname);
-    } else {
-        ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
+    ok_hr(PeerGroupParseInvitation(invitation, &info), S_OK, "PeerGroupParseInvitation");
+    if (info) {
+        ok_hr(PeerGroupDelete(me, info->pwzGroupPeerName), S_OK, "PeerGroupDelete");
+        PeerFreeData(info);
     }
     return 0;
 }
