@@ -51,6 +51,8 @@
 
 #include <ws2tcpip.h>
 
+#include "../../tools/p2p-demo/peer_files.h"
+
 static const GUID kChatType = {0x4d5a0b1c, 0x1111, 0x4c2b, {0x9d, 0x11, 0x6e, 0x3f, 0x20, 0x31, 0x7a, 0x01}};
 /* The password of the test's group (a password group: PeerGroupPasswordJoin). */
 static const WCHAR kGroupPassword[] = L"NetChat-pw1";
@@ -58,66 +60,23 @@ static const GUID kDataType = {0x4d5a0b1c, 0x2222, 0x4c2b, {0x9d, 0x11, 0x6e, 0x
 
 static BOOL write_text(const char *path, PCWSTR text)
 {
-    int n = WideCharToMultiByte(CP_UTF8, 0, text, -1, NULL, 0, NULL, NULL);
-    char *buf = malloc(n);
-    FILE *f = fopen(path, "wb");
-    BOOL done;
-    WideCharToMultiByte(CP_UTF8, 0, text, -1, buf, n, NULL, NULL);
-    done = f && fwrite(buf, 1, n - 1, f) == (size_t)(n - 1);
-    if (f)
-        fclose(f);
-    free(buf);
+    BOOL done = pf_write_text(path, text);
     ok(done, "cannot write %s\n", path);
     return done;
 }
 
 static WCHAR *read_text(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    WCHAR *w;
-    int wn_;
-    if (!f) {
-        ok(0, "cannot read %s\n", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc(n + 1);
-    n = (long)fread(buf, 1, n, f);
-    buf[n] = 0;
-    fclose(f);
-    wn_ = MultiByteToWideChar(CP_UTF8, 0, buf, -1, NULL, 0);
-    w = malloc(wn_ * sizeof(WCHAR));
-    MultiByteToWideChar(CP_UTF8, 0, buf, -1, w, wn_);
-    free(buf);
+    WCHAR *w = pf_read_text(path);
+    ok(w != NULL, "cannot read %s\n", path);
     return w;
 }
 
 static BOOL parse_address(const char *text, PEER_ADDRESS *out)
 {
-    SOCKADDR_STORAGE ss;
-    int len = sizeof(ss);
-    memset(out, 0, sizeof(*out));
-    out->dwSize = sizeof(*out);
-    if (WSAStringToAddressA((char *)text, AF_INET6, NULL, (SOCKADDR *)&ss, &len) == 0) {
-        out->sin6 = *(SOCKADDR_IN6 *)&ss;
-        return TRUE;
-    }
-    len = sizeof(ss);
-    if (WSAStringToAddressA((char *)text, AF_INET, NULL, (SOCKADDR *)&ss, &len) == 0) {
-        SOCKADDR_IN *v4 = (SOCKADDR_IN *)&ss;
-        out->sin6.sin6_family = AF_INET6;
-        out->sin6.sin6_port = v4->sin_port;
-        out->sin6.sin6_addr.s6_addr[10] = 0xff; /* IPv4-mapped */
-        out->sin6.sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&out->sin6.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
-        return TRUE;
-    }
-    ok(0, "cannot parse address %s\n", text);
-    return FALSE;
+    BOOL done = pf_parse_address(text, out);
+    ok(done, "cannot parse address %s\n", text);
+    return done;
 }
 
 /* ---- events ----------------------------------------------------------------------------------- */

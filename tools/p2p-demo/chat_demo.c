@@ -34,6 +34,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "peer_files.h"
+
 /* The application's record type and data type (any GUIDs the application chooses). */
 static const GUID kChatRecord = {0x6c7a0de1, 0x3a11, 0x4b6e, {0x9a, 0x51, 0x2d, 0x0c, 0x4e, 0x11, 0xc4, 0xa1}};
 static const GUID kChatData = {0x6c7a0de1, 0x3a12, 0x4b6e, {0x9a, 0x51, 0x2d, 0x0c, 0x4e, 0x11, 0xc4, 0xa2}};
@@ -150,16 +152,7 @@ static BOOL data_is(const PEER_DATA *d, const char *text)
 
 static BOOL write_text(const char *path, PCWSTR text)
 {
-    int n = WideCharToMultiByte(CP_UTF8, 0, text, -1, NULL, 0, NULL, NULL);
-    char *buf = malloc(n);
-    FILE *f;
-    BOOL done;
-    WideCharToMultiByte(CP_UTF8, 0, text, -1, buf, n, NULL, NULL);
-    f = fopen(path, "wb");
-    done = f && fwrite(buf, 1, n - 1, f) == (size_t)(n - 1);
-    if (f)
-        fclose(f);
-    free(buf);
+    BOOL done = pf_write_text(path, text);
     if (!done)
         fail("cannot write %s", path);
     return done;
@@ -167,51 +160,16 @@ static BOOL write_text(const char *path, PCWSTR text)
 
 static WCHAR *read_text(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    int wn;
-    WCHAR *w;
-    if (!f) {
+    WCHAR *w = pf_read_text(path);
+    if (!w)
         fail("cannot read %s", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc(n + 1);
-    n = (long)fread(buf, 1, n, f);
-    buf[n] = 0;
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = 0;
-    wn = MultiByteToWideChar(CP_UTF8, 0, buf, -1, NULL, 0);
-    w = malloc(wn * sizeof(WCHAR));
-    MultiByteToWideChar(CP_UTF8, 0, buf, -1, w, wn);
-    free(buf);
     return w;
 }
 
 static BOOL parse_address(const char *text, PEER_ADDRESS *out)
 {
-    SOCKADDR_STORAGE ss;
-    int len = sizeof ss;
-    memset(out, 0, sizeof *out);
-    out->dwSize = sizeof *out;
-    if (WSAStringToAddressA((char *)text, AF_INET6, NULL, (SOCKADDR *)&ss, &len) == 0) {
-        out->sin6 = *(SOCKADDR_IN6 *)&ss;
+    if (pf_parse_address(text, out))
         return TRUE;
-    }
-    len = sizeof ss;
-    if (WSAStringToAddressA((char *)text, AF_INET, NULL, (SOCKADDR *)&ss, &len) == 0) {
-        SOCKADDR_IN *v4 = (SOCKADDR_IN *)&ss;
-        out->sin6.sin6_family = AF_INET6; /* PEER_ADDRESS holds IPv4 as a v4-mapped address */
-        out->sin6.sin6_port = v4->sin_port;
-        out->sin6.sin6_addr.s6_addr[10] = 0xff;
-        out->sin6.sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&out->sin6.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
-        return TRUE;
-    }
     fail("cannot parse the address %s (expected [v6]:port or v4:port)", text);
     return FALSE;
 }
