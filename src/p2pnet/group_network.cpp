@@ -83,29 +83,32 @@ public:
         std::vector<Record> all, out;
         if (p2p::failed(group_.all_records(all)))
             return out;
-        for (auto& r : all) {
-            const Record* m = mem_.find(r.id);
-            if (m && p2p::compare_records(r, *m) <= 0)
-                continue;
-            mem_.put(r);
-            out.push_back(std::move(r));
-        }
+        for (auto& r : all)
+            if (take_if_newer(r))
+                out.push_back(std::move(r));
         return out;
     }
 
     std::optional<Record> refresh_one(const p2p::Guid& id)
     {
         Record r;
-        if (p2p::failed(group_.stored_record(id, r)))
+        if (p2p::failed(group_.stored_record(id, r)) || !take_if_newer(r))
             return std::nullopt;
-        const Record* m = mem_.find(id);
-        if (m && p2p::compare_records(r, *m) <= 0)
-            return std::nullopt;
-        mem_.put(r);
         return r;
     }
 
 private:
+    // A database record newer than the working set's copy (by the conflict rule) or absent from
+    // it: put into the working set; true then.
+    bool take_if_newer(const Record& r)
+    {
+        const Record* m = mem_.find(r.id);
+        if (m && p2p::compare_records(r, *m) <= 0)
+            return false;
+        mem_.put(r);
+        return true;
+    }
+
     p2p::Group& group_;
     graph::MemoryStore mem_;
 };
