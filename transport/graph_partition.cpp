@@ -258,31 +258,21 @@ void Partition::signature_timer(Actions& out)
 
 void Partition::publish_signature(Actions& out)
 {
+    // Always as our own record: Creator = Last Modified By = us, Creation Time one tick before
+    // the Modification Time, version one above the record held (deleted or not). See the header.
     const Ticks now = h_.peer_time();
     const Record* old = db_.find(ppgrh::kSignatureRecordId);
     Record r;
+    r.type = signature_type();
+    r.id = ppgrh::kSignatureRecordId;
+    r.creator = r.modified_by = peer_id_;
+    r.version = 1;
+    r.modified = now;
     if (old && old->type == signature_type()) {
-        // Over the record held, deleted or not, so that it wins the conflict rule (header).
-        r = *old;
         r.version = old->version + 1;
-        r.modified_by = peer_id_;
         r.modified = std::max(now, old->modified + 1);
-        if (r.created > r.modified)
-            r.created = r.modified;
-        r.security.clear();
-    } else {
-        // A fresh record is written as already modified by us (Creation Time one tick earlier):
-        // two nodes that create it at the same peer time would otherwise publish records the
-        // conflict rule (3.1.7.32) cannot order (same version, no modifier, same time), and each
-        // would keep its own for ever. The Last Modified By ID orders them (header).
-        r.type = signature_type();
-        r.id = ppgrh::kSignatureRecordId;
-        r.creator = peer_id_;
-        r.version = 1;
-        r.modified = now;
-        r.created = now - 1;
-        r.modified_by = peer_id_;
     }
+    r.created = r.modified - 1;
     r.flags = p2p::kRecordFlagAutoRefresh;
     r.expires = r.modified + kSignatureLifetime;
     r.data = ppgrh::SignaturePayload{node_id_}.encode();

@@ -179,14 +179,27 @@ TEST(GraphPartition, SignatureRecordPassesValidationDespiteItsFixedId)
 
 // ---- signature ------------------------------------------------------------------------------------
 
+// A group's rule ([MS-PPSEC] 3.1.7.2, Group::sign_own): members that are not administrators
+// only ever write their own records (Last Modified By ID empty or the creator).
+class OwnRecordsOnly final : public RecordGuard {
+public:
+    Verdict validate(const p2p::Record& r) override { return own(r) ? Verdict::valid : Verdict::invalid; }
+    bool secure(p2p::Record& r) override { return own(r); }
+    static bool own(const p2p::Record& r) { return r.modified_by.empty() || r.modified_by == r.creator; }
+};
+
 // 32 nodes: one signature record, the lowest node ID, everywhere; the signature node closes
 // (deletes it) and the next-lowest takes over; then that one dies silently (its record expires)
-// and the next takes over again.
-TEST(GraphPartition, OneSignatureOn32NodesAndTakeover)
+// and the next takes over again. With and without a group's "own records only" rule.
+class Takeover : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Takeover, OneSignatureOn32NodesAndTakeover)
 {
     constexpr std::size_t n = 32;
     const auto ids = shuffled_ids(n, 11);
-    GraphSim g(n, [&](NodeConfig& c, std::size_t i) { c.node_id = ids[i]; });
+    OwnRecordsOnly guard;
+    GraphSim g(
+        n, [&](NodeConfig& c, std::size_t i) { c.node_id = ids[i]; }, GetParam() ? &guard : nullptr);
     build(g, 0, n, 5);
     g.advance(60 * kSecond, kSecond / 10);
     auto check = [&](const char* when) {
@@ -225,6 +238,9 @@ TEST(GraphPartition, OneSignatureOn32NodesAndTakeover)
     g.advance(400 * kSecond, kSecond);
     check("after the signature node died");
 }
+
+INSTANTIATE_TEST_SUITE_P(GraphPartition, Takeover, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "GroupRule" : "NoGuard"; });
 
 // A signature record deleted by someone (not the signature node) and one naming a higher node ID
 // are corrected by signature calculation.

@@ -13,12 +13,16 @@
 //    (Event::Kind::need_connection) at each periodic graph maintenance.
 //
 // Decisions (deviations where the spec leaves a gap):
-//  - The signature record is always published "over" the one the database holds, deleted or
-//    not (version + 1), so that it wins the conflict rule (3.1.7.32) against a deleted record
-//    still held by peers; the spec creates a fresh version-1 record after a deletion. A fresh
-//    record carries our Peer ID as Last Modified By ID (its Creation Time one tick before its
-//    Modification Time): nodes creating it at the same peer time would otherwise publish
-//    records the conflict rule cannot order, and each would keep its own.
+//  - The signature record is always published as the publisher's own record: Creator ID = Last
+//    Modified By ID = our Peer ID, Creation Time one tick before its Modification Time, version
+//    one above the record the database holds, deleted or not. 3.1.7.6 keeps the previous
+//    record's fields and creates a fresh version-1 record after a deletion, but then (a) a
+//    deleted record still held by peers beats the new one under the conflict rule (3.1.7.32);
+//    (b) nodes creating it at the same peer time publish records the conflict rule cannot order
+//    (same version, no modifier, same time) and each keeps its own; (c) a group member that is
+//    not an administrator may not modify another member's record ([MS-PPSEC] 3.1.7.2), so the
+//    next-lowest node could not take over. The fixed Record ID is not derived from the Creator
+//    ID; graph_db's 3.1.7.27 check accepts it for this record (the spec's own contradiction).
 //  - A deleted signature record received also starts signature calculation (1.3.2.1: "each node
 //    sees this deletion and does a random back-off"; 3.1.7.10.3 only mentions live records).
 //  - A timer already armed is not re-armed (a stream of records would otherwise push it out
