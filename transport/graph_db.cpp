@@ -118,7 +118,9 @@ std::optional<std::string_view> invalid_record(const Record& r, std::u16string_v
 {
     if (r.creator.empty() || r.creator.size() > kMaxIdUnits)
         return "Creator ID length out of range";
-    if (!p2p::record_id_matches_creator(r.id, r.creator))
+    // The signature record has a fixed Record ID (2.2.3.2), which no Creator ID hashes to.
+    if (!p2p::record_id_matches_creator(r.id, r.creator) &&
+        !(r.type == ppgrh::kRecordTypeSignature && r.id == ppgrh::kSignatureRecordId))
         return "Record ID not derived from the Creator ID";
     if (r.modified_by.size() > kMaxIdUnits)
         return "Last Modified By ID too long";

@@ -38,10 +38,20 @@ Event event(Event::Kind kind, LinkId link)
 }  // namespace
 
 Node::Node(NodeConfig config, Store& db, RecordGuard* guard, std::function<Ticks()> utc)
-    : config_(std::move(config)), db_(db), guard_(guard), utc_(std::move(utc))
+    : config_(std::move(config)), db_(db), guard_(guard), utc_(std::move(utc)),
+      partition_(config_.node_id ? config_.node_id : (config_.node_id = random_u64()), config_.peer_id, db,
+                 {[this] { return peer_time(); }, [this] { return utc_(); },
+                  [this] { return !closed_ && !listen_.empty() && neighbour_count() > 0; },
+                  [this] { return listen_; },
+                  [this](const Address& a) {
+                      for (const auto& [id, l] : links_)
+                          if (l.remote == a || std::find(l.listen_addresses.begin(), l.listen_addresses.end(), a) !=
+                                                   l.listen_addresses.end())
+                              return true;
+                      return false;
+                  },
+                  [this](Record r, Actions& out) { return store_and_flood(std::move(r), out); }})
 {
-    if (!config_.node_id)
-        config_.node_id = random_u64();
     next_maintenance_ = utc_() + config_.maintenance_alone;
     next_expiry_ = utc_();
     next_deferred_ = utc_() + config_.deferred_retry;
@@ -377,6 +387,7 @@ void Node::disconnect(LinkId id, DisconnectReason reason, Actions& out)
 void Node::close(Actions& out)
 {
     withdraw_presence(out);  // 3.1.4.12: flooded before the DISCONNECTs
+    partition_.leave(out);
     closed_ = true;
     if (neighbour_count())
         left_at_ = peer_time();
@@ -574,6 +585,7 @@ bool Node::accept_record(Link* from, const Record& r, Actions& out)
         return false;
     notify_record(r, (r.flags & p2p::kRecordFlagDeleted) ? 3 : existed ? 2 : 1, out);
     flood_to_neighbours(r, from, out);
+    partition_hook(r, out);
     const auto& unlocking = config_.unlocking_types;
     if (!deferred_.empty() && std::find(unlocking.begin(), unlocking.end(), r.type) != unlocking.end()) {
         // A record that may validate deferred ones (a member's GMC): re-run them now, and again
@@ -595,6 +607,13 @@ bool Node::accept_record(Link* from, const Record& r, Actions& out)
 void Node::publish(const Record& r, Actions& out)
 {
     flood_to_neighbours(r, nullptr, out);
+    partition_hook(r, out);
+}
+
+void Node::partition_hook(const Record& r, Actions& out)
+{
+    if (r.type == signature_type() || r.type == contact_type())
+        partition_.on_record(r, out);
 }
 
 void Node::revalidate(Actions& out)
@@ -737,6 +756,7 @@ bool Node::try_new_connection(Actions& out)
         return true;
     });
     add_referrals(present);
+    add_referrals(partition_.contact_addresses());  // the Contact List too (3.1.7.14)
     std::vector<Referral*> fresh;
     for (auto& r : referrals_) {
         // An attempt that failed may succeed later (a node back online, a link healed): retried
@@ -763,6 +783,7 @@ void Node::maintenance(bool timer, Actions& out)
 {
     if (closed_)
         return;
+    partition_.maintain(out);  // 3.1.7.16: signature, contacts, partition detection first
     const std::size_t n = neighbour_count();
     if (timer && n > config_.ideal_neighbours) {
         // Prune the least useful neighbour (3.1.7.14).
@@ -794,6 +815,7 @@ bool Node::store_and_flood(Record r, Actions& out)
         return false;
     notify_record(r, (r.flags & p2p::kRecordFlagDeleted) ? 3 : r.version == 1 ? 1 : 2, out);
     flood_to_neighbours(r, nullptr, out);
+    partition_hook(r, out);
     return true;
 }
 
@@ -868,6 +890,7 @@ void Node::expire(Actions& out)
     for (const auto& r : gone) {
         db_.erase(r.id);
         notify_record(r, 4, out);
+        partition_.on_expired(r, out);  // 3.1.7.19, 3.1.7.21
     }
 }
 
@@ -904,8 +927,11 @@ void Node::tick(Actions& out)
         if (Link* l = find(id))
             fail(*l, out);
     maintain_presence(out);
+    partition_.tick(out);
     if (now >= next_maintenance_) {
         maintenance(true, out);
+        if (!closed_)
+            partition_.long_term_repair(out);  // 3.1.7.16's last step, periodic maintenance only
         next_maintenance_ = now + (neighbour_count() ? config_.maintenance_connected : config_.maintenance_alone);
     }
     if (now >= next_expiry_) {

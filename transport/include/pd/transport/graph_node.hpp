@@ -18,14 +18,16 @@
 //  - A SOLICIT_NEW / SOLICIT_TIME with an exclusion list is answered with every matching record
 //    and one final SYNC_END (the spec's per-type SYNC_ENDs without the Final bit are ignored by
 //    the receiver anyway, 3.1.5.2.11).
-//  - Graph maintenance covers connection maintenance (3.1.7.14) over the referral list and the
-//    addresses learned from neighbours and presence; signature/contact records (partition
-//    detection, 3.1.7.11-13) are not implemented yet.
+//  - Graph maintenance (3.1.7.16): signature calculation, contact maintenance and partition
+//    detection (graph_partition.hpp), then connection maintenance (3.1.7.14) over the referral
+//    list, the addresses learned from neighbours, presence and contact records; long-term
+//    partition repair (3.1.7.15) runs with the periodic maintenance.
 //
 // Thread-safety: none; one Node is driven from one strand.
 #pragma once
 #include "pd/transport/graph_db.hpp"
 #include "pd/transport/graph_messages.hpp"
+#include "pd/transport/graph_partition.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -85,6 +87,10 @@ struct Event {
         connection_failed,       // an outgoing link closed before it connected
         synchronized,            // the first synchronisation with the graph completed
         authenticate,            // secured graphs: hand `link` to the security layer (AUTH_INFO ok)
+        // Long-term partition repair (3.1.7.15): this node is a contact and asks the application
+        // to find another node and connect to it (PNRP, remembered addresses). The hosts ignore
+        // it for now (no finder is plugged in yet).
+        need_connection,
     };
     Kind kind = Kind::record_changed;
     LinkId link = 0;
@@ -180,6 +186,8 @@ public:
     std::size_t neighbour_count() const;
     std::size_t deferred_count() const { return deferred_.size(); }
     Ticks left_at() const { return left_at_; }
+    // Signature, Contact List, partition detection (graph_partition.hpp).
+    const Partition& partition() const { return partition_; }
 
 private:
     enum class State { accepted, sent_auth, authenticating, authenticated, connect_wait, connected };
@@ -271,6 +279,8 @@ private:
     bool revalidating_ = false, unlocked_ = false;  // accept_record -> revalidate (see unlocking_types)
     Ticks next_maintenance_ = 0, next_expiry_ = 0, next_deferred_ = 0;
     std::optional<Guid> presence_id_;  // our presence record, while published
+    Partition partition_;              // signature, contacts, partition repair (3.1.7.11-15)
+    void partition_hook(const Record& r, Actions& out);  // a signature / contact record stored
 };
 
 }  // namespace pd::transport::graph
