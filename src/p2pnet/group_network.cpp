@@ -661,7 +661,38 @@ private:
         }
         case K::authenticate:
             return;
+        case K::need_connection:
+            repair_partition();
+            return;
         }
+    }
+
+    // Long-term partition repair ([MS-PPGRH] 3.1.7.15): the node (a contact) asks for a connection
+    // to a node it may not know. The finder here is the group's remembered member addresses (PNRP
+    // comes with issue 13): one that no current link goes to is tried. Runs on the host's strand.
+    void repair_partition()
+    {
+        auto host = current();
+        if (!host)
+            return;
+        host->run([this, host](graph::Node& n) {
+            std::set<std::string> linked;
+            for (const auto& l : n.links()) {
+                linked.insert(endpoint_string(graph::to_endpoint(l.remote)));
+                for (const auto& a : l.listen_addresses)
+                    linked.insert(endpoint_string(graph::to_endpoint(a)));
+            }
+            std::vector<std::string> remembered;
+            group_->remembered_addresses(remembered);
+            for (const auto& a : remembered) {
+                tcp::endpoint ep;
+                if (linked.count(a) || !parse_endpoint(a, ep))
+                    continue;
+                PD_DEBUG("p2p: long-term partition repair: trying {}", a);
+                host->connect(ep, graph::ConnectionType::neighbor);
+                return;
+            }
+        });
     }
 
     // The addresses a neighbour listens on (its CONNECT, 2.2.2.2): PeerGroupConnect tries them

@@ -388,3 +388,26 @@ TEST_F(GroupNetworkTest, RenewedCredentialsBecomeTheMembersGmc)
     ASSERT_EQ(members.size(), 1u);
     EXPECT_EQ(members[0].roles, std::vector<Guid>{role_inviting_member()});
 }
+
+// The graph's own records in a group ([MS-PPGRH] 2.2.3.2: the signature record, fixed record ID,
+// lowest node ID; published within 30 s of having a neighbour, 3.1.7.11) are signed by the
+// publishing member and accepted by the other's [MS-PPSEC] 3.1.7.2 check: both databases end up
+// holding the same signature record.
+TEST_F(GroupNetworkTest, SignatureRecordIsPublishedAndAccepted)
+{
+    connect_both();
+    Guid sig_id;  // {4c515c94-4252-494f-8440-34cc79769c81} in memory order
+    const std::uint8_t id_bytes[16] = {0x94, 0x5c, 0x51, 0x4c, 0x52, 0x42, 0x4f, 0x49,
+                                       0x84, 0x40, 0x34, 0xcc, 0x79, 0x76, 0x9c, 0x81};
+    std::copy(std::begin(id_bytes), std::end(id_bytes), sig_id.b.begin());
+    Record a, b;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return succeeded(ga_->stored_record(sig_id, a)) && succeeded(gb_->stored_record(sig_id, b)) &&
+                   a.version == b.version && a.data == b.data;
+        },
+        std::chrono::seconds(45)))
+        << "no common signature record";
+    EXPECT_EQ(a.data.size(), 8u);
+    EXPECT_EQ(a.type.b[1], 2);  // {00000200-0000-0000-0000-000000000000}
+}
