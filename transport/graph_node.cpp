@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 namespace pd::transport::graph {
@@ -126,13 +127,32 @@ msg::Welcome Node::welcome(std::vector<Address> referrals) const
 LinkId Node::open_link(bool initiator, ConnectionType type, const Address& remote, const std::u16string& expected_peer,
                        Actions& out)
 {
+    // Incoming links that have not completed CONNECT are bounded (max_pending_links): a flood of
+    // sockets that never authenticate would otherwise each live for the authentication timer.
+    // At the bound the new link is kept and a pending one goes: the oldest of the remote address
+    // that holds the most pending links - so that silent sockets, however many and however often
+    // reopened, cannot keep an honest member out (it only needs its handshake's few round trips
+    // before enough newer sockets push it out).
+    std::map<std::array<std::uint8_t, 16>, std::size_t> per_source;
     std::size_t unauthenticated = 0;
     for (const auto& [id, other] : links_)
-        unauthenticated += !other.closing && other.state != State::connected && !other.initiator;
-    if ((closed_ || unauthenticated >= config_.max_pending_links) && !initiator) {
-        // Closed (3.1.4.12): incoming connections are not taken until the application connects;
-        // nor beyond max_pending_links connections that have not completed CONNECT (a flood of
-        // sockets that never authenticate would otherwise each live for the auth timer).
+        if (!other.closing && other.state != State::connected && !other.initiator) {
+            ++unauthenticated;
+            ++per_source[other.remote.ip];
+        }
+    if (!closed_ && !initiator && unauthenticated >= config_.max_pending_links && config_.max_pending_links) {
+        auto busiest = std::max_element(per_source.begin(), per_source.end(),
+                                        [](const auto& a, const auto& b) { return a.second < b.second; });
+        Link* oldest = nullptr;
+        for (auto& [id, other] : links_)
+            if (!other.closing && other.state != State::connected && !other.initiator && other.remote.ip == busiest->first &&
+                (!oldest || other.opened < oldest->opened || (other.opened == oldest->opened && other.id < oldest->id)))
+                oldest = &other;
+        if (oldest)
+            fail(*oldest, out);
+    }
+    if (closed_ && !initiator) {
+        // Closed (3.1.4.12): incoming connections are not taken until the application connects.
         Link l;
         l.id = next_link_++;
         l.closing = true;

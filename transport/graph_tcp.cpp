@@ -47,6 +47,12 @@ Ticks utc_ticks()
 class Deframer {
 public:
     Deframer(std::size_t max_frame, std::size_t max_message) : max_frame_(max_frame), max_message_(max_message) {}
+    // Until the link is authenticated (the security layer authenticated it, or - without one -
+    // the node connected it) only the small handshake messages are legal (AUTH_INFO, CONNECT,
+    // WELCOME, REFUSE, DISCONNECT: [MS-PPGRH] 2.2.2.1-5), so a message may announce at most
+    // kMaxUnauthenticatedMessage bytes: a peer nobody knows cannot make the host buffer megabytes.
+    static constexpr std::size_t kMaxUnauthenticatedMessage = 64 * 1024;
+    void set_authenticated() { authenticated_ = true; }
     // From now on frame payloads are security-layer bytes (set from on_message, right after
     // AUTH_INFO: the bytes after it in the same read are already TLS).
     void set_secure() { secure_ = true; }
@@ -93,7 +99,7 @@ public:
             const std::uint8_t* m = message_.data() + start_;
             const std::size_t size = (std::size_t{m[0]} << 24) | (std::size_t{m[1]} << 16) |
                                      (std::size_t{m[2]} << 8) | m[3];
-            if (size < 8 || size > max_message_)
+            if (size < 8 || size > (authenticated_ ? max_message_ : kMaxUnauthenticatedMessage))
                 return false;
             if (have < size)
                 break;
@@ -121,6 +127,7 @@ public:
 
 private:
     std::size_t max_frame_, max_message_;
+    bool authenticated_ = false;
     std::uint8_t header_[2]{};
     std::size_t header_len_ = 0, frame_left_ = 0;
     Bytes message_;
@@ -496,6 +503,7 @@ private:
                     PD_DEBUG("graph: link {} authenticated as {} ({})", c->link, p2p::utf8(c->session->peer_name()),
                              c->session->tls_version());
                     self->node_.authenticated(c->link, c->session->peer_name(), a);
+                    c->deframer.set_authenticated();
                 }
                 return out.plaintext.empty() || c->deframer.assemble(out.plaintext.data(), out.plaintext.size(), on_message);
             };
@@ -691,10 +699,16 @@ private:
             write(c);
         }
         // The initiator's link is handed to its security layer once AUTH_INFO is queued (above).
-        for (const auto& e : a.events)
-            if (e.kind == Event::Kind::authenticate)
+        // Without a security layer a link counts as authenticated once the node connected it.
+        for (const auto& e : a.events) {
+            if (e.kind == Event::Kind::authenticate) {
                 if (auto it = conns_.find(e.link); it != conns_.end())
                     begin_security(it->second);
+            } else if (e.kind == Event::Kind::neighbour_connected || e.kind == Event::Kind::direct_connected) {
+                if (auto it = conns_.find(e.link); it != conns_.end())
+                    it->second->deframer.set_authenticated();
+            }
+        }
         for (auto& [to, type] : a.connect)
             open(to, type);
         // After stop() no event reaches the application (its sink may be gone).

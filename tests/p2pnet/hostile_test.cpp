@@ -558,15 +558,11 @@ TEST_F(HostileTest, SolicitFloodIsAnsweredWithoutHurtingMembers)
     t.join();
 }
 
-// DEFECT: the node refuses every incoming link once 64 are "pending" (accepted, not CONNECTed:
-// graph_node.cpp open_link, NodeConfig::max_pending_links), and a pending link lives for the
-// whole 20 s authentication timer. One hostile host that holds 64 silent sockets open (reopening
-// each one the node closes) therefore keeps every honest member out of the group for as long as
-// it likes: expected: a member can still connect (e.g. the oldest pending link is evicted to make
-// room, or silent sockets are bounded per source); observed: bob's neighbour connection is
-// refused for the whole test (30 s), CONNECTION_FAILED each time. Severity: high (remote,
-// unauthenticated, one machine, 64 sockets: denial of service of a member's group node).
-TEST_F(HostileTest, DISABLED_SilentSocketsLockMembersOut)
+// Fixed defect: the node refused every incoming link once 64 were "pending" (accepted, not
+// CONNECTed), and a pending link lived for the whole 20 s authentication timer, so one host that
+// held 64 silent sockets open (reopening each one the node closed) kept every honest member out.
+// Now the new link is kept and the oldest pending link of the busiest source goes.
+TEST_F(HostileTest, SilentSocketsDoNotLockMembersOut)
 {
     alice_online();
     const std::uint16_t port = na_->port();
@@ -598,14 +594,11 @@ TEST_F(HostileTest, DISABLED_SilentSocketsLockMembersOut)
     EXPECT_TRUE(joined) << "bob was kept out by 64 silent sockets";
 }
 
-// DEFECT: before AUTH_INFO a link may only send AUTH_INFO (a few hundred bytes), but the host's
-// deframer accepts and buffers a message of up to Max Record Size + 64 KiB (60 MiB) from any
-// socket, authenticated or not (graph_tcp.cpp Deframer: the limit is the same for every link
-// state). Expected: an unauthenticated link that announces a message above a small bound is
-// closed at once; observed: it stays open while the host buffers the announced 40 MiB (resident
-// memory grows by about that much per socket; with the 64 pending sockets allowed, about 3.8 GiB).
-// Severity: medium-high (remote, unauthenticated memory exhaustion).
-TEST_F(HostileTest, DISABLED_UnauthenticatedLinkCannotMakeTheHostBufferMegabytes)
+// Fixed defect: before a link is authenticated only the small handshake messages are legal, but
+// the host's deframer accepted and buffered a message of up to Max Record Size + 64 KiB (60 MiB)
+// from any socket (about 40 MiB of resident memory per socket here). Now an unauthenticated link
+// that announces more than 64 KiB is closed at once (graph_tcp.cpp Deframer).
+TEST_F(HostileTest, UnauthenticatedLinkCannotMakeTheHostBufferMegabytes)
 {
     alice_online();
     RawPeer p(na_->port());
