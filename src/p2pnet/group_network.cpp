@@ -46,6 +46,10 @@ constexpr std::uint32_t kDisablePresence = 2;  // PEER_DISABLE_PRESENCE
 constexpr std::size_t kGroupingMaxFrame = 16348;
 // The safety net for changes no event announces (Grouping's own records written by this process).
 constexpr auto kRescanInterval = std::chrono::seconds(10);
+// A node with no neighbour left tries the group's remembered member addresses this often (one at a
+// time; a TCP connect gives up after 10 s in graph_tcp): a healed link is found again within about
+// this long, whatever the graph's own candidates (referrals in backoff, expired presence) say.
+constexpr auto kAloneRetry = std::chrono::seconds(10);
 
 std::uint16_t configured_port()
 {
@@ -358,6 +362,8 @@ public:
             group_->unsubscribe(listener);
         if (rescan_)
             asio::post(rescan_->get_executor(), [t = rescan_] { t->cancel(); });
+        if (alone_)
+            asio::post(alone_->get_executor(), [t = alone_] { t->cancel(); });
         if (host) {
             host->stop();
             group_->set_network_status(0);
@@ -501,6 +507,7 @@ private:
         });
         rescan_ = std::make_shared<asio::steady_timer>(runtime_->io());
         schedule_rescan();
+        alone_ = std::make_shared<asio::steady_timer>(runtime_->io());
         group_->set_network_status(kStatusListening);
         return hr::ok;
     }
@@ -573,6 +580,8 @@ private:
             m.identity = e.peer_id;
             group_->emit(m);
             update_status();
+            if (!up)
+                schedule_alone_retry();
             return;
         }
         case K::direct_connected:
@@ -667,6 +676,55 @@ private:
         }
     }
 
+    // No neighbour left (a cut link, a member gone): every kAloneRetry, while still alone, one
+    // remembered (or last given) member address is tried, in turn. Runs on the host's strand.
+    void schedule_alone_retry()
+    {
+        auto timer = alone_;
+        if (!timer)
+            return;
+        std::weak_ptr<Network> weak = weak_from_this();
+        timer->expires_after(kAloneRetry);
+        timer->async_wait([weak](boost::system::error_code ec) {
+            if (ec)
+                return;
+            if (auto self = weak.lock())
+                self->retry_when_alone();
+        });
+    }
+
+    void retry_when_alone()
+    {
+        auto host = current();
+        if (!host)
+            return;
+        std::weak_ptr<Network> weak = weak_from_this();
+        host->run([weak, host](graph::Node& n) {
+            auto self = weak.lock();
+            if (!self || n.neighbour_count() > 0)
+                return;  // connected again: nothing to do until the next loss
+            std::vector<std::string> remembered;
+            self->group_->remembered_addresses(remembered);
+            {
+                std::lock_guard lock(self->mutex_);
+                for (const auto& ep : self->last_given_)
+                    remembered.push_back(endpoint_string(ep));
+            }
+            bool pending = false;
+            for (const auto& l : n.links())
+                pending |= l.initiator && !l.direct && !l.connected;
+            if (!remembered.empty() && !pending) {
+                tcp::endpoint ep;
+                const std::string& a = remembered[self->alone_next_++ % remembered.size()];
+                if (parse_endpoint(a, ep)) {
+                    PD_DEBUG("p2p: no neighbour: trying the remembered address {}", a);
+                    host->connect(ep, graph::ConnectionType::neighbor);
+                }
+            }
+            self->schedule_alone_retry();
+        });
+    }
+
     // Long-term partition repair ([MS-PPGRH] 3.1.7.15): the node (a contact) asks for a connection
     // to a node it may not know. The finder here is the group's remembered member addresses (PNRP
     // comes with issue 13): one that no current link goes to is tried. Runs on the host's strand.
@@ -734,6 +792,8 @@ private:
     std::shared_ptr<Runtime> runtime_;
     std::shared_ptr<graph::Host> host_;
     std::shared_ptr<asio::steady_timer> rescan_;
+    std::shared_ptr<asio::steady_timer> alone_;  // retries while no neighbour is left
+    std::size_t alone_next_ = 0;                 // which remembered address comes next
     std::uint64_t listener_ = 0;
     std::vector<PendingDirect> pending_direct_;
     std::map<std::uint64_t, std::uint64_t> alias_to_link_, link_to_alias_;
