@@ -7,13 +7,17 @@
 //    `synchronized` event (Sync All). Anchor: the same records' wire bytes over one plain TCP
 //    connection.
 // 3. PT2PT: --mib MiB in 64 KiB PT2PT messages over a direct connection, against the same bytes in
-//    64 KiB writes over a plain TCP connection (the anchor); ratio.
+//    64 KiB writes over a plain TCP connection (the anchor); ratio. Twice: on a bare graph link,
+//    and on a link secured as every group link is ([MS-PPSEC] TLS + Group Connect, real keys and
+//    GMCs: tests/transport/group_credentials.hpp).
 // 4. memory (run first): RSS growth for --idle direct connections held open between two hosts of this
 //    process (both ends counted), per connection.
 // Enters a private network namespace first when it can (root): nothing leaves the machine.
 #include "pd/p2p/record_id.hpp"
 #include "pd/p2p/record_wire.hpp"
 #include "pd/transport/graph_tcp.hpp"
+
+#include "../../tests/transport/group_credentials.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/read.hpp>
@@ -103,9 +107,17 @@ struct Peer {
     std::vector<LinkId> direct_links;
     std::function<void(const Guid&)> on_record;
 
-    Peer(asio::io_context& io, int i, bool listen = true)
+    // `creds`: secure the links (TLS + Group Connect) with these credentials; outlives the peer.
+    Peer(asio::io_context& io, int i, bool listen = true, pd::transport::security::Credentials* creds = nullptr)
     {
         HostOptions o;
+        if (creds)
+            o.security = [creds](bool initiator, LinkId) {
+                using namespace pd::transport::security;
+                SessionOptions so;
+                so.max_frame = 16379;
+                return std::make_unique<SecureSession>(initiator ? Role::requestor : Role::authenticator, *creds, so);
+            };
         o.node.graph_id = u"bench.graph";
         o.node.peer_id = u"bench" + p2p::utf16(std::to_string(i)) + u".peer";
         o.listen_on = {asio::ip::make_address("127.0.0.1")};
@@ -280,12 +292,20 @@ void join_sync(std::size_t count)
 }
 
 // One PT2PT transfer of `total` bytes over a fresh direct connection; seconds (0: failed).
-double pt2pt_seconds(std::uint64_t total, std::size_t chunk)
+// Two members of one group, for secured links (keys are slow to make: once per run).
+struct Members {
+    pd::test::TestGroup group{u"bench"};
+    pd::test::TestIdentity a{u"a"}, b{u"b"};
+    pd::test::TestCredentials ca{group, a, group.issue(a, {pd::p2p::pki::kRoleAdmin})};
+    pd::test::TestCredentials cb{group, b, group.issue(b, {pd::p2p::pki::kRoleMember})};
+};
+
+double pt2pt_seconds(std::uint64_t total, std::size_t chunk, Members* secure = nullptr)
 {
     double graph_s = 0;
     {
         Io io(2);
-        Peer a(io.io, 0), b(io.io, 1);
+        Peer a(io.io, 0, true, secure ? &secure->ca : nullptr), b(io.io, 1, true, secure ? &secure->cb : nullptr);
         b.host->connect(a.endpoint(), ConnectionType::direct);
         if (!b.wait([&] { return b.direct > 0; }, 10s))
             return 0;
@@ -311,13 +331,13 @@ double pt2pt_seconds(std::uint64_t total, std::size_t chunk)
 
 // Loopback throughput swings by 2x from run to run on this machine: five alternating runs of
 // each, medians compared.
-void pt2pt(std::uint64_t mib)
+void pt2pt(std::uint64_t mib, Members* secure)
 {
     const std::uint64_t total = mib << 20;
     const std::size_t chunk = 64 * 1024;
     std::vector<double> g, p;
     for (int i = 0; i < 5; ++i) {
-        const double gs = pt2pt_seconds(total, chunk);
+        const double gs = pt2pt_seconds(total, chunk, secure);
         if (gs <= 0) {
             std::printf("pt2pt: no direct connection\n");
             return;
@@ -327,8 +347,9 @@ void pt2pt(std::uint64_t mib)
     }
     std::sort(g.begin(), g.end());
     std::sort(p.begin(), p.end());
-    std::printf("pt2pt: %llu MiB in 64 KiB PT2PT messages over a direct connection, median of 5: %.0f MB/s (%.0f-%.0f); "
+    std::printf("pt2pt%s: %llu MiB in 64 KiB PT2PT messages over a direct connection, median of 5: %.0f MB/s (%.0f-%.0f); "
                 "plain TCP %.0f MB/s (%.0f-%.0f); ratio %.2f (target >= 0.7)\n",
+                secure ? " (secured: TLS + Group Connect, as in a group)" : " (bare graph link)",
                 static_cast<unsigned long long>(mib), g[2], g[0], g[4], p[2], p[0], p[4], g[2] / p[2]);
 }
 
@@ -371,6 +392,8 @@ int main(int argc, char** argv)
     idle_memory(idle);  // first: later phases leave freed memory the allocator would reuse
     propagation(nodes, records);
     join_sync(db);
-    pt2pt(mib);
+    pt2pt(mib, nullptr);
+    Members members;
+    pt2pt(mib, &members);
     return 0;
 }
