@@ -472,6 +472,9 @@ private:
                 self->on_event(e);
         };
         std::string error;
+        // Before the host exists: its events (on its strand) may arm this timer at once. A fresh
+        // one per start: stop() cancels the previous one asynchronously.
+        alone_ = std::make_shared<asio::steady_timer>(runtime_->io());
         auto host = graph::Host::start(runtime_->io(), o, store_, &guard_, sink, &error);
         if (!host && o.port != 0) {
             PD_INFO("p2p: group port {} unavailable ({}): listening on an ephemeral port", o.port, error);
@@ -507,7 +510,6 @@ private:
         });
         rescan_ = std::make_shared<asio::steady_timer>(runtime_->io());
         schedule_rescan();
-        alone_ = std::make_shared<asio::steady_timer>(runtime_->io());
         group_->set_network_status(kStatusListening);
         return hr::ok;
     }
