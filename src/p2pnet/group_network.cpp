@@ -75,6 +75,8 @@ public:
             PD_WARN("p2p: a record from a peer could not be stored: 0x{:08x}", static_cast<std::uint32_t>(h));
             return false;
         }
+        PD_DEBUG("p2p: stored record {} (type {}, version {}) from a peer{}", p2p::to_hex(r.id.b), p2p::to_hex(r.type.b),
+                 r.version, changed ? "" : " (already in the database)");
         return mem_.put(r);
     }
     void erase(const p2p::Guid& id) override { mem_.erase(id); }
@@ -127,7 +129,7 @@ public:
         case p2p::Group::RemoteVerdict::valid:
             return Verdict::valid;
         case p2p::Group::RemoteVerdict::defer:
-            PD_DEBUG("p2p: record deferred (its signer's GMC is not known yet)");
+            PD_DEBUG("p2p: record {} deferred (its signer's GMC is not known yet)", p2p::to_hex(r.id.b));
             return Verdict::defer;
         default:
             PD_INFO("p2p: a record from a peer failed [MS-PPSEC] 3.1.7.2: dropped");
@@ -535,8 +537,10 @@ private:
         if (!host)
             return;
         host->run([this, host](graph::Node&) {
-            for (auto& r : store_.refresh())
+            for (auto& r : store_.refresh()) {
+                PD_DEBUG("p2p: flooding a database change: record {} version {}", p2p::to_hex(r.id.b), r.version);
                 host->publish(r);
+            }
         });
     }
 
@@ -548,7 +552,7 @@ private:
             return;
         host->run([this, host, id](graph::Node&) {
             if (auto r = store_.refresh_one(id)) {
-                PD_DEBUG("p2p: flooding a local change (version {})", r->version);
+                PD_DEBUG("p2p: flooding a local change: record {} version {}", p2p::to_hex(r->id.b), r->version);
                 host->publish(*r);
             }
         });

@@ -33,8 +33,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 exe="${1:?usage: groups.sh GROUP_PEER_EXE}"
 net_init
 work="$NET_WORKDIR"
+# The engines of every Wine host log at debug level (logs/<host>-engine.log; p2phost.exe included).
+NET_ENGINE_LOG=debug
 fail() {
   for f in "$work"/logs/gp-*.log; do [ -e "$f" ] && net_show_log "$f" 80; done
+  for f in "$work"/logs/*-engine.log; do [ -e "$f" ] && net_show_log "$f" 150; done
   net_fail "groups: $*"
 }
 w() { wine_path "$work/$1"; }
@@ -154,7 +157,7 @@ echo "groups: 5 cut link, then healed: both sides hold both records: ok"
 # A's engine log shows that the forged records did arrive and were refused ([MS-PPSEC] 3.1.7.2):
 # this process holds A's connections itself (PD_P2P_IN_PROCESS=1, no group host), so its log has them.
 net_bg A "gp-A-check.log" env WINEPREFIX="$(wine_prefix A)" PD_P2P_IN_PROCESS=1 PEERDIST_LOG=debug \
-  PEERDIST_LOG_FILE="$(w logs/A-engine.log)" bash "$NET_WINE_RUN" "$exe" check "$(w group.name)" "$(w alice.name)" \
+  PEERDIST_LOG_FILE="$(w logs/A-check-engine.log)" bash "$NET_WINE_RUN" "$exe" check "$(w group.name)" "$(w alice.name)" \
   "$(w forged.ids)" 90
 pa=$NET_BG_PID
 sleep 2
@@ -166,9 +169,9 @@ px=$NET_BG_PID
 net_wait_pid "$pa" 100 || fail "6: A stored a forged record (or missed the honest one)"
 net_wait_pid "$pb" 100 || fail "6: B stored a forged record (or missed the honest one)"
 net_wait_pid "$px" 60 || fail "6: the forger failed"
-refused=$(grep -c "failed \[MS-PPSEC\] 3.1.7.2: dropped" "$work/logs/A-engine.log" || true)
-deferred=$(grep -c "record deferred" "$work/logs/A-engine.log" || true)
-[ "$refused" -ge 2 ] || { net_show_log "$work/logs/A-engine.log" 80; fail "6: A refused $refused forged records, expected the 2 invalid ones"; }
+refused=$(grep -c "failed \[MS-PPSEC\] 3.1.7.2: dropped" "$work/logs/A-check-engine.log" || true)
+deferred=$(grep -cE "record [0-9a-f]+ deferred" "$work/logs/A-check-engine.log" || true)
+[ "$refused" -ge 2 ] || { net_show_log "$work/logs/A-check-engine.log" 80; fail "6: A refused $refused forged records, expected the 2 invalid ones"; }
 echo "groups: 6 A refused $refused forged records (and deferred $deferred: a record whose signer's GMC is unknown waits, unstored)"
 echo "groups: 6 forged records (broken signature, a Member modifying the creator's record, an impostor) stored nowhere: ok"
 

@@ -559,20 +559,33 @@ wine_path() {
 # wine_run HOST PROGRAM [ARGS...]: runs a Windows program on HOST in the foreground, as
 # tools/wine/run.sh does (wine64, WINEDEBUG=-all unless PD_WINEDEBUG, stdin /dev/null); returns its
 # exit status. PROGRAM is a Unix path to an .exe or a Windows program name (reg, cmd, ...).
+# With NET_ENGINE_LOG=LEVEL (debug, trace, ...) every Wine process of HOST, and the processes it
+# starts (p2phost.exe), logs its engine at that level into logs/HOST-engine.log (PEERDIST_LOG,
+# appended by every process of the host): a failing multi-host test shows what the engines did.
+wine_env() { # wine_env HOST: the env(1) arguments of a Wine program on HOST
+    local prefix
+    prefix=$(wine_prefix "$1") || return 1
+    printf '%s\n' "WINEPREFIX=$prefix"
+    if [ -n "${NET_ENGINE_LOG:-}" ]; then
+        printf '%s\n' "PEERDIST_LOG=$NET_ENGINE_LOG" "PEERDIST_LOG_FILE=$(wine_path "$NET_WORKDIR/logs/$1-engine.log")"
+    fi
+}
 wine_run() {
-    local host=$1 ns prefix
+    local host=$1 ns vars
     ns=$(net_ns "$host") || return 1
-    prefix=$(wine_prefix "$host") || return 1
+    mapfile -t vars < <(wine_env "$host")
+    [ "${#vars[@]}" -gt 0 ] || return 1
     shift
-    ip netns exec "$ns" env WINEPREFIX="$prefix" bash "$NET_WINE_RUN" "$@" </dev/null
+    ip netns exec "$ns" env "${vars[@]}" bash "$NET_WINE_RUN" "$@" </dev/null
 }
 
 # wine_bg HOST LOG PROGRAM [ARGS...]: the same in the background (pid in NET_BG_PID).
 wine_bg() {
-    local host=$1 log=$2 prefix
-    prefix=$(wine_prefix "$host") || return 1
+    local host=$1 log=$2 vars
+    mapfile -t vars < <(wine_env "$host")
+    [ "${#vars[@]}" -gt 0 ] || return 1
     shift 2
-    net_bg "$host" "$log" env WINEPREFIX="$prefix" bash "$NET_WINE_RUN" "$@"
+    net_bg "$host" "$log" env "${vars[@]}" bash "$NET_WINE_RUN" "$@"
 }
 
 # wine_reg HOST ARGS...: `reg ARGS...` on HOST (e.g. wine_reg A add 'HKLM\...' /v X /t REG_DWORD /d 1 /f).
