@@ -7,6 +7,8 @@
 #include "pd/p2p/security_records.hpp"
 #include "pd/transport/graph_tcp.hpp"
 #include "pd/transport/group_security.hpp"
+#include "pd/transport/interfaces.hpp"
+#include "pd/p2pnet/name_service.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -50,6 +52,22 @@ constexpr auto kRescanInterval = std::chrono::seconds(10);
 // time; a TCP connect gives up after 10 s in graph_tcp): a healed link is found again within about
 // this long, whatever the graph's own candidates (referrals in backoff, expired presence) say.
 constexpr auto kAloneRetry = std::chrono::seconds(10);
+// How long PeerGroupConnect waits for PNRP to name the group's participants ([MS-PPSEC] 3.1.4.3).
+constexpr auto kResolveTimeout = std::chrono::milliseconds(5000);
+
+// This machine's unicast addresses (to recognise our own publication among the participants).
+std::set<boost::asio::ip::address> local_addresses()
+{
+    std::set<boost::asio::ip::address> out;
+    transport::PeerConfig every;  // no interface named: every interface that is up
+    for (const auto& li : transport::local_interfaces(every))
+        for (const auto& [a, len] : li.addresses) {
+            out.insert(a);
+            if (a.is_v4())
+                out.insert(boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, a.to_v4()));
+        }
+    return out;
+}
 
 std::uint16_t configured_port()
 {
@@ -259,22 +277,78 @@ public:
                     remembered_first.push_back(ep);
             to = std::move(remembered_first);
         }
+        publish();
+        auto names = group_name_service();
+        if (given.empty() && names) {
+            // [MS-PPSEC] 3.1.4.3: search for the Group Participant Peer Name; what it finds is
+            // tried after the remembered addresses.
+            std::weak_ptr<Network> weak = weak_from_this();
+            names->resolve(participant_name(group_->group_peer_name()), kResolveTimeout,
+                           [weak, to](std::vector<tcp::endpoint> found) {
+                               auto self = weak.lock();
+                               if (!self)
+                                   return;
+                               std::vector<tcp::endpoint> all = to;
+                               for (auto& ep : found)
+                                   if (std::find(all.begin(), all.end(), ep) == all.end() && !self->is_own(ep))
+                                       all.push_back(ep);
+                               PD_DEBUG("p2p: PNRP found {} address(es) of the group's participants", found.size());
+                               self->connect_to(all);
+                           });
+            return hr::ok;
+        }
+        connect_to(to);
+        return hr::ok;
+    }
+
+    // Connects to `to` (one neighbour connect at a time is what the node accepts, 3.1.4.9; the
+    // others become its maintenance candidates when that one fails), or reports that nobody is
+    // there ([MS-PPSEC] 3.1.4.3: a member holding the group's Security Properties record listens
+    // anyway; a joiner that never synchronised cannot).
+    void connect_to(const std::vector<tcp::endpoint>& to)
+    {
+        auto host = current();
+        if (!host)
+            return;
         if (to.empty()) {
-            // [MS-PPSEC] 3.1.4.3: nobody to connect to. A member holding the group's Security
-            // Properties record listens anyway; a joiner that never synchronised cannot.
             if (!group_->ready()) {
                 p2p::GroupEvent e;
                 e.type = kEventConnectionFailed;
                 e.failure = kNoMembersFound;
                 group_->emit(e);
             }
-            return hr::ok;
+            return;
         }
-        // One neighbour connect at a time is what the node accepts (3.1.4.9); the others become
-        // its maintenance candidates when that one fails.
         for (auto& ep : to)
-            host_->connect(ep, graph::ConnectionType::neighbor);
-        return hr::ok;
+            host->connect(ep, graph::ConnectionType::neighbor);
+    }
+
+    // Our own listening endpoint, which PNRP returns among the participants.
+    bool is_own(const tcp::endpoint& ep) const
+    {
+        std::lock_guard lock(mutex_);
+        return host_ && ep.port() == host_->port() && own_addresses_.count(ep.address()) != 0;
+    }
+
+    // [MS-PPSEC] 3.1.4.4: while listening, the Group Participant Peer Name is published (once).
+    void publish()
+    {
+        auto names = group_name_service();
+        std::uint16_t port = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (!names || !host_ || publication_ != 0)
+                return;
+            port = host_->port();
+            own_addresses_ = local_addresses();
+        }
+        auto name = participant_name(group_->group_peer_name());
+        if (name.empty())
+            return;
+        auto handle = names->publish(name, group_->identity(), classifier_of(group_->group_peer_name()), port);
+        std::lock_guard lock(mutex_);
+        publication_ = handle;
+        publication_service_ = names;
     }
 
     bool online() const override
@@ -362,6 +436,15 @@ public:
         }
         if (listener)
             group_->unsubscribe(listener);
+        std::uint64_t publication = 0;
+        std::shared_ptr<GroupNameService> names;
+        {
+            std::lock_guard lock(mutex_);
+            publication = std::exchange(publication_, 0);
+            names = std::move(publication_service_);
+        }
+        if (publication && names)
+            names->unpublish(publication);
         if (rescan_)
             asio::post(rescan_->get_executor(), [t = rescan_] { t->cancel(); });
         if (alone_)
@@ -797,6 +880,9 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<Runtime> runtime_;
     std::shared_ptr<graph::Host> host_;
+    std::uint64_t publication_ = 0;                        // the participant name (name_service.hpp)
+    std::shared_ptr<GroupNameService> publication_service_;
+    std::set<boost::asio::ip::address> own_addresses_;
     std::shared_ptr<asio::steady_timer> rescan_;
     std::shared_ptr<asio::steady_timer> alone_;  // retries while no neighbour is left
     std::size_t alone_next_ = 0;                 // which remembered address comes next
