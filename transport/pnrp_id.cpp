@@ -157,6 +157,11 @@ std::optional<PnrpId> pnrp_id_of_name(std::u16string_view peer_name, const Servi
     return make_pnrp_id(*p, location);
 }
 
+Sha1Hash hash_nonce(const Nonce& nonce)
+{
+    return first<20>(p2p::pki::sha1(nonce));
+}
+
 std::optional<std::u16string> peer_host_name(std::u16string_view peer_name)
 {
     std::u16string host;

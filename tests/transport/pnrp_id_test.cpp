@@ -153,6 +153,13 @@ TEST(PnrpId, PnrpIdLayout)
     EXPECT_NE(random_service_location_suffix(), random_service_location_suffix());
 }
 
+TEST(PnrpId, HashedNonce)
+{
+    Nonce n{};
+    for (std::size_t i = 0; i < n.size(); ++i) n[i] = static_cast<std::uint8_t>(i);
+    EXPECT_EQ(hash_nonce(n), sha1(std::vector<std::uint8_t>(n.begin(), n.end())));
+}
+
 TEST(PnrpId, InvalidNames)
 {
     std::string why;

@@ -70,6 +70,9 @@ ServiceLocation location_part(const PnrpId& id);
 std::optional<PnrpId> pnrp_id_of_name(std::u16string_view peer_name, const ServiceLocation& location,
                                       std::string* why = nullptr);
 
+// HashedNonce of SOLICIT / ADVERTISE (2.2.2.1): SHA-1 of the conversation's 16-byte nonce.
+Sha1Hash hash_nonce(const Nonce& nonce);
+
 // Forwards to pd::p2p::to_host_name ("<classifier>[.<authority>].pnrp.net"); nullopt on error.
 std::optional<std::u16string> peer_host_name(std::u16string_view peer_name);
 
