@@ -21,7 +21,12 @@
 //    bytes 16..31 = the service location); they travel in that order in ROUTE_ENTRY, PNRP_ID
 //    arrays, TARGET/VALIDATE_PNRP_ID, and reversed in EXTENDED_PAYLOAD (2.2.3.3 says "least
 //    significant byte first"). Byte order on the wire is unverified against a real Windows trace.
-//  - Bit flags are numbered from the most significant bit of their field (packet diagrams).
+//  - Bit flags are numbered from the most significant bit of their field (packet diagrams); the
+//    resulting masks (CPA X 0x20 F 0x10 C 0x08 A 0x04 U 0x02 R 0x01, AUTHORITY_BUFFER L 0x0200
+//    B 0x0008 N 0x0001, LOOKUP A 0x0002) agree with Wireshark's packet-pnrp.c.
+//  - Where that dissector (written from an older spec revision) disagrees with the current spec
+//    text, the spec wins here: it reads no Nonce in a revoke CPA (the spec: present, zero) and
+//    reads the IPV6_APP_ENDPOINT port little-endian (the spec gives no order; we use network order).
 //
 // Decoding (untrusted bytes): decode() takes one UDP datagram and returns nullopt (and a reason in
 // *why) for anything malformed: truncation, a Length that runs past the bytes or disagrees with
