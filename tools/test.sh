@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 declare -a names=() results=()
 record() { names+=("$1"); results+=("$2"); }
-banner() { printf '\n=== %s ===\n' "$*"; }
+banner() { printf '\n=== %s [%d s since start] ===\n' "$*" "$SECONDS"; }
 
 banner "set-up: Debian packages"
 bash tools/setup/deps.sh || exit 1
@@ -62,5 +62,5 @@ for i in "${!names[@]}"; do
   if [ "${results[$i]}" = 0 ]; then s=PASS; else s=FAIL; failed=$((failed + 1)); fi
   printf '  %-28s %s\n' "${names[$i]}" "$s"
 done
-echo "suites: $(( ${#names[@]} - failed )) passed, $failed failed"
+echo "suites: $(( ${#names[@]} - failed )) passed, $failed failed; total ${SECONDS} s"
 [ "$failed" = 0 ]

@@ -375,6 +375,22 @@ void Node::on_welcome(Link& l, msg::Welcome& m, Actions& out)
                                                never_connected_))
         delta_ = *d;
     start_sync(l, first, out);
+    // The cap of 3.1.1 is checked when a CONNECT arrives; a node whose own CONNECT was pending
+    // while others connected to it can pass it when the WELCOME comes. It then drops its least
+    // useful other neighbour, so no node ever holds more than max_neighbours.
+    if (neighbour_count() > config_.max_neighbours)
+        prune_least_useful(&l, out);
+}
+
+void Node::prune_least_useful(const Link* keep, Actions& out)
+{
+    Link* worst = nullptr;
+    for (auto& [id, l] : links_)
+        if (&l != keep && l.state == State::connected && !l.direct && !l.closing &&
+            (!worst || l.utility < worst->utility))
+            worst = &l;
+    if (worst)
+        disconnect(worst->id, DisconnectReason::least_useful, out);
 }
 
 void Node::on_refuse(Link& l, msg::Refuse& m, Actions& out)
@@ -806,13 +822,7 @@ void Node::maintenance(bool timer, Actions& out)
     partition_.maintain(out);  // 3.1.7.16: signature, contacts, partition detection first
     const std::size_t n = neighbour_count();
     if (timer && n > config_.ideal_neighbours) {
-        // Prune the least useful neighbour (3.1.7.14).
-        Link* worst = nullptr;
-        for (auto& [id, l] : links_)
-            if (l.state == State::connected && !l.direct && !l.closing && (!worst || l.utility < worst->utility))
-                worst = &l;
-        if (worst)
-            disconnect(worst->id, DisconnectReason::least_useful, out);
+        prune_least_useful(nullptr, out);  // 3.1.7.14
         return;
     }
     std::size_t pending = 0;

@@ -252,6 +252,7 @@ private:
     std::vector<Address> referrals_to_give(const Link* except) const;
     void add_referrals(const std::vector<Address>& a);
     void maintenance(bool timer, Actions& out);
+    void prune_least_useful(const Link* keep, Actions& out);  // disconnect the lowest-utility neighbour but keep
     bool try_new_connection(Actions& out);
     bool is_own_address(const Address& a) const;
     void expire(Actions& out);
