@@ -98,11 +98,9 @@ std::vector<SockaddrBytes> machine_addresses(std::uint16_t port);
 // The clouds of this machine as named above (Global_ first).
 std::vector<CloudInfo> machine_clouds();
 
-// Checks a peer name's syntax ([MS-PNRP] 2.2.4 / p2p-facts §3): "authority.classifier", authority
-// "0" or 40 hex digits, classifier 1-149 characters without whitespace... (see the .cpp).
+// A peer name PNRP accepts: pd::p2p::parse_peer_name's syntax ([MS-PNRP] 2.2.4) with a non-empty
+// classifier. Names are case-sensitive and compared as given.
 bool valid_peer_name(const std::u16string& name);
-// Peer names compare with the authority case-insensitively and the classifier as given.
-std::u16string canonical_peer_name(const std::u16string& name);
 
 // The contract with whatever publishes and resolves names in the clouds. All methods may be called
 // from any thread, must not block, and must not call back into the caller while holding the
@@ -120,11 +118,10 @@ public:
     virtual PnrpStatus update(std::uint64_t id, const PnrpRegistration& reg,
                               const std::vector<CloudInfo>& clouds) = 0;
     virtual void unregister(std::uint64_t id) = 0;
-    // Resolves `peer_name` (canonical) in `clouds`, in parallel, until `max_endpoints` endpoints
+    // Resolves `peer_name` in `clouds`, in parallel, until `max_endpoints` endpoints
     // were found or `deadline`: `found` runs once per endpoint (never more than max_endpoints
-    // times), then `done` exactly once (also after cancel()). `exclude_owner`: registrations made
-    // by that owner are not returned (0: none excluded) - Windows does not resolve a process's own
-    // names; the service decides whether to pass it.
+    // times), then `done` exactly once (also after cancel()). Callbacks may run on the calling
+    // thread before resolve() returns (LocalBackend does), so the caller holds no lock around it.
     virtual void resolve(std::uint64_t id, const std::u16string& peer_name, const std::vector<CloudInfo>& clouds,
                          std::uint32_t max_endpoints, std::chrono::steady_clock::time_point deadline,
                          std::function<void(PnrpEndpoint)> found, std::function<void(PnrpStatus)> done) = 0;
@@ -176,7 +173,8 @@ public:
     // Starts a resolution of `peer_name` in `cloud` (all / all_link / named): `found` per endpoint,
     // then `done` once (ok: completed, timeout: the bound passed with fewer than `max` endpoints;
     // cancel: ok). Errors found at once (bad name, unknown cloud) are returned and no callback
-    // runs. Names registered by `owner` itself are not returned (as on Windows).
+    // runs. Unlike Windows, a client's own names resolve too (p2p-facts §4.1 allows lifting that).
+    // `bound` is capped at resolve_bound.
     PnrpStatus resolve(std::uint64_t owner, const std::u16string& peer_name, const CloudSelector& cloud,
                        std::uint32_t max, std::chrono::milliseconds bound,
                        std::function<void(PnrpEndpoint)> found, std::function<void(PnrpStatus)> done,
