@@ -18,20 +18,23 @@ std::size_t RouteCache::capacity() const {
     return levels * config_.entries_per_level + 2 * config_.leaf_per_side;
 }
 
+// O(leaf_per_side): walks out from the own ID on id's side.
 bool RouteCache::in_leaf_set(const PnrpId& id) const {
-    auto it = entries_.find(id);
-    if (it == entries_.end()) return false;
+    auto split = entries_.lower_bound(self_);  // self is never stored
     if (id > self_) {
-        // Leaf above: fewer than leaf_per_side entries lie strictly between self and id.
-        auto lo = entries_.upper_bound(self_);
-        return static_cast<std::size_t>(std::distance(lo, it)) < config_.leaf_per_side;
+        auto it = split;
+        for (std::size_t i = 0; i < config_.leaf_per_side && it != entries_.end(); ++i, ++it)
+            if (it->first == id) return true;
+        return false;
     }
-    auto hi = entries_.lower_bound(self_);  // first entry >= self (self is never stored)
-    return static_cast<std::size_t>(std::distance(std::next(it), hi)) < config_.leaf_per_side;
+    auto it = split;
+    for (std::size_t i = 0; i < config_.leaf_per_side && it != entries_.begin(); ++i)
+        if ((--it)->first == id) return true;
+    return false;
 }
 
-std::vector<RouteEntry> RouteCache::leaf_set() const {
-    std::vector<RouteEntry> out;
+std::vector<CacheEntry> RouteCache::leaf_set() const {
+    std::vector<CacheEntry> out;
     auto split = entries_.lower_bound(self_);
     auto it = split;
     for (std::size_t i = 0; i < config_.leaf_per_side && it != entries_.begin(); ++i) out.push_back((--it)->second);
@@ -43,13 +46,14 @@ std::vector<RouteEntry> RouteCache::leaf_set() const {
 // Keeps at most entries_per_level entries outside the leaf set at this level: the ones with the
 // most missed answers go first, then the least recently heard.
 void RouteCache::enforce_level(unsigned level) {
-    std::vector<std::map<PnrpId, RouteEntry>::iterator> members;
+    std::vector<std::map<PnrpId, CacheEntry>::iterator> members;
     for (auto it = entries_.begin(); it != entries_.end(); ++it)
         if (level_of(self_, it->first) == level && !in_leaf_set(it->first)) members.push_back(it);
     if (members.size() <= config_.entries_per_level) return;
     std::sort(members.begin(), members.end(), [](auto a, auto b) {
         if (a->second.unanswered != b->second.unanswered) return a->second.unanswered > b->second.unanswered;
-        return a->second.last_heard < b->second.last_heard;
+        if (a->second.last_heard != b->second.last_heard) return a->second.last_heard < b->second.last_heard;
+        return a->second.added > b->second.added;  // then the newest: established entries stay
     });
     const std::size_t drop = members.size() - config_.entries_per_level;
     for (std::size_t i = 0; i < drop; ++i) entries_.erase(members[i]);
@@ -64,25 +68,25 @@ bool RouteCache::add(const PnrpId& id, const Ipv6Endpoint& endpoint, Time now) {
     }
     const unsigned level = level_of(self_, id);
     std::size_t at_level = 0;
-    const RouteEntry* worst = nullptr;
+    const CacheEntry* worst = nullptr;
     for (const auto& [key, e] : entries_) {
         if (level_of(self_, key) != level || in_leaf_set(key)) continue;
         ++at_level;
         if (e.unanswered > 0 && (!worst || e.unanswered > worst->unanswered)) worst = &e;
     }
-    entries_.emplace(id, RouteEntry{id, endpoint, now, 0});
+    const auto leaves_before = leaf_set();
+    entries_.emplace(id, CacheEntry{id, endpoint, now, 0, ++added_});
     if (at_level < config_.entries_per_level || in_leaf_set(id)) {
-        // Entering a leaf set can push an older leaf back into its level: re-check every level
-        // touched (only the displaced leaves' levels can have grown).
-        std::vector<unsigned> levels;
-        for (const auto& [key, e] : entries_) levels.push_back(level_of(self_, key));
-        std::sort(levels.begin(), levels.end());
-        levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
-        for (unsigned l : levels) enforce_level(l);
+        // Entering a leaf set can push an older leaf back into its level: re-check the levels of
+        // the leaves displaced, and the new entry's own.
+        enforce_level(level);
+        for (const auto& e : leaves_before)
+            if (!in_leaf_set(e.id) && entries_.count(e.id)) enforce_level(level_of(self_, e.id));
         return entries_.count(id) != 0;
     }
     if (worst) {
-        entries_.erase(worst->id);
+        const PnrpId victim = worst->id;
+        entries_.erase(victim);
         return true;
     }
     entries_.erase(id);  // full level of established entries: refuse
@@ -119,20 +123,20 @@ std::size_t RouteCache::cleanup(Time now) {
     return dropped;
 }
 
-std::optional<RouteEntry> RouteCache::find(const PnrpId& id) const {
+std::optional<CacheEntry> RouteCache::find(const PnrpId& id) const {
     auto it = entries_.find(id);
     if (it == entries_.end()) return std::nullopt;
     return it->second;
 }
 
-std::vector<RouteEntry> RouteCache::next_hops(const PnrpId& target, const std::vector<PnrpId>& exclude,
+std::vector<CacheEntry> RouteCache::next_hops(const PnrpId& target, const std::vector<PnrpId>& exclude,
                                               std::size_t n) const {
-    std::vector<RouteEntry> out;
+    std::vector<CacheEntry> out;
     for (const auto& [key, e] : entries_) {
         if (std::find(exclude.begin(), exclude.end(), key) != exclude.end()) continue;
         if (key == target || closer(target, key, self_)) out.push_back(e);
     }
-    std::sort(out.begin(), out.end(), [&](const RouteEntry& a, const RouteEntry& b) {
+    std::sort(out.begin(), out.end(), [&](const CacheEntry& a, const CacheEntry& b) {
         return abs_distance(target, a.id) < abs_distance(target, b.id);
     });
     if (out.size() > n) out.resize(n);

@@ -99,13 +99,13 @@ TEST(PnrpRouteCache, AgeingDropsSilentEntries) {
 
 TEST(PnrpRouteCache, NextHopsAreCloserThanSelfNearestFirst) {
     RouteCache cache(id_with_top(0x00));
-    for (std::uint8_t t : {0x10, 0x40, 0x70, 0x90, 0xf0}) cache.add(id_with_top(t), ep(t), t0);
+    for (std::uint8_t t : {0x10, 0x40, 0x70, 0x90, 0xe0}) cache.add(id_with_top(t), ep(t), t0);
     const PnrpId target = id_with_top(0x80);
     const auto hops = cache.next_hops(target, {id_with_top(0x90)}, 3);
     ASSERT_EQ(hops.size(), 3u);
     EXPECT_EQ(hops[0].id, id_with_top(0x70));
     EXPECT_EQ(hops[1].id, id_with_top(0x40));
-    EXPECT_EQ(hops[2].id, id_with_top(0xf0));
+    EXPECT_EQ(hops[2].id, id_with_top(0xe0));
     EXPECT_TRUE(cache.next_hops(id_with_top(0x01), {}, 5).empty());  // nothing closer than self
 }
 

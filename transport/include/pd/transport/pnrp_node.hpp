@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -27,11 +28,12 @@ namespace pd::transport::pnrp {
 using Clock = std::chrono::steady_clock;
 using Time = Clock::time_point;
 
-struct RouteEntry {
+struct CacheEntry {
     PnrpId id{};
     Ipv6Endpoint endpoint{};
     Time last_heard{};
     unsigned unanswered = 0;  // requests sent to it since its last answer
+    std::uint64_t added = 0;  // insertion order (eviction tie-break)
 };
 
 struct CacheConfig {
@@ -58,15 +60,15 @@ public:
     // Cleanup pass (3.1.6.1): drops entries not heard for max_age. Returns the number dropped.
     std::size_t cleanup(Time now);
 
-    std::optional<RouteEntry> find(const PnrpId& id) const;
+    std::optional<CacheEntry> find(const PnrpId& id) const;
     std::size_t size() const { return entries_.size(); }
     // Upper bound of size(): levels * entries_per_level + both leaf sides.
     std::size_t capacity() const;
     // Up to leaf_per_side entries numerically below and above the own ID, nearest first.
-    std::vector<RouteEntry> leaf_set() const;
+    std::vector<CacheEntry> leaf_set() const;
     // Next-hop candidates for target (3.1.4.4.2): entries closer to target than the own ID,
     // ordered by abs_distance to target, skipping the IDs in exclude; at most n.
-    std::vector<RouteEntry> next_hops(const PnrpId& target, const std::vector<PnrpId>& exclude,
+    std::vector<CacheEntry> next_hops(const PnrpId& target, const std::vector<PnrpId>& exclude,
                                       std::size_t n) const;
     static unsigned level_of(const PnrpId& self, const PnrpId& id);
 
@@ -76,7 +78,8 @@ private:
 
     PnrpId self_;
     CacheConfig config_;
-    std::map<PnrpId, RouteEntry> entries_;  // numeric order (std::array compares big-endian)
+    std::uint64_t added_ = 0;
+    std::map<PnrpId, CacheEntry> entries_;  // numeric order (std::array compares big-endian)
 };
 
 }  // namespace pd::transport::pnrp
