@@ -1,6 +1,8 @@
 // The group host and its clients (see group_host.hpp for the design and the channel).
 #include "pd/p2pnet/group_host.hpp"
 
+#include "host_channel.hpp"
+
 #include "common/log.h"
 #include "common/runtime.h"
 #include "pd/p2p/pki.hpp"
@@ -43,112 +45,13 @@ namespace hr = p2p::hr;
 
 namespace {
 
-constexpr std::size_t kMaxBody = 16u << 20;
-constexpr std::size_t kMaxList = 4096;
+using channel::kMaxBody;
+using channel::kMaxList;
+using channel::Reader;
+using channel::Type;
+using channel::Writer;
+using channel::frame;
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
-
-enum class Type : std::uint8_t {
-    hello = 1, connect, connections = 4, members, open_direct, close_direct, send, release,
-    event = 100, result = 200,
-};
-
-// ---- the channel's encoding (little-endian; strings as UTF-16 code units) ---------------------
-struct Writer {
-    Bytes b;
-    void u8(std::uint8_t v) { b.push_back(v); }
-    void u32(std::uint32_t v)
-    {
-        for (int i = 0; i < 4; ++i)
-            b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-    }
-    void u64(std::uint64_t v)
-    {
-        u32(static_cast<std::uint32_t>(v));
-        u32(static_cast<std::uint32_t>(v >> 32));
-    }
-    void bytes(const Bytes& v)
-    {
-        u32(static_cast<std::uint32_t>(v.size()));
-        b.insert(b.end(), v.begin(), v.end());
-    }
-    void str(std::u16string_view s)
-    {
-        u32(static_cast<std::uint32_t>(s.size()));
-        for (char16_t c : s) {
-            b.push_back(static_cast<std::uint8_t>(c));
-            b.push_back(static_cast<std::uint8_t>(c >> 8));
-        }
-    }
-    void guid(const Guid& g) { b.insert(b.end(), g.b.begin(), g.b.end()); }
-};
-
-struct Reader {
-    const std::uint8_t* p;
-    std::size_t left;
-    bool ok = true;
-    bool need(std::size_t n)
-    {
-        if (!ok || left < n)
-            ok = false;
-        return ok;
-    }
-    std::uint8_t u8()
-    {
-        if (!need(1))
-            return 0;
-        --left;
-        return *p++;
-    }
-    std::uint32_t u32()
-    {
-        if (!need(4))
-            return 0;
-        std::uint32_t v = 0;
-        for (int i = 0; i < 4; ++i)
-            v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
-        p += 4;
-        left -= 4;
-        return v;
-    }
-    std::uint64_t u64()
-    {
-        std::uint64_t lo = u32();
-        return lo | (static_cast<std::uint64_t>(u32()) << 32);
-    }
-    Bytes bytes()
-    {
-        std::uint32_t n = u32();
-        if (!need(n))
-            return {};
-        Bytes v(p, p + n);
-        p += n;
-        left -= n;
-        return v;
-    }
-    std::u16string str()
-    {
-        std::uint32_t n = u32();
-        if (n > (1u << 20) || !need(std::size_t{n} * 2))
-            return ok = false, std::u16string{};
-        std::u16string s(n, u'\0');
-        for (std::uint32_t i = 0; i < n; ++i)
-            s[i] = static_cast<char16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-        p += 2 * std::size_t{n};
-        left -= 2 * std::size_t{n};
-        return s;
-    }
-    Guid guid()
-    {
-        Guid g;
-        if (need(16)) {
-            std::memcpy(g.b.data(), p, 16);
-            p += 16;
-            left -= 16;
-        }
-        return g;
-    }
-    bool done() const { return ok && left == 0; }
-};
 
 void put_event(Writer& w, const p2p::GroupEvent& e)
 {
@@ -183,14 +86,6 @@ p2p::GroupEvent get_event(Reader& r)
 
 // Events the host forwards: the network's (records travel through the database).
 bool network_event(std::uint32_t type) { return type == 1 || type == 4 || type == 5 || type == 6 || type == 8 || type == 10 || type == 11; }
-
-Bytes frame(const Writer& w)
-{
-    Writer f;
-    f.u32(static_cast<std::uint32_t>(w.b.size()));
-    f.b.insert(f.b.end(), w.b.begin(), w.b.end());
-    return f.b;
-}
 
 unsigned long current_pid()
 {
@@ -255,6 +150,18 @@ public:
 
     void begin()
     {
+        // PNRP requests go to pnrp_host.cpp; what it pushes later goes out on this strand.
+        std::weak_ptr<Server> weak = weak_from_this();
+        pnrp_ = std::make_unique<channel::PnrpHost>(
+            [this](std::uint64_t owner, Writer w) {
+                for (auto& s : sessions_)
+                    if (s->owner == owner)
+                        return send(s, w);
+            },
+            [weak](std::function<void()> fn) {
+                if (auto self = weak.lock())
+                    asio::post(self->strand_, [self, fn = std::move(fn)] { fn(); });
+            });
         asio::post(strand_, [self = shared_from_this()] {
             self->accept();
             self->arm_idle();
@@ -296,6 +203,7 @@ private:
         Bytes body;
         std::deque<Bytes> out;
         bool writing = false, closed = false;
+        std::uint64_t owner = 0;  // its PNRP registrations and resolutions (pnrp_host.cpp)
         explicit Session(tcp::socket s) : socket(std::move(s)) {}
     };
     using Key = std::pair<std::u16string, std::u16string>;  // (identity, group)
@@ -307,6 +215,7 @@ private:
             if (ec || self->finished_)
                 return;
             auto sess = std::make_shared<Session>(std::move(s));
+            sess->owner = ++self->next_owner_;
             self->sessions_.insert(sess);
             self->idle_timer_.cancel();
             self->read(sess);
@@ -373,6 +282,12 @@ private:
                 return false;
             s->authenticated = true;
             w.u32(hr::ok);
+            send(s, w);
+            return true;
+        }
+        if (channel::is_pnrp_request(static_cast<std::uint8_t>(type))) {
+            if (!pnrp_->handle(s->owner, type, id, r, w))
+                return false;
             send(s, w);
             return true;
         }
@@ -545,6 +460,7 @@ private:
             keys.push_back(k);
         for (auto& k : keys)
             release(k, s.get());
+        pnrp_->drop(s->owner);
         sessions_.erase(s);
         if (sessions_.empty())
             arm_idle();
@@ -556,7 +472,8 @@ private:
             return;
         idle_timer_.expires_after(options_.idle_exit);
         idle_timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
-            if (!ec && self->sessions_.empty())
+            // Names registered through the host keep it alive (their owners' channels do too).
+            if (!ec && self->sessions_.empty() && self->pnrp_->registration_count() == 0)
                 self->shutdown();
         }));
     }
@@ -571,6 +488,7 @@ private:
         for (auto& s : sessions_) {
             s->closed = true;
             s->socket.close(ec);
+            pnrp_->drop(s->owner);
         }
         sessions_.clear();
         std::vector<std::shared_ptr<GroupNetwork>> nets;
@@ -603,6 +521,8 @@ private:
     Bytes token_;
     std::set<std::shared_ptr<Session>> sessions_;
     std::map<Key, GroupEntry> groups_;
+    std::unique_ptr<channel::PnrpHost> pnrp_;
+    std::uint64_t next_owner_ = 0;
     std::mutex idle_mutex_;
     std::condition_variable idle_cv_;
     bool finished_ = false;
@@ -845,7 +765,9 @@ private:
     std::atomic<bool> online_{false}, dead_{false};
 };
 
-bool read_rendezvous(const p2p::UserStore& store, std::uint16_t& port, Bytes& token)
+}  // namespace
+
+bool channel::read_rendezvous(const p2p::UserStore& store, std::uint16_t& port, Bytes& token)
 {
     std::ifstream f(std::filesystem::u8path(rendezvous_path(store)), std::ios::binary);
     unsigned long p = 0, pid = 0;
@@ -859,7 +781,6 @@ bool read_rendezvous(const p2p::UserStore& store, std::uint16_t& port, Bytes& to
     return true;
 }
 
-}  // namespace
 
 std::string rendezvous_path(const p2p::UserStore& store)
 {
@@ -888,7 +809,7 @@ std::shared_ptr<GroupNetwork> attach_to_host(const std::shared_ptr<p2p::Group>& 
     while (std::chrono::steady_clock::now() < until) {
         std::uint16_t port = 0;
         Bytes token;
-        if (read_rendezvous(*store, port, token)) {
+        if (channel::read_rendezvous(*store, port, token)) {
             auto c = std::make_shared<Client>(group);
             if (c->open(port, token))
                 return c;

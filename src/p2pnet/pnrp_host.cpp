@@ -1,0 +1,252 @@
+// The group host's PNRP side and the PNRP messages of the channel (host_channel.hpp,
+// pnrp_service.hpp for the design).
+//
+// Requests (after the u8 type and u32 request ID; every reply starts with a u8 PnrpStatus):
+//   pnrp_clouds     -                                        -> status, u32 n, n x cloud
+//   pnrp_register   registration                             -> status, u64 handle
+//   pnrp_update     u64 handle, registration                 -> status
+//   pnrp_unregister u64 handle                               -> status
+//   pnrp_resolve    str name, selector, u32 max, u32 bound ms -> status; when ok, later:
+//                   pnrp_found (request ID, endpoint) per endpoint, then pnrp_done (request ID, status)
+//   pnrp_cancel     u32 request ID of the resolve            -> status (ok; pnrp_done follows unless
+//                                                               it was sent already)
+// cloud = str name, u32 scope, u32 scope id, u32 state; selector = u8 kind, str name;
+// registration = str name, selector, u8 auto, u32 port, u32 n, n x bytes sockaddr, str comment,
+// bytes payload, str publishing identity; endpoint = str name, str comment, bytes payload, u32 n,
+// n x bytes sockaddr. Counts and sizes are bounded here; the service checks the rest.
+#include "host_channel.hpp"
+
+#include <utility>
+
+namespace pd::p2pnet::channel {
+
+namespace {
+constexpr std::uint32_t kMaxWireAddresses = 64;  // the service accepts 10; more is malformed
+constexpr std::size_t kMaxSockaddr = 28;
+constexpr std::uint32_t kMaxResolve = 4096;
+
+bool get_addresses(Reader& r, std::vector<SockaddrBytes>& out)
+{
+    std::uint32_t n = r.u32();
+    if (!r.ok || n > kMaxWireAddresses)
+        return false;
+    out.clear();
+    for (std::uint32_t i = 0; i < n; ++i) {
+        Bytes a = r.bytes();
+        if (!r.ok || a.size() > kMaxSockaddr)
+            return false;
+        out.push_back(std::move(a));
+    }
+    return true;
+}
+void put_addresses(Writer& w, const std::vector<SockaddrBytes>& a)
+{
+    w.u32(static_cast<std::uint32_t>(a.size()));
+    for (const auto& x : a)
+        w.bytes(x);
+}
+}  // namespace
+
+void put_selector(Writer& w, const CloudSelector& c)
+{
+    w.u8(static_cast<std::uint8_t>(c.kind));
+    w.str(c.name);
+}
+bool get_selector(Reader& r, CloudSelector& c)
+{
+    std::uint8_t k = r.u8();
+    c.name = r.str();
+    if (!r.ok || k > static_cast<std::uint8_t>(CloudSelector::Kind::named))
+        return false;
+    c.kind = static_cast<CloudSelector::Kind>(k);
+    return true;
+}
+
+void put_registration(Writer& w, const PnrpRegistration& reg)
+{
+    w.str(reg.peer_name);
+    put_selector(w, reg.cloud);
+    w.u8(reg.auto_addresses ? 1 : 0);
+    w.u32(reg.port);
+    put_addresses(w, reg.addresses);
+    w.str(reg.comment);
+    w.bytes(reg.payload);
+    w.str(reg.publishing_identity);
+}
+bool get_registration(Reader& r, PnrpRegistration& reg)
+{
+    reg.peer_name = r.str();
+    if (!get_selector(r, reg.cloud))
+        return false;
+    std::uint8_t a = r.u8();
+    std::uint32_t port = r.u32();
+    if (!r.ok || a > 1 || port > 0xffff || !get_addresses(r, reg.addresses))
+        return false;
+    reg.auto_addresses = a != 0;
+    reg.port = static_cast<std::uint16_t>(port);
+    reg.comment = r.str();
+    reg.payload = r.bytes();
+    reg.publishing_identity = r.str();
+    return r.ok;
+}
+
+void put_endpoint(Writer& w, const PnrpEndpoint& e)
+{
+    w.str(e.peer_name);
+    w.str(e.comment);
+    w.bytes(e.payload);
+    put_addresses(w, e.addresses);
+}
+bool get_endpoint(Reader& r, PnrpEndpoint& e)
+{
+    e.peer_name = r.str();
+    e.comment = r.str();
+    e.payload = r.bytes();
+    return r.ok && get_addresses(r, e.addresses);
+}
+
+bool get_status(Reader& r, PnrpStatus& st)
+{
+    std::uint8_t v = r.u8();
+    if (!r.ok || v > static_cast<std::uint8_t>(PnrpStatus::service_unavailable))
+        return false;
+    st = static_cast<PnrpStatus>(v);
+    return true;
+}
+
+struct PnrpHost::Impl {
+    PnrpService service;
+    Push push;
+    std::function<void(std::function<void()>)> post;
+    // Running resolutions: (owner, request ID) -> the service's resolve ID. Strand only.
+    std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> resolves;
+};
+
+PnrpHost::PnrpHost(Push push, std::function<void(std::function<void()>)> post) : impl_(std::make_shared<Impl>())
+{
+    impl_->push = std::move(push);
+    impl_->post = std::move(post);
+}
+
+PnrpHost::~PnrpHost() = default;
+
+bool PnrpHost::handle(std::uint64_t owner, Type type, std::uint32_t id, Reader& r, Writer& reply)
+{
+    PnrpService& svc = impl_->service;
+    switch (type) {
+    case Type::pnrp_clouds: {
+        if (!r.done())
+            return false;
+        auto clouds = svc.clouds();
+        reply.u8(static_cast<std::uint8_t>(PnrpStatus::ok));
+        reply.u32(static_cast<std::uint32_t>(clouds.size()));
+        for (const auto& c : clouds) {
+            reply.str(c.name);
+            reply.u32(static_cast<std::uint32_t>(c.scope));
+            reply.u32(c.scope_id);
+            reply.u32(static_cast<std::uint32_t>(c.state));
+        }
+        return true;
+    }
+    case Type::pnrp_register: {
+        PnrpRegistration reg;
+        if (!get_registration(r, reg) || !r.done())
+            return false;
+        std::uint64_t handle = 0;
+        reply.u8(static_cast<std::uint8_t>(svc.register_name(owner, std::move(reg), &handle)));
+        reply.u64(handle);
+        return true;
+    }
+    case Type::pnrp_update: {
+        std::uint64_t handle = r.u64();
+        PnrpRegistration reg;
+        if (!get_registration(r, reg) || !r.done())
+            return false;
+        reply.u8(static_cast<std::uint8_t>(svc.update(owner, handle, std::move(reg))));
+        return true;
+    }
+    case Type::pnrp_unregister: {
+        std::uint64_t handle = r.u64();
+        if (!r.done())
+            return false;
+        reply.u8(static_cast<std::uint8_t>(svc.unregister(owner, handle)));
+        return true;
+    }
+    case Type::pnrp_resolve: {
+        std::u16string name = r.str();
+        CloudSelector sel;
+        if (!get_selector(r, sel))
+            return false;
+        std::uint32_t max = r.u32(), bound_ms = r.u32();
+        if (!r.done() || max > kMaxResolve)
+            return false;
+        const auto key = std::make_pair(owner, id);
+        if (impl_->resolves.count(key)) {  // that request ID still names a running resolve
+            reply.u8(static_cast<std::uint8_t>(PnrpStatus::invalid_arg));
+            return true;
+        }
+        // The service may call back at once (LocalBackend) or from the backend's threads: both
+        // go through the strand, so they reach the channel after this reply.
+        std::weak_ptr<Impl> weak = impl_;
+        auto found = [weak, owner, id](PnrpEndpoint e) {
+            auto self = weak.lock();
+            if (!self)
+                return;
+            self->post([weak, owner, id, e = std::move(e)] {
+                if (auto s = weak.lock()) {
+                    Writer w;
+                    w.u8(static_cast<std::uint8_t>(Type::pnrp_found));
+                    w.u32(id);
+                    put_endpoint(w, e);
+                    s->push(owner, std::move(w));
+                }
+            });
+        };
+        auto done = [weak, owner, id](PnrpStatus st) {
+            auto self = weak.lock();
+            if (!self)
+                return;
+            self->post([weak, owner, id, st] {
+                if (auto s = weak.lock()) {
+                    s->resolves.erase({owner, id});
+                    Writer w;
+                    w.u8(static_cast<std::uint8_t>(Type::pnrp_done));
+                    w.u32(id);
+                    w.u8(static_cast<std::uint8_t>(st));
+                    s->push(owner, std::move(w));
+                }
+            });
+        };
+        std::uint64_t rid = 0;
+        PnrpStatus st = svc.resolve(owner, name, sel, max, std::chrono::milliseconds(bound_ms), std::move(found),
+                                    std::move(done), &rid);
+        if (st == PnrpStatus::ok)
+            impl_->resolves[key] = rid;  // erased by `done`, which runs on the strand after this
+        reply.u8(static_cast<std::uint8_t>(st));
+        return true;
+    }
+    case Type::pnrp_cancel: {
+        std::uint32_t rid = r.u32();
+        if (!r.done())
+            return false;
+        auto it = impl_->resolves.find({owner, rid});
+        if (it != impl_->resolves.end())
+            svc.cancel(owner, it->second);
+        reply.u8(static_cast<std::uint8_t>(PnrpStatus::ok));
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+void PnrpHost::drop(std::uint64_t owner)
+{
+    for (auto it = impl_->resolves.begin(); it != impl_->resolves.end();)
+        it = it->first.first == owner ? impl_->resolves.erase(it) : std::next(it);
+    impl_->service.drop_owner(owner);
+}
+
+std::size_t PnrpHost::registration_count() { return impl_->service.registration_count(); }
+
+}  // namespace pd::p2pnet::channel

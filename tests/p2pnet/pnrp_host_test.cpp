@@ -1,0 +1,235 @@
+// PNRP through the group host (issue 13 deliverable 3): a HostServer on its own thread and two
+// PnrpClients of the same user, as two processes of the user would attach. Proves: a name one
+// client registers resolves for the other with what was registered; an update is seen; closing
+// the registering client's channel withdraws its names; a malformed PNRP message closes that
+// channel only; resolve errors come back as statuses; the host stays up while names are held.
+#include "pd/p2pnet/pnrp_client.hpp"
+#include "pd/p2pnet/group_host.hpp"
+
+#include "pd/p2p/user_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace pd::p2pnet;
+using boost::asio::ip::tcp;
+
+namespace {
+
+struct Host : ::testing::Test {
+    fs::path dir = fs::temp_directory_path() / ("pnrp-host-test-" + std::to_string(std::random_device{}()));
+    std::shared_ptr<pd::p2p::UserStore> store;
+    boost::asio::io_context io;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard = boost::asio::make_work_guard(io);
+    std::thread thread;
+    std::shared_ptr<HostServer> host;
+
+    void SetUp() override
+    {
+        ASSERT_EQ(pd::p2p::UserStore::open(dir.string(), store), pd::p2p::hr::ok);
+        thread = std::thread([this] { io.run(); });
+        HostOptions o;
+        o.idle_exit = std::chrono::milliseconds(300);
+        host = HostServer::start(io, store, o);
+        ASSERT_TRUE(host);
+    }
+    void TearDown() override
+    {
+        if (host)
+            host->stop();
+        guard.reset();
+        io.stop();
+        if (thread.joinable())
+            thread.join();
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+
+    std::shared_ptr<PnrpClient> attach() { return PnrpClient::attach(store, nullptr); }
+
+    static PnrpRegistration reg(std::u16string comment)
+    {
+        PnrpRegistration r;
+        r.peer_name = u"0.hosttest";
+        r.auto_addresses = false;
+        const std::uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9};
+        const std::uint8_t v4[4] = {127, 0, 0, 1};
+        r.addresses = {sockaddr_v6(v6, 4000), sockaddr_v4(v4, 4001)};
+        r.comment = std::move(comment);
+        r.payload = {9, 8, 7};
+        return r;
+    }
+
+    // A resolve through `c` until its `done`: the endpoints and the final status.
+    static std::pair<std::vector<PnrpEndpoint>, PnrpStatus> resolve(PnrpClient& c, const std::u16string& name,
+                                                                    CloudSelector sel = {})
+    {
+        std::mutex m;
+        std::condition_variable cv;
+        std::vector<PnrpEndpoint> eps;
+        std::optional<PnrpStatus> final_st;
+        std::uint64_t id = 0;
+        PnrpStatus st = c.resolve(
+            name, sel, 10, std::chrono::seconds(5),
+            [&](PnrpEndpoint e) {
+                std::lock_guard l(m);
+                eps.push_back(std::move(e));
+            },
+            [&](PnrpStatus s) {
+                std::lock_guard l(m);
+                final_st = s;
+                cv.notify_all();
+            },
+            id);
+        if (st != PnrpStatus::ok)
+            return {{}, st};
+        std::unique_lock l(m);
+        EXPECT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return final_st.has_value(); }));
+        return {eps, final_st.value_or(PnrpStatus::service_unavailable)};
+    }
+};
+
+TEST_F(Host, NameRegisteredByOneClientResolvesForAnother)
+{
+    auto a = attach(), b = attach();
+    ASSERT_TRUE(a && b);
+    std::vector<CloudInfo> clouds;
+    ASSERT_EQ(b->clouds(clouds), PnrpStatus::ok);
+    ASSERT_FALSE(clouds.empty());
+    EXPECT_EQ(clouds[0].name, u"Global_");
+
+    std::uint64_t h = 0;
+    const PnrpRegistration r = reg(u"first");
+    ASSERT_EQ(a->register_name(r, h), PnrpStatus::ok);
+    EXPECT_NE(h, 0u);
+    auto [eps, st] = resolve(*b, u"0.hosttest");
+    EXPECT_EQ(st, PnrpStatus::ok);
+    ASSERT_EQ(eps.size(), 1u);
+    EXPECT_EQ(eps[0].peer_name, u"0.hosttest");
+    EXPECT_EQ(eps[0].comment, u"first");
+    EXPECT_EQ(eps[0].payload, r.payload);
+    EXPECT_EQ(eps[0].addresses, r.addresses);
+
+    // The same name again from the other client of the same host: one node, a duplicate.
+    std::uint64_t h2 = 0;
+    EXPECT_EQ(b->register_name(r, h2), PnrpStatus::duplicate_name);
+    // A handle is its owner's only.
+    EXPECT_EQ(b->unregister(h), PnrpStatus::not_found);
+    EXPECT_EQ(b->update(h, reg(u"stolen")), PnrpStatus::not_found);
+
+    ASSERT_EQ(a->update(h, reg(u"second")), PnrpStatus::ok);
+    auto [eps2, st2] = resolve(*b, u"0.hosttest", CloudSelector{CloudSelector::Kind::named, u"GLOBAL_"});
+    EXPECT_EQ(st2, PnrpStatus::ok);
+    ASSERT_EQ(eps2.size(), 1u);
+    EXPECT_EQ(eps2[0].comment, u"second");
+
+    // A goes away (its process exits): its name goes with its channel.
+    a->close();
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+        gone = resolve(*b, u"0.hosttest").first.empty();
+        if (!gone)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(gone);
+    EXPECT_FALSE(a->alive() && a->unregister(h) == PnrpStatus::ok);
+    // B can take the name now.
+    EXPECT_EQ(b->register_name(r, h2), PnrpStatus::ok);
+    EXPECT_EQ(b->unregister(h2), PnrpStatus::ok);
+    EXPECT_EQ(b->unregister(h2), PnrpStatus::not_found);
+}
+
+TEST_F(Host, ErrorsComeBackAsStatuses)
+{
+    auto a = attach();
+    ASSERT_TRUE(a);
+    EXPECT_EQ(resolve(*a, u"not a name").second, PnrpStatus::invalid_peer_name);
+    EXPECT_EQ(resolve(*a, u"0.x", CloudSelector{CloudSelector::Kind::named, u"NoSuchCloud"}).second,
+              PnrpStatus::cloud_not_found);
+    auto [eps, st] = resolve(*a, u"0.nobodyhasthis");
+    EXPECT_EQ(st, PnrpStatus::ok);
+    EXPECT_TRUE(eps.empty());
+    PnrpRegistration bad = reg(u"x");
+    bad.peer_name = u"0.";
+    std::uint64_t h = 0;
+    EXPECT_EQ(a->register_name(bad, h), PnrpStatus::invalid_peer_name);
+    bad = reg(std::u16string(40, u'c'));
+    EXPECT_EQ(a->register_name(bad, h), PnrpStatus::invalid_arg);
+    bad = reg(u"x");
+    bad.addresses.assign(11, bad.addresses[1]);
+    EXPECT_EQ(a->register_name(bad, h), PnrpStatus::invalid_arg);
+    EXPECT_EQ(a->unregister(12345), PnrpStatus::not_found);
+}
+
+TEST_F(Host, MalformedPnrpMessageClosesOnlyThatChannel)
+{
+    auto a = attach(), b = attach();
+    ASSERT_TRUE(a && b);
+    std::uint64_t h = 0;
+    ASSERT_EQ(a->register_name(reg(u"kept"), h), PnrpStatus::ok);
+
+    // A raw client: hello with the token, then a register whose address count is a lie.
+    std::ifstream f(rendezvous_path(*store));
+    unsigned port = 0, pid = 0;
+    std::string hex;
+    ASSERT_TRUE(f >> port >> hex >> pid);
+    boost::asio::io_context cio;
+    tcp::socket s(cio);
+    s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)));
+    auto send = [&](std::vector<std::uint8_t> body) {
+        std::vector<std::uint8_t> m;
+        for (int i = 0; i < 4; ++i)
+            m.push_back(static_cast<std::uint8_t>(body.size() >> (8 * i)));
+        m.insert(m.end(), body.begin(), body.end());
+        boost::asio::write(s, boost::asio::buffer(m));
+    };
+    std::vector<std::uint8_t> hello = {1, 1, 0, 0, 0};
+    for (std::size_t i = 0; i < 32; i += 2)
+        hello.push_back(static_cast<std::uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+    send(hello);
+    std::array<std::uint8_t, 13> answer{};
+    boost::asio::read(s, boost::asio::buffer(answer));  // u32 len 9, result, id 1, u32 ok
+    EXPECT_EQ(answer[4], 200);
+    // pnrp_register: name "0.x", selector all, auto 0, port 0, 1000 addresses (more than allowed).
+    std::vector<std::uint8_t> bad = {51, 2, 0, 0, 0, 3, 0, 0, 0, '0', 0, '.', 0, 'x', 0, 0, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0xe8, 3, 0, 0};
+    send(bad);
+    std::array<std::uint8_t, 1> one{};
+    boost::system::error_code ec;
+    boost::asio::read(s, boost::asio::buffer(one), ec);
+    EXPECT_EQ(ec, boost::asio::error::eof);  // closed without an answer
+
+    // The others are untouched: a's name still resolves for b.
+    auto [eps, st] = resolve(*b, u"0.hosttest");
+    EXPECT_EQ(st, PnrpStatus::ok);
+    ASSERT_EQ(eps.size(), 1u);
+    EXPECT_EQ(eps[0].comment, u"kept");
+    EXPECT_TRUE(a->alive());
+}
+
+TEST_F(Host, HostDoesNotIdleExitWhileNamesAreRegistered)
+{
+    auto a = attach();
+    ASSERT_TRUE(a);
+    std::uint64_t h = 0;
+    ASSERT_EQ(a->register_name(reg(u"alive"), h), PnrpStatus::ok);
+    // idle_exit is 300 ms: a's channel keeps the host serving (names never outlive their channel,
+    // and the host also checks registration_count() before it exits).
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    auto b = attach();
+    ASSERT_TRUE(b);
+    EXPECT_EQ(resolve(*b, u"0.hosttest").first.size(), 1u);
+}
+
+}  // namespace
