@@ -387,6 +387,12 @@ static void test_misuse(void)
     info2.ppAddresses = many;
     ok_hr(PeerPnrpRegister(name, &info2, &reg), E_INVALIDARG, "Register(11 addresses)");
 
+    /* [doc] PeerPnrpRegister: PEER_E_IDENTITY_NOT_FOUND "The local peer is using an identity that
+     * does not exist" (pwzPublishingIdentity, [doc] PEER_PNRP_REGISTRATION_INFO). */
+    info_init(&info2, NULL, L"misuse");
+    info2.pwzPublishingIdentity = L"0123456789abcdef0123456789abcdef01234567.nosuchidentity";
+    ok_hr(PeerPnrpRegister(name, &info2, &reg), PEER_E_IDENTITY_NOT_FOUND, "Register(unknown publishing identity)");
+
     /* Resolve: *pcEndpoints is the maximum to return ([doc] PeerPnrpResolve); a maximum of 0 asks
      * for nothing: E_INVALIDARG, or success with no endpoint. */
     n = 0;
@@ -433,6 +439,13 @@ static void test_misuse(void)
     if (FAILED(hr))
         goto done;
     ok(reg != NULL, "Register returned no handle\n");
+    /* [doc] PeerPnrpRegister remarks: "A name cannot be registered with an endpoint more than
+     * once" (updates go through PeerPnrpUpdateRegistration); the code is not documented. */
+    reg2 = NULL;
+    hr = PeerPnrpRegister(name, &info, &reg2);
+    ok(FAILED(hr), "Register(%s) twice: %#lx\n", wn(name), (unsigned long)hr);
+    if (SUCCEEDED(hr))
+        PeerPnrpUnregister(reg2);
     ok_hr(PeerPnrpUpdateRegistration(reg, NULL), E_INVALIDARG, "UpdateRegistration(NULL info)");
     info_init(&info2, global_cloud[0] ? global_cloud : NULL, L"misuse2");
     info2.cAddresses = 1;
@@ -621,6 +634,40 @@ static void test_register_resolve(void)
     run_child(args);
 }
 
+/* A secure name "<authority of an identity>.<classifier>" published by that identity ([doc]
+ * PEER_PNRP_REGISTRATION_INFO: pwzPublishingIdentity; p2p-facts §4.1: secure names need it). */
+static void test_secure_name(void)
+{
+    PEER_PNRP_REGISTRATION_INFO info;
+    HREGISTRATION reg = NULL;
+    PWSTR identity = NULL, name = NULL;
+    WCHAR classifier[48];
+    char args[512];
+    HRESULT hr;
+
+    hr = PeerIdentityCreate(L"pnrpsecure", L"PNRP Secure", 0, &identity);
+    ok_hr(hr, S_OK, "PeerIdentityCreate");
+    if (FAILED(hr))
+        return;
+    make_name(classifier, 48, L"pnrpsec");
+    hr = PeerCreatePeerName(identity, classifier + 2, &name); /* without the "0." */
+    ok_hr(hr, S_OK, "PeerCreatePeerName");
+    if (SUCCEEDED(hr)) {
+        info_init(&info, global_cloud[0] ? global_cloud : NULL, L"secure-comment");
+        info.pwzPublishingIdentity = identity;
+        hr = PeerPnrpRegister(name, &info, &reg);
+        ok_hr(hr, S_OK, "Register(%s) published by its identity", wn(name));
+        if (SUCCEEDED(hr)) {
+            snprintf(args, sizeof(args), "resolve %s secure-comment", wn(name));
+            run_child(args);
+            ok_hr(PeerPnrpUnregister(reg), S_OK, "Unregister(%s)", wn(name));
+        }
+        PeerFreeData(name);
+    }
+    ok_hr(PeerIdentityDelete(identity), S_OK, "PeerIdentityDelete");
+    PeerFreeData(identity);
+}
+
 static void test_auto_addresses(void)
 {
     WCHAR name[64];
@@ -715,6 +762,7 @@ int main(int argc, char **argv)
         test_cloud_info();
         test_misuse();
         test_register_resolve();
+        test_secure_name();
         test_auto_addresses();
         test_child_exit();
         pnrp_shutdown();
