@@ -10,6 +10,7 @@
 //  - The group stays online while any handle of it is open in this process; it goes offline when
 //    the last one closes (or at the final PeerGroupShutdown).
 #include "group.h"
+#include "grouphost.h"
 #include "memory.h"
 
 #include "common/log.h"
@@ -40,34 +41,6 @@ std::shared_ptr<GroupNetwork> online(const std::shared_ptr<p2p::Group>& g)
     std::lock_guard lock(g_mutex);
     auto it = g_online.find(g.get());
     return it == g_online.end() ? nullptr : it->second;
-}
-
-// Starts p2phost.exe from this DLL's folder (the user's group host), detached and windowless.
-bool launch_group_host()
-{
-    HMODULE self = nullptr;
-    wchar_t path[MAX_PATH];
-    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                            reinterpret_cast<LPCWSTR>(&launch_group_host), &self))
-        return false;
-    DWORD n = GetModuleFileNameW(self, path, MAX_PATH);
-    if (n == 0 || n >= MAX_PATH)
-        return false;
-    std::wstring exe(path, n);
-    exe = exe.substr(0, exe.find_last_of(L"\\/") + 1) + L"p2phost.exe";
-    std::wstring cmd = L"\"" + exe + L"\"";
-    STARTUPINFOW si{};
-    si.cb = sizeof si;
-    PROCESS_INFORMATION pi{};
-    if (!CreateProcessW(exe.c_str(), cmd.data(), nullptr, nullptr, FALSE, CREATE_NO_WINDOW | DETACHED_PROCESS, nullptr,
-                        nullptr, &si, &pi)) {
-        PD_WARN("p2p: cannot start the group host {}: error {}", p2p::utf8(std::u16string(exe.begin(), exe.end())),
-                GetLastError());
-        return false;
-    }
-    CloseHandle(pi.hThread);
-    CloseHandle(pi.hProcess);
-    return true;
 }
 
 // The group's network side for this process: through the user's group host (one engine per
@@ -129,6 +102,34 @@ void to_peer_address(const tcp::endpoint& ep, PEER_ADDRESS& out)
 } // namespace
 
 namespace pd::p2pdll {
+
+// grouphost.h
+bool launch_group_host()
+{
+    HMODULE self = nullptr;
+    wchar_t path[MAX_PATH];
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            reinterpret_cast<LPCWSTR>(&launch_group_host), &self))
+        return false;
+    DWORD n = GetModuleFileNameW(self, path, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH)
+        return false;
+    std::wstring exe(path, n);
+    exe = exe.substr(0, exe.find_last_of(L"\\/") + 1) + L"p2phost.exe";
+    std::wstring cmd = L"\"" + exe + L"\"";
+    STARTUPINFOW si{};
+    si.cb = sizeof si;
+    PROCESS_INFORMATION pi{};
+    if (!CreateProcessW(exe.c_str(), cmd.data(), nullptr, nullptr, FALSE, CREATE_NO_WINDOW | DETACHED_PROCESS, nullptr,
+                        nullptr, &si, &pi)) {
+        PD_WARN("p2p: cannot start the group host {}: error {}", p2p::utf8(std::u16string(exe.begin(), exe.end())),
+                GetLastError());
+        return false;
+    }
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return true;
+}
 
 void release_network_if_unused(const std::shared_ptr<p2p::Group>& group)
 {

@@ -32,13 +32,13 @@ constexpr std::size_t kMaxList = 4096;
 enum class Type : std::uint8_t {
     hello = 1, connect, connections = 4, members, open_direct, close_direct, send, release,
     // PNRP (pnrp_host.cpp): requests carry no group.
-    pnrp_clouds = 50, pnrp_register, pnrp_update, pnrp_unregister, pnrp_resolve, pnrp_cancel,
+    pnrp_clouds = 50, pnrp_register, pnrp_update, pnrp_unregister, pnrp_resolve, pnrp_cancel, pnrp_owner,
     event = 100,
     pnrp_found = 150,  // request ID of the resolve, one endpoint
     pnrp_done = 151,   // request ID of the resolve, u8 PnrpStatus; the last message of a resolve
     result = 200,
 };
-constexpr bool is_pnrp_request(std::uint8_t t) { return t >= 50 && t <= 55; }
+constexpr bool is_pnrp_request(std::uint8_t t) { return t >= 50 && t <= 56; }
 
 struct Writer {
     Bytes b;

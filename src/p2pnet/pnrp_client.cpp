@@ -16,6 +16,12 @@
 #include <mutex>
 #include <thread>
 
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
+
 namespace pd::p2pnet {
 
 namespace asio = boost::asio;
@@ -25,6 +31,15 @@ using namespace channel;
 namespace {
 
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
+
+std::uint32_t current_pid()
+{
+#ifdef _WIN32
+    return GetCurrentProcessId();
+#else
+    return static_cast<std::uint32_t>(::getpid());
+#endif
+}
 
 class Client final : public PnrpClient {
 public:
@@ -53,7 +68,12 @@ public:
         std::memcpy(t.b.data(), token.data(), 16);
         w.guid(t);
         auto rep = call(Type::hello, w);
-        return rep && rep->r.u32() == 0 && rep->r.done();
+        if (!rep || rep->r.u32() != 0 || !rep->r.done())
+            return false;
+        // This process: the host withdraws its names as soon as it exits (pnrp_host.cpp).
+        Writer o;
+        o.u32(current_pid());
+        return status_of(call(Type::pnrp_owner, o)) == PnrpStatus::ok;
     }
 
     PnrpStatus clouds(std::vector<CloudInfo>& out) override

@@ -10,6 +10,8 @@
 //                   pnrp_found (request ID, endpoint) per endpoint, then pnrp_done (request ID, status)
 //   pnrp_cancel     u32 request ID of the resolve            -> status (ok; pnrp_done follows unless
 //                                                               it was sent already)
+//   pnrp_owner      u32 process ID of the client             -> status (ok, or invalid_arg: no such
+//                                                               process). Optional, once.
 // cloud = str name, u32 scope, u32 scope id, u32 state; selector = u8 kind, str name;
 // registration = str name, selector, u8 auto, u32 port, u32 n, n x bytes sockaddr, str comment,
 // bytes payload, str publishing identity; endpoint = str name, str comment, bytes payload, u32 n,
@@ -17,6 +19,13 @@
 #include "host_channel.hpp"
 
 #include <utility>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <cerrno>
+#include <csignal>
+#endif
 
 namespace pd::p2pnet::channel {
 
@@ -105,6 +114,53 @@ bool get_endpoint(Reader& r, PnrpEndpoint& e)
     return r.ok && get_addresses(r, e.addresses);
 }
 
+// The process of a client, watched so that its names go the moment it is gone: its channel's
+// end of stream reaches the host a little later (tens of ms under Wine), and a resolution in
+// between must not find them (the names live as long as the process, p2p-facts §4.1).
+class Process {
+public:
+    explicit Process(std::uint32_t pid)
+    {
+#ifdef _WIN32
+        handle_ = OpenProcess(SYNCHRONIZE, FALSE, pid);
+#else
+        pid_ = static_cast<pid_t>(pid);
+#endif
+    }
+    ~Process()
+    {
+#ifdef _WIN32
+        if (handle_)
+            CloseHandle(handle_);
+#endif
+    }
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+    bool valid() const
+    {
+#ifdef _WIN32
+        return handle_ != nullptr;
+#else
+        return pid_ > 0 && (::kill(pid_, 0) == 0 || errno != ESRCH);
+#endif
+    }
+    bool exited() const
+    {
+#ifdef _WIN32
+        return WaitForSingleObject(handle_, 0) == WAIT_OBJECT_0;  // the handle pins the PID
+#else
+        return ::kill(pid_, 0) != 0 && errno == ESRCH;
+#endif
+    }
+
+private:
+#ifdef _WIN32
+    HANDLE handle_ = nullptr;
+#else
+    pid_t pid_ = 0;
+#endif
+};
+
 bool get_status(Reader& r, PnrpStatus& st)
 {
     std::uint8_t v = r.u8();
@@ -120,6 +176,26 @@ struct PnrpHost::Impl {
     std::function<void(std::function<void()>)> post;
     // Running resolutions: (owner, request ID) -> the service's resolve ID. Strand only.
     std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> resolves;
+    // The processes of the owners that named theirs (pnrp_owner). Strand only.
+    std::map<std::uint64_t, std::unique_ptr<Process>> processes;
+
+    void forget(std::uint64_t owner)
+    {
+        for (auto it = resolves.begin(); it != resolves.end();)
+            it = it->first.first == owner ? resolves.erase(it) : std::next(it);
+        processes.erase(owner);
+        service.drop_owner(owner);
+    }
+    // Owners whose process has exited lose their names now, before their channel closes.
+    void reap()
+    {
+        std::vector<std::uint64_t> gone;
+        for (const auto& [owner, p] : processes)
+            if (p->exited())
+                gone.push_back(owner);
+        for (auto owner : gone)
+            forget(owner);
+    }
 };
 
 PnrpHost::PnrpHost(Push push, std::function<void(std::function<void()>)> post) : impl_(std::make_shared<Impl>())
@@ -152,6 +228,7 @@ bool PnrpHost::handle(std::uint64_t owner, Type type, std::uint32_t id, Reader& 
         PnrpRegistration reg;
         if (!get_registration(r, reg) || !r.done())
             return false;
+        impl_->reap();  // the name of an exited process is free again
         std::uint64_t handle = 0;
         reply.u8(static_cast<std::uint8_t>(svc.register_name(owner, std::move(reg), &handle)));
         reply.u64(handle);
@@ -180,6 +257,7 @@ bool PnrpHost::handle(std::uint64_t owner, Type type, std::uint32_t id, Reader& 
         std::uint32_t max = r.u32(), bound_ms = r.u32();
         if (!r.done() || max > kMaxResolve)
             return false;
+        impl_->reap();
         const auto key = std::make_pair(owner, id);
         if (impl_->resolves.count(key)) {  // that request ID still names a running resolve
             reply.u8(static_cast<std::uint8_t>(PnrpStatus::invalid_arg));
@@ -235,17 +313,23 @@ bool PnrpHost::handle(std::uint64_t owner, Type type, std::uint32_t id, Reader& 
         reply.u8(static_cast<std::uint8_t>(PnrpStatus::ok));
         return true;
     }
+    case Type::pnrp_owner: {
+        std::uint32_t pid = r.u32();
+        if (!r.done() || impl_->processes.count(owner))
+            return false;
+        auto p = std::make_unique<Process>(pid);
+        const bool valid = p->valid();
+        if (valid)
+            impl_->processes.emplace(owner, std::move(p));
+        reply.u8(static_cast<std::uint8_t>(valid ? PnrpStatus::ok : PnrpStatus::invalid_arg));
+        return true;
+    }
     default:
         return false;
     }
 }
 
-void PnrpHost::drop(std::uint64_t owner)
-{
-    for (auto it = impl_->resolves.begin(); it != impl_->resolves.end();)
-        it = it->first.first == owner ? impl_->resolves.erase(it) : std::next(it);
-    impl_->service.drop_owner(owner);
-}
+void PnrpHost::drop(std::uint64_t owner) { impl_->forget(owner); }
 
 std::size_t PnrpHost::registration_count() { return impl_->service.registration_count(); }
 

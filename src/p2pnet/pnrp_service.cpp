@@ -87,7 +87,8 @@ std::vector<Iface> interfaces() {
                 std::array<std::uint8_t, 16> b{};
                 std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
                 if (is_loopback6(b.data())) continue;
-                slot(a->AdapterName ? a->AdapterName : "", a->Ipv6IfIndex).v6.push_back(b);
+                // Wine reports Ipv6IfIndex 0: the interface index is then IfIndex.
+                slot(a->AdapterName ? a->AdapterName : "", a->Ipv6IfIndex ? a->Ipv6IfIndex : a->IfIndex).v6.push_back(b);
             } else if (sa->sa_family == AF_INET) {
                 std::array<std::uint8_t, 4> b{};
                 std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
@@ -196,7 +197,10 @@ std::vector<CloudInfo> machine_clouds() {
                 name = u"LinkLocal_" + prefix64(a.data());
                 break;
             }
-        if (name.empty()) name = u"LinkLocal_{" + widen(i.name) + u"}";
+        // Windows' AdapterName is the GUID with its braces already.
+        if (name.empty())
+            name = !i.name.empty() && i.name.front() == '{' ? u"LinkLocal_" + widen(i.name)
+                                                           : u"LinkLocal_{" + widen(i.name) + u"}";
         out.push_back(CloudInfo{name, PnrpScope::link_local, i.index, PnrpCloudState::active});
     }
     return out;

@@ -15,11 +15,16 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include "../../src/p2pnet/host_channel.hpp"  // the channel's encoding, for a hand-made client
+
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace pd::p2pnet;
@@ -216,6 +221,66 @@ TEST_F(Host, MalformedPnrpMessageClosesOnlyThatChannel)
     ASSERT_EQ(eps.size(), 1u);
     EXPECT_EQ(eps[0].comment, u"kept");
     EXPECT_TRUE(a->alive());
+}
+
+// A client names its process (pnrp_owner): once that process has exited, its names are gone even
+// while its channel is still open (the end of stream would come later).
+TEST_F(Host, NamesOfAnExitedProcessGoBeforeItsChannelCloses)
+{
+    namespace ch = pd::p2pnet::channel;
+    int pipefd[2];
+    ASSERT_EQ(::pipe(pipefd), 0);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {  // the "application process": waits until told to exit
+        char c;
+        ::close(pipefd[1]);
+        [[maybe_unused]] auto n = ::read(pipefd[0], &c, 1);
+        ::_exit(0);
+    }
+    ::close(pipefd[0]);
+
+    std::uint16_t port = 0;
+    pd::p2p::Bytes token;
+    ASSERT_TRUE(ch::read_rendezvous(*store, port, token));
+    boost::asio::io_context cio;
+    tcp::socket s(cio);
+    s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    auto call = [&](ch::Type type, std::uint32_t id, const ch::Writer& args) {
+        ch::Writer w;
+        w.u8(static_cast<std::uint8_t>(type));
+        w.u32(id);
+        w.b.insert(w.b.end(), args.b.begin(), args.b.end());
+        boost::asio::write(s, boost::asio::buffer(ch::frame(w)));
+        std::array<std::uint8_t, 4> len{};
+        boost::asio::read(s, boost::asio::buffer(len));
+        pd::p2p::Bytes body(len[0] | (len[1] << 8) | (len[2] << 16));
+        boost::asio::read(s, boost::asio::buffer(body));
+        EXPECT_GE(body.size(), 6u);
+        EXPECT_EQ(body[0], static_cast<std::uint8_t>(ch::Type::result));
+        return body.size() >= 6 ? body[5] : 0xff;  // the status after type and ID
+    };
+    ch::Writer hello;
+    pd::p2p::Guid t;
+    std::memcpy(t.b.data(), token.data(), 16);
+    hello.guid(t);
+    ASSERT_EQ(call(ch::Type::hello, 1, hello), 0);  // u32 ok: its low byte
+    ch::Writer owner;
+    owner.u32(static_cast<std::uint32_t>(child));
+    ASSERT_EQ(call(ch::Type::pnrp_owner, 2, owner), static_cast<std::uint8_t>(PnrpStatus::ok));
+    ch::Writer r;
+    ch::put_registration(r, reg(u"child"));
+    ASSERT_EQ(call(ch::Type::pnrp_register, 3, r), static_cast<std::uint8_t>(PnrpStatus::ok));
+
+    auto b = attach();
+    ASSERT_TRUE(b);
+    EXPECT_EQ(resolve(*b, u"0.hosttest").first.size(), 1u);
+    ::close(pipefd[1]);  // the child exits
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(resolve(*b, u"0.hosttest").first.empty());  // at once, its channel still open
+    std::uint64_t h = 0;
+    EXPECT_EQ(b->register_name(reg(u"mine now"), h), PnrpStatus::ok);
 }
 
 TEST_F(Host, HostDoesNotIdleExitWhileNamesAreRegistered)
