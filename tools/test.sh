@@ -5,7 +5,7 @@
 # checks under Wine; the native suites again under ASan+UBSan and the concurrency tests under TSan;
 # a bounded fuzz run) and prints each runner's summary. Exit status: 0 only if
 # every suite passed.
-#   PD_FUZZ_SECONDS  seconds of fuzzing per fuzz target (default 30; 0 skips fuzzing, and says so)
+#   PD_FUZZ_SECONDS  seconds of fuzzing per fuzz target (default 15; 0 skips fuzzing, and says so)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -43,7 +43,7 @@ run_preset native-tsan "native TSan"
 run_preset windows "windows (Wine)"
 
 if [ -x tests/pccrc/run-fuzz.sh ]; then
-  secs="${PD_FUZZ_SECONDS:-30}"
+  secs="${PD_FUZZ_SECONDS:-15}"
   if [ "$secs" -gt 0 ]; then
     banner "fuzz: content-information parser, ${secs}s (libFuzzer; one line per target, details in build/fuzz*/)"
     bash tests/pccrc/run-fuzz.sh build/fuzz "$secs"; record "fuzz pccrc (${secs}s)" $?
