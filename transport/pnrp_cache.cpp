@@ -143,4 +143,23 @@ std::vector<CacheEntry> RouteCache::next_hops(const PnrpId& target, const std::v
     return out;
 }
 
+std::vector<CacheEntry> RouteCache::beside(const PnrpId& center, bool above, std::size_t n) const {
+    std::vector<CacheEntry> out;
+    if (above) {
+        for (auto it = entries_.upper_bound(center); it != entries_.end() && out.size() < n; ++it)
+            out.push_back(it->second);
+    } else {
+        for (auto it = entries_.lower_bound(center); it != entries_.begin() && out.size() < n;)
+            out.push_back((--it)->second);
+    }
+    return out;
+}
+
+std::vector<CacheEntry> RouteCache::entries() const {
+    std::vector<CacheEntry> out;
+    out.reserve(entries_.size());
+    for (const auto& [key, e] : entries_) out.push_back(e);
+    return out;
+}
+
 }  // namespace pd::transport::pnrp

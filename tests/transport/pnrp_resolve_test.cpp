@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MIT
+//
+// [MS-PNRP] sans-I/O Node (pnrp_node.hpp) in the in-process simulation of pnrp_sim.hpp:
+// bootstrap from a seed, registration, iterative resolution, unregistration, ageing of a dead
+// node, hostile datagrams, deadlines and bounds.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "pd/p2p/pki.hpp"
+#include "pd/transport/pnrp_cpa.hpp"
+#include "pd/transport/pnrp_id.hpp"
+#include "pnrp_sim.hpp"
+
+namespace pd::transport::pnrp {
+namespace {
+
+using namespace std::chrono_literals;
+using sim::Cloud;
+
+// One 1024-bit key for every unsecured name (1.3.1.3: any key signs a "0." name's CPA).
+std::shared_ptr<const p2p::pki::Key> shared_key() {
+    static const std::shared_ptr<const p2p::pki::Key> key = [] {
+        auto k = std::make_shared<p2p::pki::Key>();
+        if (p2p::pki::Key::generate(*k, 1024) != p2p::hr::ok) std::abort();
+        return k;
+    }();
+    return key;
+}
+
+std::u16string name_of(std::size_t i) {
+    std::u16string n = u"0.node";
+    for (char c : std::to_string(i)) n.push_back(static_cast<char16_t>(c));
+    return n;
+}
+
+AppEndpoint app_endpoint(std::size_t i) {
+    AppEndpoint a;
+    a.address = Cloud::endpoint_of(i).address;
+    a.port = static_cast<std::uint16_t>(5000 + i);
+    a.protocol = 6;
+    return a;
+}
+
+LocalName local_name(std::size_t i) {
+    LocalName n;
+    n.peer_name = name_of(i);
+    n.key = shared_key();
+    n.endpoints = {app_endpoint(i)};
+    return n;
+}
+
+// Node i registers name_of(i) and joins through node 0 (node 0 itself has no seed).
+std::vector<PnrpId> build_cloud(Cloud& cloud, std::size_t n) {
+    std::vector<PnrpId> ids;
+    for (std::size_t i = 0; i < n; ++i) {
+        cloud.add(i == 0 ? std::vector<std::size_t>{} : std::vector<std::size_t>{0});
+        std::string why;
+        auto id = cloud.node(i).register_name(local_name(i), cloud.now(), &why);
+        EXPECT_TRUE(id) << why;
+        ids.push_back(id.value_or(PnrpId{}));
+        cloud.open(i);
+        cloud.run(3s);
+    }
+    cloud.run(30s);
+    return ids;
+}
+
+void expect_found(const std::optional<NodeEvent>& ev, std::size_t target, const PnrpId& id) {
+    ASSERT_TRUE(ev.has_value());
+    ASSERT_EQ(ev->kind, NodeEvent::Kind::resolve_found) << "resolving " << target;
+    EXPECT_EQ(ev->found_id, id);
+    ASSERT_EQ(ev->endpoints.size(), 1u);
+    EXPECT_EQ(ev->endpoints[0], app_endpoint(target));
+    ASSERT_EQ(ev->service_addresses.size(), 1u);
+    EXPECT_EQ(ev->service_addresses[0], Cloud::endpoint_of(target));
+    ASSERT_TRUE(ev->cpa.has_value());
+    EXPECT_EQ(cpa_pnrp_id(*ev->cpa), id);
+}
+
+void expect_failed(const std::optional<NodeEvent>& ev) {
+    ASSERT_TRUE(ev.has_value());
+    EXPECT_EQ(ev->kind, NodeEvent::Kind::resolve_failed);
+}
+
+// Bootstrap (SOLICIT/ADVERTISE/REQUEST/FLOOD) fills the newcomer's cache from the seed, the
+// registration LOOKUP teaches the seed the newcomer's ID, and each resolves the other's name
+// to the endpoints in its validated CPA.
+TEST(PnrpNode, TwoNodesResolveEachOther) {
+    Cloud cloud;
+    auto ids = build_cloud(cloud, 2);
+    EXPECT_TRUE(cloud.node(1).cache().find(ids[0]));
+    EXPECT_TRUE(cloud.node(0).cache().find(ids[1]));
+    expect_found(cloud.resolve(0, name_of(1)), 1, ids[1]);
+    expect_found(cloud.resolve(1, name_of(0)), 0, ids[0]);
+}
+
+// 20 nodes joining through one seed form one cloud: every node resolves every other node's name.
+TEST(PnrpNode, TwentyNodesFromOneSeedResolveEveryName) {
+    Cloud cloud;
+    const std::size_t n = 20;
+    auto ids = build_cloud(cloud, n);
+    for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_GE(cloud.node(i).cache().size(), 5u) << "node " << i;
+        for (std::size_t j = 0; j < n; ++j) {
+            if (i == j) continue;
+            SCOPED_TRACE("node " + std::to_string(i) + " resolves node " + std::to_string(j));
+            expect_found(cloud.resolve(i, name_of(j)), j, ids[j]);
+        }
+    }
+    std::size_t total = 0, least = n;
+    for (std::size_t i = 0; i < n; ++i) {
+        total += cloud.node(i).cache().size();
+        least = std::min(least, cloud.node(i).cache().size());
+    }
+    std::printf("20-node cloud: cache sizes avg %.1f min %zu, %zu datagrams delivered\n", double(total) / n, least,
+                cloud.delivered());
+}
+
+// After unregistration (revoke CPA FLOOD, 3.2.4.2) the name resolves nowhere; other names still do.
+TEST(PnrpNode, UnregisteredNameStopsResolving) {
+    Cloud cloud;
+    auto ids = build_cloud(cloud, 6);
+    expect_found(cloud.resolve(5, name_of(2)), 2, ids[2]);
+    ASSERT_TRUE(cloud.node(2).unregister(ids[2], cloud.now()));
+    EXPECT_FALSE(cloud.node(2).unregister(ids[2], cloud.now()));
+    cloud.run(5s);
+    for (std::size_t i = 0; i < 6; ++i) {
+        if (i == 2) continue;
+        SCOPED_TRACE("resolver " + std::to_string(i));
+        expect_failed(cloud.resolve(i, name_of(2), 10s));
+    }
+    expect_found(cloud.resolve(5, name_of(3)), 3, ids[3]);
+}
+
+// A node that vanishes is probed, missed and aged out of every cache; it no longer resolves,
+// while the live nodes' entries are kept fresh by the probes.
+TEST(PnrpNode, KilledNodeAgesOut) {
+    Cloud cloud;
+    auto ids = build_cloud(cloud, 6);
+    expect_found(cloud.resolve(1, name_of(3)), 3, ids[3]);
+    cloud.kill(3);
+    cloud.run(20min, 1s);
+    for (std::size_t i = 0; i < 6; ++i) {
+        if (i == 3) continue;
+        EXPECT_FALSE(cloud.node(i).cache().find(ids[3])) << "node " << i;
+        EXPECT_GE(cloud.node(i).cache().size(), 3u) << "node " << i;
+        expect_failed(cloud.resolve(i, name_of(3), 10s));
+    }
+    expect_found(cloud.resolve(1, name_of(4)), 4, ids[4]);
+    expect_found(cloud.resolve(4, name_of(1)), 1, ids[1]);
+}
+
+struct Snapshot {
+    NodeStats stats;
+    std::vector<std::pair<PnrpId, unsigned>> cache;
+    bool operator==(const Snapshot&) const = default;
+};
+Snapshot snapshot(const Node& n) {
+    Snapshot s{n.stats(), {}};
+    for (const auto& e : n.cache().entries()) s.cache.emplace_back(e.id, e.unanswered);
+    return s;
+}
+
+// Garbage, truncated datagrams, unsolicited answers and privileged source ports: no state change,
+// nothing sent.
+TEST(PnrpNode, HostileDatagramsChangeNothing) {
+    Cloud cloud;
+    auto ids = build_cloud(cloud, 3);
+    Node& victim = cloud.node(1);
+    ASSERT_TRUE(victim.drain_outgoing().empty());
+    const Snapshot before = snapshot(victim);
+    const auto from = Cloud::endpoint_of(2);
+    const Time now = cloud.now();
+
+    std::mt19937 rng(1234);
+    for (int i = 0; i < 3000; ++i) {
+        Bytes junk(rng() % 300);
+        for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
+        if (!junk.empty() && i % 2) {  // make half of them look like a PNRP header
+            junk.resize(std::max<std::size_t>(junk.size(), 12));
+            junk[0] = 0x00; junk[1] = 0x10; junk[2] = 0x00; junk[3] = 0x0C;
+            junk[4] = kIdentifier; junk[5] = kVersionMajor; junk[6] = kVersionMinor;
+            junk[7] = static_cast<std::uint8_t>(std::array<int, 8>{1, 2, 3, 4, 7, 8, 9, 11}[rng() % 8]);
+        }
+        victim.receive(from, junk, now);
+    }
+
+    // Every strict prefix of well-formed messages that the codec refuses.
+    Lookup l;
+    l.message_id = 77;
+    l.target_id = ids[0];
+    l.validate_id = ids[1];
+    RouteEntry re;
+    re.id = ids[2];
+    re.addresses = {from.address};
+    l.best_match = re;
+    l.flagged_path = {from};
+    Flood f;
+    f.message_id = 78;
+    f.route_entry = re;
+    f.already_flooded = {from};
+    Solicit s;
+    s.message_id = 79;
+    s.route_entry = re;
+    std::size_t refused = 0;
+    for (const Message& m : std::vector<Message>{l, f, s}) {
+        const Bytes full = encode(m);
+        for (std::size_t len = 0; len < full.size(); ++len) {
+            const ByteSpan prefix(full.data(), len);
+            if (decode(prefix)) continue;  // a shorter message that is itself well-formed
+            ++refused;
+            victim.receive(from, prefix, now);
+        }
+    }
+    EXPECT_GT(refused, 100u);
+
+    // Well-formed but unsolicited or from a port <= 1024 (3.1.5.2).
+    Authority a;
+    a.message_id = 5;
+    a.acked_message_id = 12345;
+    a.fragment = encode_authority_buffer(AuthorityBuffer{});
+    a.size = static_cast<std::uint16_t>(a.fragment.size());
+    Ack ack;
+    ack.message_id = 6;
+    ack.acked_message_id = 999;
+    Advertise adv;
+    adv.message_id = 7;
+    adv.acked_message_id = 4242;
+    adv.ids = {ids[0]};
+    Request req;
+    req.message_id = 8;
+    req.ids = {ids[0]};
+    for (const Message& m : std::vector<Message>{a, ack, adv, req}) victim.receive(from, encode(m), now);
+    Ipv6Endpoint low = from;
+    low.port = 1024;
+    victim.receive(low, encode(s), now);
+    victim.receive(low, encode(l), now);
+
+    EXPECT_TRUE(victim.drain_outgoing().empty());
+    EXPECT_TRUE(victim.drain_events().empty());
+    EXPECT_EQ(snapshot(victim), before);
+    // ... and the node still works.
+    expect_found(cloud.resolve(1, name_of(2)), 2, ids[2]);
+}
+
+// A name nobody registered fails, no later than its deadline.
+TEST(PnrpNode, UnknownNameFailsByDeadline) {
+    Cloud cloud;
+    build_cloud(cloud, 5);
+    const Time start = cloud.now();
+    auto ev = cloud.resolve(3, u"0.nobody-has-this", 8s);
+    expect_failed(ev);
+    EXPECT_LE(cloud.last_event_time(), start + 8s);
+    // With the only other node dead, the LOOKUPs go unanswered and the deadline ends it.
+    Cloud pair;
+    build_cloud(pair, 2);
+    pair.kill(0);
+    const Time t = pair.now();
+    auto ev2 = pair.resolve(1, name_of(0), 1500ms);
+    expect_failed(ev2);
+    EXPECT_LE(pair.last_event_time(), t + 1500ms + 100ms);
+}
+
+// Bounds: the Outstanding Resolves Table, duplicate ids, the outgoing queue.
+TEST(PnrpNode, ResolvesAndQueueAreBounded) {
+    Cloud cloud;
+    NodeConfig cfg;
+    cfg.max_resolves = 2;
+    cfg.max_outgoing = 3;
+    cloud.add({}, cfg);
+    cloud.add({0});
+    Node& n = cloud.node(0);
+    ASSERT_TRUE(n.register_name(local_name(0), cloud.now()));
+    ASSERT_TRUE(cloud.node(1).register_name(local_name(1), cloud.now()));
+    cloud.open(0);
+    cloud.open(1);
+    cloud.run(5s);
+    ASSERT_GT(n.cache().size(), 0u) << "node 1 joined";
+    const Time dl = cloud.now() + 10s;
+    EXPECT_TRUE(n.resolve_name(1, u"0.a", dl, cloud.now()));
+    EXPECT_FALSE(n.resolve_name(1, u"0.b", dl, cloud.now()));  // id in use
+    EXPECT_TRUE(n.resolve_name(2, u"0.b", dl, cloud.now()));
+    EXPECT_FALSE(n.resolve_name(3, u"0.c", dl, cloud.now()));  // table full
+    EXPECT_EQ(n.stats().resolves, 2u);
+    // Unanswered SOLICITs to many endpoints: the queue stops at 3 datagrams.
+    for (int i = 0; i < 10; ++i) {
+        Lookup l;
+        l.message_id = 100 + i;
+        l.target_id[0] = static_cast<std::uint8_t>(i);
+        l.flagged_path = {Cloud::endpoint_of(1)};
+        n.receive(Cloud::endpoint_of(1), encode(l), cloud.now());
+    }
+    EXPECT_LE(n.stats().outgoing, 3u);
+    n.cancel(1);
+    n.cancel(2);
+    EXPECT_EQ(n.stats().resolves, 0u);
+}
+
+}  // namespace
+}  // namespace pd::transport::pnrp
