@@ -603,6 +603,7 @@ std::optional<PnrpId> Node::register_name(const LocalName& name, Time now, std::
         return std::nullopt;
     }
     locals_[*id] = Registration{name, location, false};
+    cache_.add_anchor(*id);
     announce(*id, now);
     return id;
 }
@@ -628,6 +629,7 @@ bool Node::unregister(const PnrpId& id, Time now) {
     if (it == locals_.end()) return false;
     const Registration reg = it->second;
     locals_.erase(it);
+    cache_.remove_anchor(id);
     for (auto rit = resolves_.begin(); rit != resolves_.end();)
         rit = rit->second.internal && rit->second.target == add(id, 1) ? resolves_.erase(rit) : std::next(rit);
     CpaParams p;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -53,10 +54,10 @@ LocalName local_name(std::size_t i) {
 }
 
 // Node i registers name_of(i) and joins through node 0 (node 0 itself has no seed).
-std::vector<PnrpId> build_cloud(Cloud& cloud, std::size_t n) {
+std::vector<PnrpId> build_cloud(Cloud& cloud, std::size_t n, const NodeConfig& cfg = {}) {
     std::vector<PnrpId> ids;
     for (std::size_t i = 0; i < n; ++i) {
-        cloud.add(i == 0 ? std::vector<std::size_t>{} : std::vector<std::size_t>{0});
+        cloud.add(i == 0 ? std::vector<std::size_t>{} : std::vector<std::size_t>{0}, cfg);
         std::string why;
         auto id = cloud.node(i).register_name(local_name(i), cloud.now(), &why);
         EXPECT_TRUE(id) << why;
@@ -117,6 +118,38 @@ TEST(PnrpNode, TwentyNodesFromOneSeedResolveEveryName) {
     }
     std::printf("20-node cloud: cache sizes avg %.1f min %zu, %zu datagrams delivered\n", double(total) / n, least,
                 cloud.delivered());
+}
+
+// Small caches (2 entries per level, leaf sets of 2): no node knows the whole cloud, so names are
+// found over several LOOKUP hops (3.1.4.4.2), relying on the leaf sets kept by 3.2.5.11 FLOODs.
+TEST(PnrpNode, SmallCachesResolveOverSeveralHops) {
+    Cloud cloud;
+    NodeConfig cfg;
+    cfg.cache.entries_per_level = 2;
+    cfg.cache.leaf_per_side = 2;
+    const std::size_t n = 30;
+    auto ids = build_cloud(cloud, n, cfg);
+    std::size_t largest = 0;
+    for (std::size_t i = 0; i < n; ++i) largest = std::max(largest, cloud.node(i).cache().size());
+    EXPECT_LT(largest, n - 1) << "some node must lack entries for the test to need hops";
+    const std::size_t before = cloud.delivered();
+    std::size_t found = 0, tried = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            if (i == j) continue;
+            ++tried;
+            auto ev = cloud.resolve(i, name_of(j));
+            if (ev && ev->kind == NodeEvent::Kind::resolve_found && ev->found_id == ids[j]) ++found;
+            else if (std::getenv("PNRP_DEBUG")) {
+                std::size_t holders = 0;
+                for (std::size_t k = 0; k < n; ++k) holders += cloud.node(k).cache().find(ids[j]) ? 1 : 0;
+                std::printf("fail %zu -> %zu (holders %zu, resolver cache %zu, ev %d)\n", i, j, holders,
+                            cloud.node(i).cache().size(), ev ? int(ev->kind) : -1);
+            }
+        }
+    std::printf("small caches: largest %zu, found %zu/%zu, %.1f datagrams per resolve\n", largest, found, tried,
+                double(cloud.delivered() - before) / double(tried));
+    EXPECT_EQ(found, tried);
 }
 
 // After unregistration (revoke CPA FLOOD, 3.2.4.2) the name resolves nowhere; other names still do.

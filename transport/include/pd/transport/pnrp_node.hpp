@@ -84,15 +84,22 @@ public:
     std::vector<CacheEntry> beside(const PnrpId& center, bool above, std::size_t n) const;
     // Every entry, numeric order.
     std::vector<CacheEntry> entries() const;
+    // Anchors: further centres (the node's locally registered IDs) whose leaf sets, like the own
+    // ID's, are kept whole: their entries are never evicted for level space (3.2.1.1).
+    void add_anchor(const PnrpId& id);
+    void remove_anchor(const PnrpId& id);
 
 private:
+    bool near(const PnrpId& centre, const PnrpId& id) const;
     bool in_leaf_set(const PnrpId& id) const;
+    std::vector<PnrpId> protected_ids() const;
     void enforce_level(unsigned level);
 
     PnrpId self_;
     CacheConfig config_;
     std::uint64_t added_ = 0;
     std::map<PnrpId, CacheEntry> entries_;  // numeric order (std::array compares big-endian)
+    std::set<PnrpId> anchors_;
 };
 
 // ---- the Node ----------------------------------------------------------------------------------
@@ -157,8 +164,8 @@ struct NodeStats {
 // Choices where the spec is loose (each is also commented where it is applied):
 //  - The Route Entry Cache is one RouteCache whose level structure is centred on `cache_centre`
 //    (random unless configured): the spec keys leaf sets by locally registered IDs (3.2.1), which
-//    a resolve-only node does not have. Leaf sets of registered IDs are computed from the same
-//    cache (RouteCache::beside) and are not protected from level eviction.
+//    a resolve-only node does not have. Each registered ID is an anchor of the cache, so its leaf
+//    set is never evicted; the levels stay relative to the centre only.
 //  - A cache entry keeps one endpoint (the route entry's first address); RFC 3484 address
 //    selection is not done: the first address of a ROUTE_ENTRY is used.
 //  - PickBestMatchFromLocalIds is always false: a node does not resolve its own names.
