@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -157,9 +158,25 @@ TEST(PnrpNode, UnregisteredNameStopsResolving) {
     Cloud cloud;
     auto ids = build_cloud(cloud, 6);
     expect_found(cloud.resolve(5, name_of(2)), 2, ids[2]);
+    auto holders = [&] {
+        std::size_t h = 0;
+        for (std::size_t i = 0; i < 6; ++i) h += cloud.node(i).cache().find(ids[2]) ? 1 : 0;
+        return h;
+    };
+    const std::size_t before = holders();
+    ASSERT_GE(before, 1u);
+    // The nearest ID on each side (numeric, no wrap-around) gets the revoke CPA (3.2.4.2).
+    std::vector<std::size_t> neighbours;
+    for (bool above : {false, true})
+        for (const auto& e : cloud.node(2).cache().beside(ids[2], above, 1))
+            neighbours.push_back(std::size_t(std::find(ids.begin(), ids.end(), e.id) - ids.begin()));
+    ASSERT_FALSE(neighbours.empty());
     ASSERT_TRUE(cloud.node(2).unregister(ids[2], cloud.now()));
     EXPECT_FALSE(cloud.node(2).unregister(ids[2], cloud.now()));
+    EXPECT_TRUE(cloud.node(2).registered().empty());
     cloud.run(5s);
+    for (auto k : neighbours) EXPECT_FALSE(cloud.node(k).cache().find(ids[2])) << "neighbour " << k;
+    EXPECT_LE(holders() + neighbours.size(), before);
     for (std::size_t i = 0; i < 6; ++i) {
         if (i == 2) continue;
         SCOPED_TRACE("resolver " + std::to_string(i));
@@ -330,6 +347,139 @@ TEST(PnrpNode, ResolvesAndQueueAreBounded) {
     n.cancel(1);
     n.cancel(2);
     EXPECT_EQ(n.stats().resolves, 0u);
+}
+
+// A secure name (authority = SHA-1 of the identity's key) resolves; a node holding a different key
+// cannot register it (the CPA would not validate).
+TEST(PnrpNode, SecureNameResolvesAndNeedsItsKey) {
+    Cloud cloud;
+    auto ids = build_cloud(cloud, 4);
+    auto identity = std::make_shared<p2p::pki::Key>();
+    ASSERT_EQ(p2p::pki::Key::generate(*identity, 1024), p2p::hr::ok);
+    LocalName secure;
+    secure.peer_name = p2p::pki::authority(*identity) + u".printer";
+    secure.key = identity;
+    secure.endpoints = {app_endpoint(2)};
+    LocalName stolen = secure;
+    stolen.key = shared_key();
+    std::string why;
+    EXPECT_FALSE(cloud.node(1).register_name(stolen, cloud.now(), &why));
+    EXPECT_FALSE(why.empty());
+    auto id = cloud.node(2).register_name(secure, cloud.now(), &why);
+    ASSERT_TRUE(id) << why;
+    cloud.run(10s);
+    auto ev = cloud.resolve(0, secure.peer_name);
+    ASSERT_TRUE(ev);
+    ASSERT_EQ(ev->kind, NodeEvent::Kind::resolve_found);
+    EXPECT_EQ(ev->found_id, *id);
+    ASSERT_TRUE(ev->cpa && ev->cpa->binary_authority);
+    EXPECT_EQ(ev->endpoints, secure.endpoints);
+}
+
+// The wire conversation against a scripted seed: SOLICIT -> ADVERTISE (a wrong Hashed Nonce is
+// ignored) -> REQUEST with the nonce -> ACK + FLOOD(D) -> INQUIRE (return routability, resent
+// after the retransmission period) -> an AUTHORITY_BUFFER in three fragments, out of order ->
+// the entry is in the cache.
+TEST(PnrpNode, ScriptedSeedBootstrapWithFragmentedAuthority) {
+    const Ipv6Endpoint seed = Cloud::endpoint_of(99);
+    NodeConfig cfg;
+    cfg.addresses = {Cloud::endpoint_of(1).address};
+    cfg.seeds = {seed};
+    cfg.rng_seed = 42;
+    Node node(cfg);
+    Time now = Time{} + std::chrono::hours(2);
+    node.open(now);
+    auto take_one = [&]() -> Message {
+        auto out = node.drain_outgoing();
+        EXPECT_EQ(out.size(), 1u);
+        if (out.empty()) return Ack{};
+        EXPECT_EQ(out[0].to, seed);
+        auto m = decode(out[0].datagram);
+        EXPECT_TRUE(m);
+        return m.value_or(Message{Ack{}});
+    };
+    const auto solicit = std::get<Solicit>(take_one());
+    EXPECT_FALSE(solicit.route_entry);  // nothing registered yet
+
+    PnrpId x{};
+    x[0] = 0x42;
+    Advertise adv;
+    adv.message_id = 1000;
+    adv.acked_message_id = solicit.message_id;
+    adv.ids = {x};
+    adv.hashed_nonce = solicit.hashed_nonce;
+    adv.hashed_nonce[0] ^= 1;
+    node.receive(seed, encode(adv), now);
+    EXPECT_TRUE(node.drain_outgoing().empty());
+    adv.hashed_nonce = solicit.hashed_nonce;
+    node.receive(seed, encode(adv), now);
+    const auto request = std::get<Request>(take_one());
+    EXPECT_EQ(hash_nonce(request.nonce), solicit.hashed_nonce);
+    EXPECT_EQ(request.ids, adv.ids);
+
+    Ack ack;
+    ack.message_id = 1001;
+    ack.acked_message_id = request.message_id;
+    node.receive(seed, encode(ack), now);
+    Flood flood;
+    flood.message_id = 1002;
+    flood.no_ack = true;
+    RouteEntry re;
+    re.id = x;
+    re.addresses = {seed.address};
+    flood.route_entry = re;
+    node.receive(seed, encode(flood), now);
+    const auto inquire = std::get<Inquire>(take_one());
+    EXPECT_EQ(inquire.validate_id, x);
+    EXPECT_FALSE(inquire.want_cpa);  // not in a leaf set of ours: no CPA needed (3.2.5.1)
+    EXPECT_EQ(node.stats().pending, 1u);  // the REQUEST was ACKed; the INQUIRE waits
+
+    now += 1s;
+    node.tick(now);  // 3.1.6.3: resent once
+    EXPECT_EQ(std::get<Inquire>(take_one()), inquire);
+
+    AuthorityBuffer ab;
+    ab.route_entry = re;
+    ab.cert_chain = Bytes(3000, 0x5a);  // opaque here; makes the buffer span three fragments
+    const auto frags = fragment_authority(encode_authority_buffer(ab), 2000, inquire.message_id);
+    ASSERT_EQ(frags.size(), 3u);
+    node.receive(seed, encode(frags[2]), now);
+    node.receive(seed, encode(frags[0]), now);
+    EXPECT_EQ(node.stats().reassembly, 1u);
+    EXPECT_FALSE(node.cache().find(x));
+    node.receive(seed, encode(frags[1]), now);
+    EXPECT_EQ(node.stats().reassembly, 0u);
+    ASSERT_TRUE(node.cache().find(x));
+    EXPECT_EQ(node.cache().find(x)->endpoint, seed);
+    EXPECT_EQ(node.stats().pending, 0u);
+    EXPECT_EQ(node.stats().pending_adds, 0u);
+    EXPECT_TRUE(node.drain_outgoing().empty());
+}
+
+// A route entry whose INQUIRE is never answered is discarded after the retries (3.2.6.3).
+TEST(PnrpNode, UnansweredRouteEntryIsDiscarded) {
+    NodeConfig cfg;
+    cfg.addresses = {Cloud::endpoint_of(1).address};
+    cfg.rng_seed = 43;
+    Node node(cfg);
+    Time now = Time{} + std::chrono::hours(2);
+    node.open(now);
+    Flood flood;
+    flood.message_id = 7;
+    RouteEntry re;
+    re.id[0] = 0x99;
+    re.addresses = {Cloud::endpoint_of(5).address};
+    flood.route_entry = re;
+    node.receive(Cloud::endpoint_of(5), encode(flood), now);
+    auto out = node.drain_outgoing();
+    ASSERT_EQ(out.size(), 2u);  // the ACK (D clear) and the INQUIRE
+    EXPECT_TRUE(std::holds_alternative<Ack>(*decode(out[0].datagram)));
+    EXPECT_TRUE(std::holds_alternative<Inquire>(*decode(out[1].datagram)));
+    EXPECT_EQ(node.stats().pending_adds, 1u);
+    for (int i = 0; i < 3; ++i) node.tick(now += 1s);
+    EXPECT_EQ(node.stats().pending_adds, 0u);
+    EXPECT_EQ(node.stats().pending, 0u);
+    EXPECT_EQ(node.cache().size(), 0u);
 }
 
 }  // namespace
