@@ -326,6 +326,10 @@ void Node::complete_add(const PendingAdd& pa, const AuthorityBuffer& ab, Time no
     const bool is_new = !cache_.find(pa.entry.id);
     if (!cache_.add(pa.entry.id, endpoint_of(pa.entry), now)) return;
     if (is_new && in_local_leaf_set(pa.entry.id)) flood_to_leaf_set(pa, now);
+    // Registrations made while the cache was empty are announced with the first entry (choice:
+    // at once rather than at the next maintenance tick).
+    for (auto& [id, reg] : locals_)
+        if (!reg.announced) announce(id, now);
 }
 
 // 3.2.5.11: a new entry in the leaf set of a locally registered ID goes (FLOOD, D clear) to the

@@ -178,8 +178,9 @@ struct NodeStats {
 //  - Cache refresh: an entry not heard for probe_after is re-checked with an INQUIRE (the return
 //    routability test of 3.1.5.11); a probe that runs out of retries counts as a miss
 //    (RouteCache::missed). The spec's maintenance resolves (3.1.6.2 MAY) are not done.
-//  - A registration whose REASON_REGISTRATION resolve could send no LOOKUP (empty cache) is
-//    re-announced at the next maintenance tick once the cache has entries.
+//  - A registration made while the cache is empty (its REASON_REGISTRATION resolve would have
+//    no next hop) is announced when the first route entry enters the cache (or at the next
+//    maintenance tick).
 //  - A route entry already in the cache is not re-validated when seen again.
 class Node {
 public:
