@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <openssl/rand.h>
+
 #include "pd/transport/pnrp_cpa.hpp"
 #include "pd/transport/pnrp_node.hpp"
 
@@ -52,9 +54,11 @@ std::uint32_t Node::new_message_id() {
     }
 }
 
-// Nonces come from the node's PRNG (seeded from std::random_device unless a test fixes the seed).
+// Nonces (and registration suffixes) come from OpenSSL's CSPRNG unless a test fixed rng_seed,
+// in which case the seeded PRNG makes the run reproducible. Message IDs always use the PRNG.
 Nonce Node::new_nonce() {
     Nonce n{};
+    if (config_.rng_seed == 0 && RAND_bytes(n.data(), static_cast<int>(n.size())) == 1) return n;
     for (auto& b : n) b = static_cast<std::uint8_t>(rng_());
     return n;
 }
@@ -64,12 +68,15 @@ void Node::send(const Ipv6Endpoint& to, const Message& m) {
     out_.push_back(Outgoing{to, encode(m)});
 }
 
-// Pending List (3.1.1): Retry Count 2, Message Retransmission Timer one period (3.1.2).
-void Node::send_pending(const Ipv6Endpoint& to, const Message& m, Time now, const PnrpId& validate_id) {
+// Pending List (3.1.1): Retry Count 2, Message Retransmission Timer one period (3.1.2). A full
+// Pending List refuses the message (false, nothing sent): every sent request has its entry, so
+// every waiting state (resolve, pending add) ends by answer or by retry exhaustion.
+bool Node::send_pending(const Ipv6Endpoint& to, const Message& m, Time now, const PnrpId& validate_id) {
+    if (pending_.size() >= config_.max_pending) return false;
     Bytes bytes = encode(m);
-    if (pending_.size() < config_.max_pending)
-        pending_[message_id_of(m)] = Pending{to, bytes, type_of(m), config_.retry_count, now + config_.retransmit, validate_id};
+    pending_[message_id_of(m)] = Pending{to, bytes, type_of(m), config_.retry_count, now + config_.retransmit, validate_id};
     if (out_.size() < config_.max_outgoing) out_.push_back(Outgoing{to, std::move(bytes)});
+    return true;
 }
 
 // 3.2.5.10: one AUTHORITY per 1188 bytes of the AUTHORITY_BUFFER, all with the same header.
@@ -162,8 +169,7 @@ void Node::solicit(const Ipv6Endpoint& seed, Time now) {
     s.hashed_nonce = hash_nonce(nonce);
     // 2.2.2.1: the ROUTE_ENTRY is one of the sender's locally registered IDs, if it has any.
     if (!locals_.empty()) s.route_entry = own_route_entry(locals_.begin()->first);
-    solicits_[s.message_id] = {nonce, seed};
-    send_pending(seed, s, now);
+    if (send_pending(seed, s, now)) solicits_[s.message_id] = {nonce, seed};
 }
 
 // 3.2.5.3: remember the conversation (peer, Hashed Nonce), answer with an ADVERTISE of up to five
@@ -296,8 +302,7 @@ void Node::submit_route_entry(const RouteEntry& re, Time now, std::vector<Ipv6En
         pa.nonce = new_nonce();
         q.nonce = pa.nonce;
     }
-    pending_adds_[q.message_id] = std::move(pa);
-    send_pending(endpoint_of(re), q, now, re.id);
+    if (send_pending(endpoint_of(re), q, now, re.id)) pending_adds_[q.message_id] = std::move(pa);
 }
 
 void Node::complete_add(const PendingAdd& pa, const AuthorityBuffer& ab, Time now) {
@@ -589,7 +594,9 @@ std::optional<PnrpId> Node::register_name(const LocalName& name, Time now, std::
     const ServiceLocationHalf prefix = name.location_prefix ? *name.location_prefix
                                                             : service_location_prefix(config_.addresses.front());
     ServiceLocationHalf suffix{};
-    for (auto& b : suffix) b = static_cast<std::uint8_t>(rng_());
+    if (config_.rng_seed == 0) suffix = random_service_location_suffix();
+    else
+        for (auto& b : suffix) b = static_cast<std::uint8_t>(rng_());
     const ServiceLocation location = service_location(prefix, suffix);
     auto id = pnrp_id_of_name(name.peer_name, location, why);
     if (!id) return std::nullopt;

@@ -105,7 +105,7 @@ void Node::send_inquire(Resolve& r, Time now) {
     r.last_sent = q.message_id;
     r.last_was_inquire = true;
     r.last_to = endpoint_of(*r.best);
-    send_pending(r.last_to, q, now, r.best->id);
+    if (!send_pending(r.last_to, q, now, r.best->id)) finish(r.id, std::nullopt);  // Pending List full
 }
 
 // Step 8 on: pop a next hop; none left (or too many suspicious / useful hops) ends the resolve.
@@ -137,7 +137,7 @@ void Node::send_lookup_or_finish(Resolve& r, Time now) {
     r.last_was_inquire = false;
     r.last_to = endpoint_of(r.current->entry);
     r.sent_lookup = true;
-    send_pending(r.last_to, l, now, r.current->entry.id);
+    if (!send_pending(r.last_to, l, now, r.current->entry.id)) finish(r.id, std::nullopt);  // Pending List full
 }
 
 // 3.1.5.6.1, the LOOKUP answer.

@@ -109,7 +109,7 @@ struct NodeConfig {
     std::uint16_t port = kDefaultPort;        // 2.1; > 1024
     std::vector<Ipv6Endpoint> seeds;          // seed servers / LocalOOB endpoints (3.1.4.2)
     std::optional<PnrpId> cache_centre;       // RouteCache self; random when unset (see Node)
-    std::uint64_t rng_seed = 0;               // 0 = std::random_device (tests pass a fixed seed)
+    std::uint64_t rng_seed = 0;               // 0: CSPRNG nonces/suffixes; else reproducible (tests)
     CacheConfig cache{};
     std::chrono::milliseconds retransmit{1000};     // 3.1.2 Message Retransmission Timer
     unsigned retry_count = 2;                       // 3.1.4.3 / 3.1.4.4.2 / 3.2.5.11
@@ -201,7 +201,8 @@ public:
 
     // 3.1.4.4.2 with REASON_APP_REQUEST. Ends with one NodeEvent for `id`: found (CPA validated)
     // or failed (no next hop left, or `deadline` passed). False (and no event) when the
-    // Outstanding Resolves Table is full or `id` is already in use.
+    // Outstanding Resolves Table is full or `id` is already in use or >= 2^63 (reserved for the
+    // node's own registration resolves). The event may come from within this call (empty cache).
     bool resolve(std::uint64_t id, const PnrpId& target, Time deadline, Time now,
                  ResolveCriteria criteria = ResolveCriteria::none, std::uint16_t precision = 0);
     // 3.1.4.4 / 3.1.4.4.1: the PNRP ID of `peer_name` with ServiceLocationPrefix `prefix` (0 by
@@ -275,7 +276,7 @@ private:
     std::uint32_t new_message_id();
     Nonce new_nonce();
     void send(const Ipv6Endpoint& to, const Message& m);
-    void send_pending(const Ipv6Endpoint& to, const Message& m, Time now, const PnrpId& validate_id = {});
+    bool send_pending(const Ipv6Endpoint& to, const Message& m, Time now, const PnrpId& validate_id = {});
     void send_authority(const Ipv6Endpoint& to, const AuthorityBuffer& ab, std::uint32_t acked);
     RouteEntry own_route_entry(const PnrpId& id) const;
     static RouteEntry route_entry_of(const CacheEntry& e);
