@@ -19,7 +19,7 @@ std::size_t RouteCache::capacity() const {
 }
 
 // O(leaf_per_side) per centre: walks out from the centre on id's side.
-bool RouteCache::near(const PnrpId& centre, const PnrpId& id) const {
+bool RouteCache::is_leaf_of(const PnrpId& centre, const PnrpId& id) const {
     if (id == centre) return false;
     auto split = entries_.lower_bound(centre);
     if (id > centre) {
@@ -37,9 +37,9 @@ bool RouteCache::near(const PnrpId& centre, const PnrpId& id) const {
 // The own ID's leaf set and those of the anchors (locally registered IDs, 3.2.1.1: "the cache
 // MUST logically include all entries in each of the node's Leaf Sets").
 bool RouteCache::in_leaf_set(const PnrpId& id) const {
-    if (near(self_, id)) return true;
+    if (is_leaf_of(self_, id)) return true;
     for (const auto& a : anchors_)
-        if (near(a, id)) return true;
+        if (is_leaf_of(a, id)) return true;
     return false;
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
-// [MS-PNRP] node state, sans-I/O. This file holds the part that exists so far: the route entry
-// cache of 3.1.1 / 3.2.1.1 (levels by shared prefix with the node's own PNRP ID, a leaf set of up
-// to 5 IDs on each side, a bounded size, ageing of entries that stop answering, the cleanup pass of
-// the Cloud Cleanup Timer, 3.1.6.1) and the next-hop choice of 3.1.4.4.2; and the sans-I/O Node
+// [MS-PNRP] node state, sans-I/O: the route entry cache of 3.1.1 / 3.2.1.1 (levels by shared
+// prefix with the node's own PNRP ID, a leaf set of up to 5 IDs on each side, a bounded size,
+// ageing of entries that stop answering, the cleanup pass of the Cloud Cleanup Timer, 3.1.6.1)
+// and the next-hop choice of 3.1.4.4.2; and the sans-I/O Node
 // (pnrp_node.cpp: bootstrap, registration, message handling, timers; pnrp_resolve.cpp: the
 // iterative resolve of 3.1.4.4.2 / 3.1.5.6.1). See the Node class comment for its choices.
 //
@@ -90,7 +90,7 @@ public:
     void remove_anchor(const PnrpId& id);
 
 private:
-    bool near(const PnrpId& centre, const PnrpId& id) const;
+    bool is_leaf_of(const PnrpId& centre, const PnrpId& id) const;
     bool in_leaf_set(const PnrpId& id) const;
     std::vector<PnrpId> protected_ids() const;
     void enforce_level(unsigned level);
