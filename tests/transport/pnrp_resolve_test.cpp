@@ -482,5 +482,75 @@ TEST(PnrpNode, UnansweredRouteEntryIsDiscarded) {
     EXPECT_EQ(node.cache().size(), 0u);
 }
 
+// A node that publishes nothing (resolve-only) joins through the seed and resolves every name; a
+// node with two names is found under both.
+TEST(PnrpNode, ResolveOnlyNodeAndTwoNamesOnOneNode) {
+    Cloud cloud;
+    auto ids = build_cloud(cloud, 8);
+    LocalName second = local_name(3);
+    second.peer_name = u"0.second-name";
+    auto id2 = cloud.node(3).register_name(second, cloud.now());
+    ASSERT_TRUE(id2);
+    EXPECT_EQ(cloud.node(3).registered().size(), 2u);
+    const std::size_t reader = cloud.add({0});
+    cloud.open(reader);
+    cloud.run(5s);
+    EXPECT_GT(cloud.node(reader).cache().size(), 0u);
+    for (std::size_t j = 0; j < 8; ++j) expect_found(cloud.resolve(reader, name_of(j)), j, ids[j]);
+    expect_found(cloud.resolve(reader, u"0.second-name"), 3, *id2);
+    expect_found(cloud.resolve(6, u"0.second-name"), 3, *id2);
+    // Nobody learned the reader: it has no registered ID to be known by.
+    for (std::size_t j = 0; j < 8; ++j)
+        for (const auto& e : cloud.node(j).cache().entries()) EXPECT_NE(e.endpoint, Cloud::endpoint_of(reader));
+}
+
+// AUTHORITY reassembly (3.1.5.6): a fragment whose Size disagrees deletes the reassembly state;
+// a fragment answering no pending INQUIRE creates none.
+TEST(PnrpNode, InconsistentFragmentsDropReassembly) {
+    NodeConfig cfg;
+    cfg.addresses = {Cloud::endpoint_of(1).address};
+    cfg.rng_seed = 44;
+    Node node(cfg);
+    Time now = Time{} + std::chrono::hours(2);
+    node.open(now);
+    const auto peer = Cloud::endpoint_of(5);
+    Flood flood;
+    flood.message_id = 7;
+    flood.no_ack = true;
+    RouteEntry re;
+    re.id[0] = 0x99;
+    re.addresses = {peer.address};
+    flood.route_entry = re;
+    node.receive(peer, encode(flood), now);
+    auto out = node.drain_outgoing();
+    ASSERT_EQ(out.size(), 1u);
+    const auto inquire = std::get<Inquire>(*decode(out[0].datagram));
+
+    AuthorityBuffer ab;
+    ab.route_entry = re;
+    ab.cert_chain = Bytes(3000, 0x11);
+    auto frags = fragment_authority(encode_authority_buffer(ab), 3000, inquire.message_id);
+    ASSERT_EQ(frags.size(), 3u);
+    auto stray = frags[0];
+    stray.acked_message_id = inquire.message_id + 1;  // answers nothing
+    node.receive(peer, encode(stray), now);
+    EXPECT_EQ(node.stats().reassembly, 0u);
+    node.receive(Cloud::endpoint_of(6), encode(frags[0]), now);  // right id, wrong sender
+    EXPECT_EQ(node.stats().reassembly, 0u);
+    node.receive(peer, encode(frags[0]), now);
+    EXPECT_EQ(node.stats().reassembly, 1u);
+    auto bad = frags[1];
+    bad.size = static_cast<std::uint16_t>(bad.size + 4);  // Size disagrees with the first fragment
+    node.receive(peer, encode(bad), now);
+    EXPECT_EQ(node.stats().reassembly, 0u);
+    node.receive(peer, encode(frags[1]), now);
+    node.receive(peer, encode(frags[2]), now);
+    EXPECT_FALSE(node.cache().find(re.id)) << "the first fragment went with the dropped state";
+    EXPECT_EQ(node.stats().pending_adds, 1u);
+    node.receive(peer, encode(frags[0]), now);  // the complete set again
+    EXPECT_TRUE(node.cache().find(re.id));
+    EXPECT_EQ(node.stats().pending_adds, 0u);
+}
+
 }  // namespace
 }  // namespace pd::transport::pnrp
