@@ -182,6 +182,12 @@ struct NodeStats {
 //    no next hop) is announced when the first route entry enters the cache (or at the next
 //    maintenance tick).
 //  - A route entry already in the cache is not re-validated when seen again.
+//  - 3.1.5.6.1 pops the previous hop (cache > 8 entries) only when the answer's new hop is not
+//    closer; an answer without a usable new hop pops it too (it has nothing more to give).
+//  - Leaf sets are numeric without wrap-around (the lowest and highest IDs have one side).
+//  - Cloud discovery is the LocalOOB mode only (config.seeds); SSDP / DNS seed servers are the
+//    runtime's job. Certificate chains (delegated names), extended payloads, the CLASSIFIER
+//    element, split detection and cloud size estimation are not implemented.
 class Node {
 public:
     explicit Node(NodeConfig config);
