@@ -18,11 +18,12 @@ std::size_t RouteCache::capacity() const {
     return levels * config_.entries_per_level + 2 * config_.leaf_per_side;
 }
 
-// O(leaf_per_side): walks out from the own ID on id's side.
-bool RouteCache::in_leaf_set(const PnrpId& id) const {
-    auto split = entries_.lower_bound(self_);  // self is never stored
-    if (id > self_) {
-        auto it = split;
+// O(leaf_per_side) per centre: walks out from the centre on id's side.
+bool RouteCache::is_leaf_of(const PnrpId& centre, const PnrpId& id) const {
+    if (id == centre) return false;
+    auto split = entries_.lower_bound(centre);
+    if (id > centre) {
+        auto it = entries_.upper_bound(centre);
         for (std::size_t i = 0; i < config_.leaf_per_side && it != entries_.end(); ++i, ++it)
             if (it->first == id) return true;
         return false;
@@ -32,6 +33,29 @@ bool RouteCache::in_leaf_set(const PnrpId& id) const {
         if ((--it)->first == id) return true;
     return false;
 }
+
+// The own ID's leaf set and those of the anchors (locally registered IDs, 3.2.1.1: "the cache
+// MUST logically include all entries in each of the node's Leaf Sets").
+bool RouteCache::in_leaf_set(const PnrpId& id) const {
+    if (is_leaf_of(self_, id)) return true;
+    for (const auto& a : anchors_)
+        if (is_leaf_of(a, id)) return true;
+    return false;
+}
+
+std::vector<PnrpId> RouteCache::protected_ids() const {
+    std::vector<PnrpId> out;
+    auto collect = [&](const PnrpId& centre) {
+        for (bool above : {false, true})
+            for (const auto& e : beside(centre, above, config_.leaf_per_side)) out.push_back(e.id);
+    };
+    collect(self_);
+    for (const auto& a : anchors_) collect(a);
+    return out;
+}
+
+void RouteCache::add_anchor(const PnrpId& id) { anchors_.insert(id); }
+void RouteCache::remove_anchor(const PnrpId& id) { anchors_.erase(id); }
 
 std::vector<CacheEntry> RouteCache::leaf_set() const {
     std::vector<CacheEntry> out;
@@ -74,14 +98,14 @@ bool RouteCache::add(const PnrpId& id, const Ipv6Endpoint& endpoint, Time now) {
         ++at_level;
         if (e.unanswered > 0 && (!worst || e.unanswered > worst->unanswered)) worst = &e;
     }
-    const auto leaves_before = leaf_set();
+    const auto leaves_before = protected_ids();
     entries_.emplace(id, CacheEntry{id, endpoint, now, 0, ++added_});
     if (at_level < config_.entries_per_level || in_leaf_set(id)) {
         // Entering a leaf set can push an older leaf back into its level: re-check the levels of
         // the leaves displaced, and the new entry's own.
         enforce_level(level);
-        for (const auto& e : leaves_before)
-            if (!in_leaf_set(e.id) && entries_.count(e.id)) enforce_level(level_of(self_, e.id));
+        for (const auto& leaf : leaves_before)
+            if (entries_.count(leaf) && !in_leaf_set(leaf)) enforce_level(level_of(self_, leaf));
         return entries_.count(id) != 0;
     }
     if (worst) {
@@ -140,6 +164,25 @@ std::vector<CacheEntry> RouteCache::next_hops(const PnrpId& target, const std::v
         return abs_distance(target, a.id) < abs_distance(target, b.id);
     });
     if (out.size() > n) out.resize(n);
+    return out;
+}
+
+std::vector<CacheEntry> RouteCache::beside(const PnrpId& center, bool above, std::size_t n) const {
+    std::vector<CacheEntry> out;
+    if (above) {
+        for (auto it = entries_.upper_bound(center); it != entries_.end() && out.size() < n; ++it)
+            out.push_back(it->second);
+    } else {
+        for (auto it = entries_.lower_bound(center); it != entries_.begin() && out.size() < n;)
+            out.push_back((--it)->second);
+    }
+    return out;
+}
+
+std::vector<CacheEntry> RouteCache::entries() const {
+    std::vector<CacheEntry> out;
+    out.reserve(entries_.size());
+    for (const auto& [key, e] : entries_) out.push_back(e);
     return out;
 }
 

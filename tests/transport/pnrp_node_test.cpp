@@ -109,5 +109,29 @@ TEST(PnrpRouteCache, NextHopsAreCloserThanSelfNearestFirst) {
     EXPECT_TRUE(cache.next_hops(id_with_top(0x01), {}, 5).empty());  // nothing closer than self
 }
 
+// An anchor (a locally registered ID) keeps its leaf set even where its level is full.
+TEST(PnrpRouteCache, AnchorLeafSetIsNotEvicted) {
+    CacheConfig config;
+    config.entries_per_level = 1;
+    config.leaf_per_side = 1;
+    RouteCache cache(id_with_top(0x00), config);
+    ASSERT_TRUE(cache.add(id_with_top(0x10), ep(4), t0));      // the own ID's leaf above
+    ASSERT_TRUE(cache.add(id_with_top(0x80), ep(1), t0));
+    EXPECT_FALSE(cache.add(id_with_top(0xc0, 1), ep(2), t0));  // level 0 full
+    cache.add_anchor(id_with_top(0xc0));
+    EXPECT_TRUE(cache.add(id_with_top(0xc0, 1), ep(2), t0));   // leaf of the anchor
+    EXPECT_TRUE(cache.find(id_with_top(0x80)).has_value());
+    const auto above = cache.beside(id_with_top(0xc0), true, 3);
+    ASSERT_EQ(above.size(), 1u);
+    EXPECT_EQ(above[0].id, id_with_top(0xc0, 1));
+    const auto below = cache.beside(id_with_top(0xc0), false, 3);
+    ASSERT_EQ(below.size(), 2u);  // nearest first
+    EXPECT_EQ(below[0].id, id_with_top(0x80));
+    EXPECT_EQ(below[1].id, id_with_top(0x10));
+    EXPECT_EQ(cache.entries().size(), 3u);
+    cache.remove_anchor(id_with_top(0xc0));
+    EXPECT_FALSE(cache.add(id_with_top(0xc0, 2), ep(3), t0));  // no longer protected: level full
+}
+
 }  // namespace
 }  // namespace pd::transport::pnrp

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 //
-// [MS-PNRP] node state, sans-I/O. This file holds the part that exists so far: the route entry
-// cache of 3.1.1 / 3.2.1.1 (levels by shared prefix with the node's own PNRP ID, a leaf set of up
-// to 5 IDs on each side, a bounded size, ageing of entries that stop answering, the cleanup pass of
-// the Cloud Cleanup Timer, 3.1.6.1) and the next-hop choice of 3.1.4.4.2.
-// The Node itself (bootstrap, LOOKUP, registration) is not written yet.
+// [MS-PNRP] node state, sans-I/O: the route entry cache of 3.1.1 / 3.2.1.1 (levels by shared
+// prefix with the node's own PNRP ID, a leaf set of up to 5 IDs on each side, a bounded size,
+// ageing of entries that stop answering, the cleanup pass of the Cloud Cleanup Timer, 3.1.6.1)
+// and the next-hop choice of 3.1.4.4.2; and the sans-I/O Node
+// (pnrp_node.cpp: bootstrap, registration, message handling, timers; pnrp_resolve.cpp: the
+// iterative resolve of 3.1.4.4.2 / 3.1.5.6.1). See the Node class comment for its choices.
 //
 // Choices where the spec is loose:
 //  - A level is common_prefix_bits(self, id) / kBitsPerLevel; each level keeps at most
@@ -18,9 +19,16 @@
 #include <cstdint>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "pd/p2p/pki.hpp"
+#include "pd/transport/pnrp_id.hpp"
 #include "pd/transport/pnrp_messages.hpp"
 
 namespace pd::transport::pnrp {
@@ -71,15 +79,261 @@ public:
     std::vector<CacheEntry> next_hops(const PnrpId& target, const std::vector<PnrpId>& exclude,
                                       std::size_t n) const;
     static unsigned level_of(const PnrpId& self, const PnrpId& id);
+    // Up to n entries numerically above (above = true) or below `center`, nearest first; `center`
+    // itself is not returned. Used for the leaf sets of locally registered IDs (3.2.1, 3.2.5.11).
+    std::vector<CacheEntry> beside(const PnrpId& center, bool above, std::size_t n) const;
+    // Every entry, numeric order.
+    std::vector<CacheEntry> entries() const;
+    // Anchors: further centres (the node's locally registered IDs) whose leaf sets, like the own
+    // ID's, are kept whole: their entries are never evicted for level space (3.2.1.1).
+    void add_anchor(const PnrpId& id);
+    void remove_anchor(const PnrpId& id);
 
 private:
+    bool is_leaf_of(const PnrpId& centre, const PnrpId& id) const;
     bool in_leaf_set(const PnrpId& id) const;
+    std::vector<PnrpId> protected_ids() const;
     void enforce_level(unsigned level);
 
     PnrpId self_;
     CacheConfig config_;
     std::uint64_t added_ = 0;
     std::map<PnrpId, CacheEntry> entries_;  // numeric order (std::array compares big-endian)
+    std::set<PnrpId> anchors_;
+};
+
+// ---- the Node ----------------------------------------------------------------------------------
+
+struct NodeConfig {
+    std::vector<Ipv6> addresses;              // Local Endpoint List addresses (1..4, 3.1.4.1)
+    std::uint16_t port = kDefaultPort;        // 2.1; > 1024
+    std::vector<Ipv6Endpoint> seeds;          // seed servers / LocalOOB endpoints (3.1.4.2)
+    std::optional<PnrpId> cache_centre;       // RouteCache self; random when unset (see Node)
+    std::uint64_t rng_seed = 0;               // 0: CSPRNG nonces/suffixes; else reproducible (tests)
+    CacheConfig cache{};
+    std::chrono::milliseconds retransmit{1000};     // 3.1.2 Message Retransmission Timer
+    unsigned retry_count = 2;                       // 3.1.4.3 / 3.1.4.4.2 / 3.2.5.11
+    std::chrono::seconds maintenance{15};           // 3.1.2 Maintenance Timer
+    std::chrono::seconds conversation_timeout{15};  // 3.2.2 Conversation Timer
+    std::chrono::seconds probe_after{300};          // re-check a cache entry not heard for this long
+    std::uint64_t cpa_lifetime_s = 24 * 3600;       // Not After = now + this (2.2.3.1: 12 h..1 week)
+    std::size_t max_outgoing = 4096;                // datagrams queued before drain_outgoing()
+    std::size_t max_resolves = 64;                  // Outstanding Resolves Table
+    std::size_t max_pending = 1024;                 // Pending List
+    std::size_t max_pending_adds = 256;             // Pending Route Entry Add List
+    std::size_t max_reassembly = 32;                // Reassembly List
+    std::size_t max_conversations = 64;             // Conversation Tables (both sides)
+    std::size_t max_registrations = 64;             // Locally Registered PNRP ID List
+};
+
+struct Outgoing {
+    Ipv6Endpoint to;
+    Bytes datagram;  // one encoded PNRP message (pnrp_wire encode())
+};
+
+struct NodeEvent {
+    enum class Kind { resolve_found, resolve_failed };
+    Kind kind = Kind::resolve_failed;
+    std::uint64_t resolve_id = 0;
+    PnrpId target{};
+    PnrpId found_id{};                           // the PNRP ID whose CPA was validated
+    std::vector<Ipv6Endpoint> service_addresses; // the CPA's Service Address List
+    std::vector<AppEndpoint> endpoints;          // the CPA's PAYLOAD (application endpoints)
+    std::optional<EncodedCpa> cpa;               // the validated CPA
+};
+
+// A name to publish. The CPA is built (and signed with `key`) for each INQUIRE, because it carries
+// that INQUIRE's nonce (3.2.5.6-3.2.5.7). An unsecured name ("0.x") may use any 1024-bit key.
+struct LocalName {
+    std::u16string peer_name;
+    std::shared_ptr<const p2p::pki::Key> key;
+    std::vector<AppEndpoint> endpoints;               // PAYLOAD, 0..10
+    std::optional<std::u16string> friendly_name;
+    std::optional<ServiceLocationHalf> location_prefix;  // default: upper 64 bits of addresses[0]
+};
+
+struct NodeStats {
+    std::size_t cache = 0, pending = 0, pending_adds = 0, conversations = 0, resolves = 0,
+                reassembly = 0, registrations = 0, outgoing = 0;
+    bool operator==(const NodeStats&) const = default;
+};
+
+// One PNRP cloud, sans-I/O: receive() / tick() / the API calls go in with an explicit `now`;
+// drain_outgoing() and drain_events() come out. Thread-safety: none (one strand drives it).
+//
+// Choices where the spec is loose (each is also commented where it is applied):
+//  - The Route Entry Cache is one RouteCache whose level structure is centred on `cache_centre`
+//    (random unless configured): the spec keys leaf sets by locally registered IDs (3.2.1), which
+//    a resolve-only node does not have. Each registered ID is an anchor of the cache, so its leaf
+//    set is never evicted; the levels stay relative to the centre only.
+//  - A cache entry keeps one endpoint (the route entry's first address); RFC 3484 address
+//    selection is not done: the first address of a ROUTE_ENTRY is used.
+//  - PickBestMatchFromLocalIds is always false: a node does not resolve its own names.
+//  - ResolveCriteria: none = exact ID; any/nearest/nearest64 peer name = same P2P ID (the first
+//    one found wins, no "nearest" ranking); upper_bits = common prefix >= precision.
+//  - LOOKUP responders pick the closest remote match deterministically (the spec: a random choice
+//    weighted towards the closest).
+//  - An INQUIRE whose retries run out during a resolve is handled like an invalid CPA (pop the
+//    BestMatchStack) rather than re-inquiring the same node from step 7.
+//  - Cache refresh: an entry not heard for probe_after is re-checked with an INQUIRE (the return
+//    routability test of 3.1.5.11); a probe that runs out of retries counts as a miss
+//    (RouteCache::missed). The spec's maintenance resolves (3.1.6.2 MAY) are not done.
+//  - A registration made while the cache is empty (its REASON_REGISTRATION resolve would have
+//    no next hop) is announced when the first route entry enters the cache (or at the next
+//    maintenance tick).
+//  - A route entry already in the cache is not re-validated when seen again.
+//  - 3.1.5.6.1 pops the previous hop (cache > 8 entries) only when the answer's new hop is not
+//    closer; an answer without a usable new hop pops it too (it has nothing more to give).
+//  - Leaf sets are numeric without wrap-around (the lowest and highest IDs have one side).
+//  - Cloud discovery is the LocalOOB mode only (config.seeds); SSDP / DNS seed servers are the
+//    runtime's job. Certificate chains (delegated names), extended payloads, the CLASSIFIER
+//    element, split detection and cloud size estimation are not implemented.
+class Node {
+public:
+    explicit Node(NodeConfig config);
+
+    // 3.1.4.1-3.1.4.3: opens the cloud: a synchronization conversation (SOLICIT) with each seed.
+    void open(Time now);
+    // 3.1.5.2: one UDP datagram from `from`. Malformed datagrams are dropped without state change.
+    void receive(const Ipv6Endpoint& from, ByteSpan datagram, Time now);
+    // Timers: retransmission (3.1.6.3), conversations (3.2.6.1), resolve deadlines, maintenance
+    // (3.1.6.2 / 3.2.6.2), reassembly expiry, cache cleanup (3.1.6.1 ageing).
+    void tick(Time now);
+
+    // 3.2.4.1. Returns the registered PNRP ID, nullopt (reason in *why) on failure.
+    std::optional<PnrpId> register_name(const LocalName& name, Time now, std::string* why = nullptr);
+    // 3.2.4.2: revoke CPA flooded to the leaf set. False if `id` is not registered here.
+    bool unregister(const PnrpId& id, Time now);
+
+    // 3.1.4.4.2 with REASON_APP_REQUEST. Ends with one NodeEvent for `id`: found (CPA validated)
+    // or failed (no next hop left, or `deadline` passed). False (and no event) when the
+    // Outstanding Resolves Table is full or `id` is already in use or >= 2^63 (reserved for the
+    // node's own registration resolves). The event may come from within this call (empty cache).
+    bool resolve(std::uint64_t id, const PnrpId& target, Time deadline, Time now,
+                 ResolveCriteria criteria = ResolveCriteria::none, std::uint16_t precision = 0);
+    // 3.1.4.4 / 3.1.4.4.1: the PNRP ID of `peer_name` with ServiceLocationPrefix `prefix` (0 by
+    // default, a choice) and suffix 0x8000000000000000, resolved with RESOLVE_CRITERIA_ANY_PEERNAME.
+    bool resolve_name(std::uint64_t id, std::u16string_view peer_name, Time deadline, Time now,
+                      std::uint64_t prefix = 0);
+    void cancel(std::uint64_t id);
+
+    std::vector<Outgoing> drain_outgoing();
+    std::vector<NodeEvent> drain_events();
+
+    const RouteCache& cache() const { return cache_; }
+    Ipv6Endpoint local_endpoint() const;
+    std::vector<PnrpId> registered() const;
+    NodeStats stats() const;
+
+private:
+    struct Hop {
+        RouteEntry entry;
+        unsigned use_count = 0;
+    };
+    struct Resolve {  // Outstanding Resolves Table entry (3.1.1)
+        std::uint64_t id = 0;
+        bool internal = false;  // registration: no event
+        PnrpId target{};
+        ResolveCriteria criteria = ResolveCriteria::none;
+        std::uint16_t precision = 0;  // bits, with ResolveCriteria::upper_bits
+        ResolveReason reason = ResolveReason::app_request;
+        Time deadline{};
+        std::vector<Ipv6Endpoint> path;
+        std::vector<Hop> next_hops;
+        std::vector<RouteEntry> best_stack;
+        std::optional<RouteEntry> best;
+        std::optional<Hop> current;
+        unsigned suspicious = 0, useful = 0;
+        std::uint32_t last_sent = 0;
+        bool last_was_inquire = false;
+        Nonce inquire_nonce{};
+        Ipv6Endpoint last_to{};
+        bool sent_lookup = false;
+    };
+    struct Pending {  // Pending List entry (3.1.1)
+        Ipv6Endpoint to;
+        Bytes datagram;
+        MessageType type{};
+        unsigned retries = 0;
+        Time next{};
+        PnrpId validate_id{};
+    };
+    struct PendingAdd {  // Pending Route Entry Add List entry (3.1.1)
+        RouteEntry entry;
+        bool need_cpa = false;
+        Nonce nonce{};
+        std::vector<Ipv6Endpoint> already_flooded;
+        std::optional<Ipv6Endpoint> flood_source;
+        bool probe = false;  // a refresh of an entry already cached
+    };
+    struct Registration {
+        LocalName name;
+        ServiceLocation location{};
+        bool announced = false;
+    };
+    struct Reassembly {
+        AuthorityReassembler parts;
+        Time started{};
+    };
+    using EpKey = std::pair<Ipv6, std::uint16_t>;
+    static EpKey key_of(const Ipv6Endpoint& e) { return {e.address, e.port}; }
+
+    // pnrp_node.cpp
+    std::uint32_t new_message_id();
+    Nonce new_nonce();
+    void send(const Ipv6Endpoint& to, const Message& m);
+    bool send_pending(const Ipv6Endpoint& to, const Message& m, Time now, const PnrpId& validate_id = {});
+    void send_authority(const Ipv6Endpoint& to, const AuthorityBuffer& ab, std::uint32_t acked);
+    RouteEntry own_route_entry(const PnrpId& id) const;
+    static RouteEntry route_entry_of(const CacheEntry& e);
+    static Ipv6Endpoint endpoint_of(const RouteEntry& re);
+    bool is_own_endpoint(const Ipv6Endpoint& e) const;
+    bool in_local_leaf_set(const PnrpId& id) const;
+    void solicit(const Ipv6Endpoint& seed, Time now);
+    void on_solicit(const Ipv6Endpoint& from, const Solicit& m, Time now);
+    void on_advertise(const Ipv6Endpoint& from, const Advertise& m, Time now);
+    void on_request(const Ipv6Endpoint& from, const Request& m, Time now);
+    void on_flood(const Ipv6Endpoint& from, const Flood& m, Time now);
+    void on_ack(const Ipv6Endpoint& from, const Ack& m, Time now);
+    void on_inquire(const Ipv6Endpoint& from, const Inquire& m, Time now);
+    void on_lookup(const Ipv6Endpoint& from, const Lookup& m, Time now);
+    void on_authority(const Ipv6Endpoint& from, const Authority& m, Time now);
+    void on_authority_buffer(const Ipv6Endpoint& from, std::uint32_t acked, const AuthorityBuffer& ab, Time now);
+    void submit_route_entry(const RouteEntry& re, Time now, std::vector<Ipv6Endpoint> already_flooded = {},
+                            std::optional<Ipv6Endpoint> flood_source = std::nullopt, bool probe = false);
+    void complete_add(const PendingAdd& pa, const AuthorityBuffer& ab, Time now);
+    void flood_to_leaf_set(const PendingAdd& pa, Time now);
+    void on_retry_exhausted(std::uint32_t message_id, const Pending& p, Time now);
+    void maintenance(Time now);
+    void announce(const PnrpId& id, Time now);
+
+    // pnrp_resolve.cpp
+    bool start_resolve(Resolve r, std::optional<RouteEntry> initial_best, Time now);
+    void resolve_step(Resolve& r, Time now);  // 3.1.4.4.2 step 7
+    void send_lookup_or_finish(Resolve& r, Time now);  // step 8 on
+    void send_inquire(Resolve& r, Time now);
+    void on_lookup_answer(Resolve& r, const AuthorityBuffer& ab, Time now);
+    void on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now);
+    void on_resolve_timeout(Resolve& r, Time now);
+    bool close_enough(const Resolve& r, const PnrpId& id) const;
+    void finish(std::uint64_t id, std::optional<NodeEvent> found);
+    Resolve* resolve_by_sent(std::uint32_t message_id);
+
+    NodeConfig config_;
+    std::mt19937_64 rng_;
+    RouteCache cache_;
+    std::vector<Outgoing> out_;
+    std::vector<NodeEvent> events_;
+    std::map<std::uint32_t, Pending> pending_;
+    std::map<std::uint32_t, std::pair<Nonce, Ipv6Endpoint>> solicits_;  // resolver side (3.1.1)
+    std::map<EpKey, std::pair<Sha1Hash, Time>> conversations_;          // publisher side (3.2.1)
+    std::map<std::uint32_t, PendingAdd> pending_adds_;                 // by InquireMessageId
+    std::map<std::pair<EpKey, std::uint32_t>, Reassembly> reassembly_;
+    std::map<PnrpId, Registration> locals_;
+    std::map<std::uint64_t, Resolve> resolves_;
+    std::uint64_t next_internal_id_ = 1ull << 63;
+    Time next_maintenance_{};
+    bool opened_ = false;
 };
 
 }  // namespace pd::transport::pnrp
