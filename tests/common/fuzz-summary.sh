@@ -1,5 +1,5 @@
 # Runs one libFuzzer target with its output in a log file and prints ONE summary line (sourced by
-# tests/pccrc/run-fuzz.sh and tests/p2p/run-fuzz.sh):
+# tests/pccrc, tests/p2p and tests/transport/run-fuzz.sh):
 #   fuzz <target>: <s>s, <runs> runs, corpus <n> inputs (+<new>), cov <edges>, crash: no   [log: <file>]
 # On a crash (any non-zero exit: crash, leak, timeout, OOM) the line says "crash: YES" and the
 # sanitizer report's first lines follow, with the path of the reproducer.
@@ -28,3 +28,36 @@ fuzz_run() {
   fi
   return "$rc"
 }
+
+# Parallel steps. The run-fuzz.sh scripts compile their objects, link their targets and run their
+# fuzzers FUZZ_JOBS at a time (default: the number of cores; each step is single-threaded, so a
+# 2-core machine finishes the build and the runs in about half the time).
+#   par_run LOG CMD...   starts CMD (a command or a function) in the background, its output in LOG,
+#                        once fewer than FUZZ_JOBS steps are running
+#   par_wait             waits for every step started since the last par_wait; returns 1 if one
+#                        failed, after printing the last 20 lines of each failed step's LOG
+#   in_dir DIR CMD...    runs CMD in DIR (for par_run: the step runs in its own subshell)
+fuzz_jobs="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+par_pids=()
+par_logs=()
+par_run() {
+  local log=$1; shift
+  while [ "$(jobs -rp | wc -l)" -ge "$fuzz_jobs" ]; do sleep 0.1; done
+  "$@" >"$log" 2>&1 &
+  par_pids+=("$!")
+  par_logs+=("$log")
+}
+par_wait() {
+  local rc=0 i
+  for i in "${!par_pids[@]}"; do
+    if ! wait "${par_pids[$i]}"; then
+      rc=1
+      echo "step failed (log: ${par_logs[$i]}):"
+      tail -n 20 "${par_logs[$i]}" | sed 's/^/    /'
+    fi
+  done
+  par_pids=()
+  par_logs=()
+  return "$rc"
+}
+in_dir() { local dir=$1; shift; cd "$dir" && "$@"; }

@@ -21,15 +21,22 @@ out="$(cd "$out" && pwd)"
 CXX="${CXX_FUZZ:-clang++}"
 inc=(-I"$root/src/p2p/include")
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined "${inc[@]}")
-echo "fuzz: building 5 P2P fuzz targets (clang, libFuzzer + ASan/UBSan; log: $out/build.log)"
+echo "fuzz: building 5 P2P fuzz targets, $fuzz_jobs steps at a time (clang, libFuzzer + ASan/UBSan; log: $out/build.log)"
 : >"$out/build.log"
-build() { "$@" >>"$out/build.log" 2>&1 || { tail -n 20 "$out/build.log"; echo "fuzz: build failed (see $out/build.log)"; exit 1; }; }
 objs=()
 for name in types xml attributes search documents record_wire security_records; do
   obj="$out/obj/$name.o"
-  build "$CXX" "${flags[@]}" -c "$root/src/p2p/$name.cpp" -o "$obj"
+  par_run "$obj.log" "$CXX" "${flags[@]}" -c "$root/src/p2p/$name.cpp" -o "$obj"
   objs+=("$obj")
 done
+par_wait || { echo "fuzz: build failed"; exit 1; }
+targets=(attributes search invitation record security)
+for target in "${targets[@]}"; do
+  par_run "$out/obj/link-$target.log" "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined "${inc[@]}" "$here/fuzz_$target.cpp" "${objs[@]}" -o "$out/p2p_fuzz_$target"
+done
+par_wait || { echo "fuzz: build failed"; exit 1; }
+cat "$out"/obj/*.log >>"$out/build.log"
 
 # A libFuzzer dictionary of the formats' tokens, encoded as UTF-16LE.
 dict="$out/p2p-xml.dict"
@@ -56,19 +63,20 @@ for word in '<' '>' '</' '/>' '="' '"' "'" '&amp;' '&lt;' '&gt;' '&quot;' '&apos
 done
 
 status=0
-for target in attributes search invitation record security; do
-  build "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined "${inc[@]}" \
-    "$here/fuzz_$target.cpp" "${objs[@]}" -o "$out/p2p_fuzz_$target"
+for target in "${targets[@]}"; do
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   for seed in "$here"/data/fuzz/"$target"/*.xml; do
     [ -e "$seed" ] || continue
     iconv -f UTF-8 -t UTF-16LE "$seed" > "$corpus/seed-$(basename "$seed" .xml)"
   done
-  # -max_len bounds memory per input; libFuzzer exits non-zero on a crash/leak/timeout.
-  (cd "$out" && fuzz_run "p2p_fuzz_$target" "$out/p2p_fuzz_$target.log" "$corpus" -- \
+  # -max_len bounds memory per input; libFuzzer exits non-zero on a crash/leak/timeout. FUZZ_JOBS
+  # fuzzers run at once; the summary lines follow in target order.
+  par_run "$out/summary-$target" in_dir "$out" fuzz_run "p2p_fuzz_$target" "$out/p2p_fuzz_$target.log" "$corpus" -- \
       "./p2p_fuzz_$target" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
-      -timeout=10 -dict="$dict" -print_final_stats=1 "$corpus") || status=1
+      -timeout=10 -dict="$dict" -print_final_stats=1 "$corpus"
 done
+par_wait >/dev/null || status=1
+for target in "${targets[@]}"; do cat "$out/summary-$target"; done
 [ "$status" -eq 0 ] && echo "fuzz: no crash in 5 x ${secs}s"
 exit "$status"

@@ -18,15 +18,17 @@ out="$(cd "$out" && pwd)"
 
 CXX="${CXX_FUZZ:-clang++}"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address -I"$root/src/pccrc/include")
-echo "fuzz: building pccrc_fuzz_parse (clang, libFuzzer + ASan; log: $out/build.log)"
+echo "fuzz: building pccrc_fuzz_parse, $fuzz_jobs steps at a time (clang, libFuzzer + ASan; log: $out/build.log)"
 : >"$out/build.log"
-build() { "$@" >>"$out/build.log" 2>&1 || { tail -n 20 "$out/build.log"; echo "fuzz: build failed (see $out/build.log)"; exit 1; }; }
 objs=()
 for src in "$root"/src/pccrc/*.cpp; do
   obj="$out/obj/$(basename "$src" .cpp).o"
-  build "$CXX" "${flags[@]}" -c "$src" -o "$obj"
+  par_run "$obj.log" "$CXX" "${flags[@]}" -c "$src" -o "$obj"
   objs+=("$obj")
 done
+par_wait || { echo "fuzz: build failed"; exit 1; }
+cat "$out"/obj/*.log >>"$out/build.log"
+build() { "$@" >>"$out/build.log" 2>&1 || { tail -n 20 "$out/build.log"; echo "fuzz: build failed (see $out/build.log)"; exit 1; }; }
 build "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address -I"$root/src/pccrc/include" \
   "$here/fuzz_parse.cpp" "${objs[@]}" -lcrypto -lpthread -o "$out/pccrc_fuzz_parse"
 
