@@ -49,7 +49,7 @@ if [ -x tests/pccrc/run-fuzz.sh ]; then
     bash tests/pccrc/run-fuzz.sh build/fuzz "$secs"; record "fuzz pccrc (${secs}s)" $?
     banner "fuzz: P2P parsers (attributes, search, invitation/config/identity XML, record wire, Grouping record payloads), ${secs}s each"
     bash tests/p2p/run-fuzz.sh build/fuzz-p2p "$secs"; record "fuzz p2p (5 x ${secs}s)" $?
-    banner "fuzz: transport parsers (PCCRD XML, PCCRR messages, HTTP requests, PPGRH/PPSEC, PNRP messages and SSDP), ${secs}s each"
+    banner "fuzz: transport parsers (PCCRD XML, PCCRR messages, HTTP requests, PPGRH/PPSEC, PNRP messages, node and SSDP), ${secs}s each"
     bash tests/transport/run-fuzz.sh build/fuzz-transport "$secs"; record "fuzz transport (${secs}s each)" $?
   else
     banner "fuzz: skipped (PD_FUZZ_SECONDS=0)"

@@ -6,7 +6,8 @@
 # retrieval server and the origin, fuzz_ppgrh: the MS-PPGRH codec, fuzz_graph: MS-PPGRH frames
 # and messages fed to a graph node, fuzz_ppsec: MS-PPSEC Group Connect messages and packets,
 # fuzz_group_security: frames and Group Connect plaintext fed to a TLS + Group Connect
-# Authenticator session, fuzz_pnrp: [MS-PNRP] messages and structures, fuzz_pnrp_ssdp: PNRP's
+# Authenticator session, fuzz_pnrp: [MS-PNRP] messages and structures, fuzz_pnrp_node: datagrams
+# from strangers fed to a PNRP node with a registered name and a resolve, fuzz_pnrp_ssdp: PNRP's
 # SSDP search and response texts).
 # Each is linked with the pure codecs transport/pccrd.cpp,
 # pccrr.cpp and pccrtp.cpp (those that exist) and OpenSSL's libssl + libcrypto; seeds come from
