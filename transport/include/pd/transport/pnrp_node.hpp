@@ -186,8 +186,8 @@ struct NodeStats {
 //  - 3.1.5.6.1 pops the previous hop (cache > 8 entries) only when the answer's new hop is not
 //    closer; an answer without a usable new hop pops it too (it has nothing more to give).
 //  - Leaf sets are numeric without wrap-around (the lowest and highest IDs have one side).
-//  - Cloud discovery is the LocalOOB mode only (config.seeds); SSDP / DNS seed servers are the
-//    runtime's job. Certificate chains (delegated names), extended payloads, the CLASSIFIER
+//  - Cloud discovery is the LocalOOB mode only (config.seeds, add_seed()); SSDP / DNS seed
+//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Certificate chains (delegated names), extended payloads, the CLASSIFIER
 //    element, split detection and cloud size estimation are not implemented.
 class Node {
 public:
