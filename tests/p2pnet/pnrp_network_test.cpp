@@ -3,6 +3,8 @@
 // SSDP: nothing leaves the loopback interface). A name registered on one resolves from the others.
 #include "pd/p2pnet/pnrp_network.hpp"
 
+#include "pd/p2p/pki.hpp"
+
 #include "../transport/private_netns.hpp"
 
 #include <gtest/gtest.h>
@@ -28,8 +30,7 @@ struct Peer {
 };
 
 // A peer with the clouds Global_ and LinkLocal_test; `seeds` = a peer whose nodes it joins through.
-Peer make_peer(const Peer* seed = nullptr) {
-    NetworkOptions o;
+Peer make_peer(const Peer* seed = nullptr, NetworkOptions o = {}) {
     o.tick = 50ms;
     o.retransmit = 200ms;
     for (const auto& [name, scope] : {std::pair{kGlobal, PnrpScope::global}, std::pair{kLink, PnrpScope::link_local}}) {
@@ -174,6 +175,34 @@ TEST(PnrpNetwork, RegisterResolveUpdateUnregister) {
     ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [](const auto& f) { return f.empty(); }));
     EXPECT_TRUE(resolve_sync(c, u"0.netbackend-a").empty());
     EXPECT_TRUE(resolve_sync(b, u"0.netbackend-a").empty());
+}
+
+// A secure name is signed with its publishing identity's key (identity_key) and resolves remotely;
+// without the key it is registered on this host only.
+TEST(PnrpNetwork, SecureNamesNeedTheIdentitysKey) {
+    auto key = std::make_shared<p2p::pki::Key>();
+    ASSERT_EQ(p2p::pki::Key::generate(*key, 1024), p2p::hr::ok);
+    const std::u16string secure = p2p::pki::authority(*key) + u".secure";
+    const std::u16string orphan = u"0123456789abcdef0123456789abcdef01234567.orphan";
+    NetworkOptions o;
+    o.identity_key = [key](const std::u16string& identity) -> std::shared_ptr<const p2p::pki::Key> {
+        return identity == u"me" ? key : nullptr;
+    };
+    Peer a = make_peer(nullptr, o);
+    ASSERT_TRUE(a.backend);
+    Peer b = make_peer(&a);
+    ASSERT_TRUE(b.backend);
+    introduce(a, b);
+    std::uint64_t h1 = 0, h2 = 0;
+    auto reg = registration(secure, u"signed", 4600);
+    reg.publishing_identity = u"me";
+    ASSERT_EQ(a.service->register_name(1, reg, &h1), PnrpStatus::ok);
+    auto reg2 = registration(orphan, u"no key", 4601);
+    reg2.publishing_identity = u"someone else";
+    ASSERT_EQ(a.service->register_name(1, reg2, &h2), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(b, secure, [](const auto& f) { return f.size() == 1 && f[0].comment == u"signed"; }));
+    EXPECT_TRUE(resolve_sync(b, orphan).empty());
+    EXPECT_EQ(resolve_sync(a, orphan).size(), 1u);  // A's own table has it
 }
 
 TEST(PnrpNetwork, DestroyedBackendsNamesStopResolving) {
