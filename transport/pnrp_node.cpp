@@ -160,15 +160,26 @@ void Node::open(Time now) {
         if (!is_own_endpoint(seed)) solicit(seed, now);
 }
 
+bool Node::add_seed(const Ipv6Endpoint& seed, Time now) {
+    if (is_own_endpoint(seed) || seed.port == 0) return false;
+    if (std::find(config_.seeds.begin(), config_.seeds.end(), seed) != config_.seeds.end()) return false;
+    if (config_.seeds.size() >= config_.max_seeds) return false;
+    config_.seeds.push_back(seed);
+    if (opened_) solicit(seed, now);
+    return true;
+}
+
 // 3.1.4.3: random nonce, SOLICIT with its SHA-1; the SOLICIT goes into the Pending List.
-void Node::solicit(const Ipv6Endpoint& seed, Time now) {
+void Node::solicit(const Ipv6Endpoint& seed, Time now, const PnrpId* entry) {
     if (solicits_.size() >= config_.max_conversations) return;
     Solicit s;
     s.message_id = new_message_id();
     const Nonce nonce = new_nonce();
     s.hashed_nonce = hash_nonce(nonce);
-    // 2.2.2.1: the ROUTE_ENTRY is one of the sender's locally registered IDs, if it has any.
-    if (!locals_.empty()) s.route_entry = own_route_entry(locals_.begin()->first);
+    // 2.2.2.1: the ROUTE_ENTRY is one of the sender's locally registered IDs, if it has any
+    // (`entry` when given: a registration that the seeds must learn, see announce()).
+    if (entry && locals_.count(*entry)) s.route_entry = own_route_entry(*entry);
+    else if (!locals_.empty()) s.route_entry = own_route_entry(locals_.begin()->first);
     if (send_pending(seed, s, now)) solicits_[s.message_id] = {nonce, seed};
 }
 
@@ -622,7 +633,16 @@ std::optional<PnrpId> Node::register_name(const LocalName& name, Time now, std::
 // 3.2.4.1: resolve "new PNRP ID + 1" with REASON_REGISTRATION, criteria none, and our route entry
 // as InitialBestMatchRouteEntry; every LOOKUP carries it, so the nodes on the way learn the ID.
 void Node::announce(const PnrpId& id, Time now) {
-    if (cache_.size() == 0) return;  // nobody to tell yet: maintenance retries
+    if (cache_.size() == 0) {
+        // Nobody to tell through the cache yet (maintenance retries): a SOLICIT carrying this ID
+        // to each seed lets the seeds validate and cache it (3.2.5.3), so that a cloud of
+        // resolve-only nodes learns a registration at once (a choice; the spec announces via the
+        // cache only).
+        if (opened_)
+            for (const auto& seed : config_.seeds)
+                if (!is_own_endpoint(seed)) solicit(seed, now, &id);
+        return;
+    }
     Resolve r;
     r.id = next_internal_id_++;
     r.internal = true;

@@ -90,6 +90,20 @@ public:
         });
     }
 
+    void cancel(std::uint64_t id) override {
+        asio::post(strand_, [self = shared_from_this(), id] {
+            if (!self->stopped_) self->node_->cancel(id);
+        });
+    }
+
+    void add_seed(const Ipv6Endpoint& seed) override {
+        asio::post(strand_, [self = shared_from_this(), seed] {
+            if (self->stopped_) return;
+            self->node_->add_seed(seed, Clock::now());
+            self->flush();
+        });
+    }
+
     void with_node(std::function<void(Node&)> f) override {
         asio::post(strand_, [self = shared_from_this(), f = std::move(f)] { f(*self->node_); });
     }

@@ -18,6 +18,12 @@
 // n x bytes sockaddr. Counts and sizes are bounded here; the service checks the rest.
 #include "host_channel.hpp"
 
+#include "common/log.h"
+#include "pd/p2pnet/pnrp_network.hpp"
+#include "pd/transport/pnrp_config.hpp"
+
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #ifdef _WIN32
@@ -170,8 +176,48 @@ bool get_status(Reader& r, PnrpStatus& st)
     return true;
 }
 
+// The backend of the host's PnrpService. The network (NetworkBackend: MS-PNRP nodes, SSDP on the
+// links) only where it is allowed: on Windows (and Wine) unless PNRP is local-only
+// (PnrpConfig::local_only: HKLM\SOFTWARE\OpenPeerDist\PNRP LocalOnly = 1, which
+// tools/wine/session.sh sets in the shared test prefix, or PD_PNRP_LOCAL_ONLY=1) or disabled;
+// natively only with PD_PNRP_NETWORK=1 as well, since the native tests run hosts in the machine's
+// own network namespace. Otherwise, or when no cloud can be started, LocalBackend: names resolve
+// among this host's processes only.
+std::shared_ptr<CloudBackend> host_backend()
+{
+    const auto cfg = transport::pnrp::pnrp_config();
+    if (!cfg.enabled || cfg.local_only)
+        return nullptr;
+#ifndef _WIN32
+    const char* opt_in = std::getenv("PD_PNRP_NETWORK");
+    if (!opt_in || std::strcmp(opt_in, "1") != 0)
+        return nullptr;
+#endif
+    NetworkOptions o;
+    o.identity_key = user_identity_key;
+    std::string why;
+    auto backend = NetworkBackend::start(std::move(o), &why);
+    if (!backend)
+        PD_WARN("pnrp: no network backend ({}): names resolve on this host only", why);
+    return backend;
+}
+
 struct PnrpHost::Impl {
-    PnrpService service;
+    // Created on the first PNRP request (strand only): a host that serves groups only starts no
+    // PNRP node.
+    std::unique_ptr<PnrpService> service_;
+    PnrpService& service()
+    {
+        if (!service_) {
+            try {
+                service_ = std::make_unique<PnrpService>(host_backend());
+            } catch (const std::exception& e) {
+                PD_WARN("pnrp: network backend failed ({}): names resolve on this host only", e.what());
+                service_ = std::make_unique<PnrpService>();
+            }
+        }
+        return *service_;
+    }
     Push push;
     std::function<void(std::function<void()>)> post;
     // Running resolutions: (owner, request ID) -> the service's resolve ID. Strand only.
@@ -184,7 +230,8 @@ struct PnrpHost::Impl {
         for (auto it = resolves.begin(); it != resolves.end();)
             it = it->first.first == owner ? resolves.erase(it) : std::next(it);
         processes.erase(owner);
-        service.drop_owner(owner);
+        if (service_)
+            service_->drop_owner(owner);
     }
     // Owners whose process has exited lose their names now, before their channel closes.
     void reap()
@@ -208,7 +255,7 @@ PnrpHost::~PnrpHost() = default;
 
 bool PnrpHost::handle(std::uint64_t owner, Type type, std::uint32_t id, Reader& r, Writer& reply)
 {
-    PnrpService& svc = impl_->service;
+    PnrpService& svc = impl_->service();
     switch (type) {
     case Type::pnrp_clouds: {
         if (!r.done())
@@ -331,6 +378,6 @@ bool PnrpHost::handle(std::uint64_t owner, Type type, std::uint32_t id, Reader& 
 
 void PnrpHost::drop(std::uint64_t owner) { impl_->forget(owner); }
 
-std::size_t PnrpHost::registration_count() { return impl_->service.registration_count(); }
+std::size_t PnrpHost::registration_count() { return impl_->service_ ? impl_->service_->registration_count() : 0; }
 
 }  // namespace pd::p2pnet::channel

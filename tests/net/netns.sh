@@ -532,13 +532,16 @@ wine_host() {
     # be /dev/null, or they would hold the caller's pipes (CTest's) open after the test.
     t0=$(_net_now_ms)
     regfile="$NET_WORKDIR/state/policy-$host.reg"
-    printf 'REGEDIT4\r\n\r\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\PeerDist]\r\n\r\n' >"$regfile"
+    printf 'REGEDIT4\r\n\r\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\PeerDist]\r\n\r\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\OpenPeerDist\\PNRP]\r\n\r\n' >"$regfile"
     ip netns exec "$ns" env WINEPREFIX="$dst" bash "$NET_WINE_RUN" reg import "$(wine_path "$regfile")" \
         </dev/null >"$NET_WORKDIR/logs/wine-boot-$host.log" 2>&1 ||
         { net_show_log "wine-boot-$host.log"; net_fail "wine_host $host: the first Wine program (reg import) failed"; }
     printf '[time] wine_host %s: first Wine program: %s s\n' "$host" "$(_net_secs $(($(_net_now_ms) - t0)))"
     if wine_run "$host" reg query 'HKLM\SOFTWARE\Policies\Microsoft\PeerDist' >/dev/null 2>&1; then
         net_fail "wine_host $host: the PeerDist policy key is still there"
+    fi
+    if wine_run "$host" reg query 'HKLM\SOFTWARE\OpenPeerDist\PNRP' >/dev/null 2>&1; then
+        net_fail "wine_host $host: the PNRP LocalOnly key is still there"
     fi
     net_log "wine host $host: prefix $dst, wineserver in $ns"
 }

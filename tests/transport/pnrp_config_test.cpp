@@ -56,10 +56,17 @@ TEST(PnrpConfig, EnvironmentNamesPortSeedsAndPolicy)
     c = pnrp_config();
     EXPECT_EQ(c.port, kPnrpPort);
     EXPECT_FALSE(c.enabled);
-    for (const char* v : {"PD_PNRP_PORT", "PD_PNRP_SEEDS", "PD_PNRP_LINK_SEEDS", "PD_PNRP_INTERFACES", "PD_PNRP_DISABLE"})
+    EXPECT_FALSE(c.local_only);
+    setenv("PD_PNRP_LOCAL_ONLY", "1", 1);
+    EXPECT_TRUE(pnrp_config().local_only);
+    setenv("PD_PNRP_LOCAL_ONLY", "yes", 1);  // only 1 / 0 count
+    EXPECT_FALSE(pnrp_config().local_only);
+    for (const char* v : {"PD_PNRP_PORT", "PD_PNRP_SEEDS", "PD_PNRP_LINK_SEEDS", "PD_PNRP_INTERFACES", "PD_PNRP_DISABLE",
+                          "PD_PNRP_LOCAL_ONLY"})
         unsetenv(v);
     c = pnrp_config();
     EXPECT_TRUE(c.enabled);
+    EXPECT_FALSE(c.local_only);
     EXPECT_TRUE(c.global.seeds.empty());
     EXPECT_EQ(c.port, kPnrpPort);
 }

@@ -504,6 +504,30 @@ TEST(PnrpNode, ResolveOnlyNodeAndTwoNamesOnOneNode) {
         for (const auto& e : cloud.node(j).cache().entries()) EXPECT_NE(e.endpoint, Cloud::endpoint_of(reader));
 }
 
+// A cloud of resolve-only nodes that found each other (add_seed: what SSDP discovery feeds in,
+// both ways) learns a registration at once: with an empty cache the registering node SOLICITs
+// its seeds with the new ID as ROUTE_ENTRY (announce()), well before the 15 s maintenance.
+TEST(PnrpNode, LaterRegistrationReachesSeedsAddedAfterOpen) {
+    Cloud cloud;
+    cloud.add();
+    cloud.add({0});
+    cloud.add({0});
+    for (std::size_t i = 0; i < 3; ++i) cloud.open(i);
+    EXPECT_TRUE(cloud.node(0).add_seed(Cloud::endpoint_of(1), cloud.now()));
+    EXPECT_TRUE(cloud.node(0).add_seed(Cloud::endpoint_of(2), cloud.now()));
+    EXPECT_FALSE(cloud.node(0).add_seed(Cloud::endpoint_of(1), cloud.now()));  // known already
+    EXPECT_FALSE(cloud.node(0).add_seed(Cloud::endpoint_of(0), cloud.now()));  // itself
+    cloud.run(2s);
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(cloud.node(i).cache().size(), 0u);  // nobody has a name
+    auto id = cloud.node(0).register_name(local_name(0), cloud.now());
+    ASSERT_TRUE(id);
+    cloud.run(2s);
+    EXPECT_TRUE(cloud.node(1).cache().find(*id));
+    EXPECT_TRUE(cloud.node(2).cache().find(*id));
+    expect_found(cloud.resolve(1, name_of(0)), 0, *id);
+    expect_found(cloud.resolve(2, name_of(0)), 0, *id);
+}
+
 // AUTHORITY reassembly (3.1.5.6): a fragment whose Size disagrees deletes the reassembly state;
 // a fragment answering no pending INQUIRE creates none.
 TEST(PnrpNode, InconsistentFragmentsDropReassembly) {

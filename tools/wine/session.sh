@@ -35,6 +35,12 @@ case "$cmd" in
       "$WINE" reg add 'HKLM\SOFTWARE\Policies\Microsoft\PeerDist\CooperativeCaching' /v Enable /t REG_DWORD /d 0 /f \
         </dev/null >/dev/null 2>&1 || die "wine reg" "cannot set the CooperativeCaching policy"
     fi
+    # PNRP likewise, always (the project's LocalOnly switch, pnrp_config.hpp; not Peernet Disabled,
+    # which turns the PeerPnrp* and PeerGroup* APIs off): p2phost keeps PeerPnrp* names in its own
+    # table (LocalBackend) and starts no MS-PNRP node and no SSDP search (src/p2pnet/pnrp_host.cpp).
+    # tests/net's per-host copies delete the key again inside their namespaces (netns.sh wine_host).
+    "$WINE" reg add 'HKLM\SOFTWARE\OpenPeerDist\PNRP' /v LocalOnly /t REG_DWORD /d 1 /f \
+      </dev/null >/dev/null 2>&1 || die "wine reg" "cannot set PNRP LocalOnly"
     ;;
   stop)
     [ -d "$prefix" ] || exit 0

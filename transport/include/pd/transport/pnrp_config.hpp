@@ -16,7 +16,7 @@
 //  - netsh's place (`netsh p2p pnrp cloud set seed`):
 //      HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\PeerNet\PNRP\IPV6-Global\Global_
 //      SeedServer (REG_SZ or REG_MULTI_SZ), used when the policy names none.
-// Environment: PD_PNRP_DISABLE=1, PD_PNRP_PORT (UDP port, default 3540, [MS-PNRP] 2.1),
+// Environment: PD_PNRP_DISABLE=1, PD_PNRP_LOCAL_ONLY (see PnrpConfig), PD_PNRP_PORT (UDP port, default 3540, [MS-PNRP] 2.1),
 // PD_PNRP_SEEDS (Global cloud seeds), PD_PNRP_LINK_SEEDS (link-local seeds), PD_PNRP_INTERFACES
 // (comma-separated interface names; empty = every up interface with IPv6).
 // The Microsoft seed servers are never contacted: their names no longer resolve, and a lookup
@@ -42,6 +42,11 @@ struct CloudPolicy {
 
 struct PnrpConfig {
     bool enabled = true;  // Peernet\Disabled != 1 and PD_PNRP_DISABLE != 1
+    // This project's own switch, not a Windows setting: PNRP API calls work, but names stay in the
+    // user's host (no MS-PNRP node, no SSDP: nothing is sent). HKLM\SOFTWARE\OpenPeerDist\PNRP
+    // LocalOnly (DWORD 1) or PD_PNRP_LOCAL_ONLY=1 (0 overrides the registry). The shared Wine
+    // prefix of the tests sets it (tools/wine/session.sh): it runs in the machine's own network.
+    bool local_only = false;
     std::uint16_t port = kPnrpPort;
     std::vector<std::string> interfaces;
     CloudPolicy global;

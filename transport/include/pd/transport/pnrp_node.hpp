@@ -124,6 +124,7 @@ struct NodeConfig {
     std::size_t max_reassembly = 32;                // Reassembly List
     std::size_t max_conversations = 64;             // Conversation Tables (both sides)
     std::size_t max_registrations = 64;             // Locally Registered PNRP ID List
+    std::size_t max_seeds = 32;                     // seeds kept (configured + add_seed)
 };
 
 struct Outgoing {
@@ -185,8 +186,8 @@ struct NodeStats {
 //  - 3.1.5.6.1 pops the previous hop (cache > 8 entries) only when the answer's new hop is not
 //    closer; an answer without a usable new hop pops it too (it has nothing more to give).
 //  - Leaf sets are numeric without wrap-around (the lowest and highest IDs have one side).
-//  - Cloud discovery is the LocalOOB mode only (config.seeds); SSDP / DNS seed servers are the
-//    runtime's job. Certificate chains (delegated names), extended payloads, the CLASSIFIER
+//  - Cloud discovery is the LocalOOB mode only (config.seeds, add_seed()); SSDP / DNS seed
+//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Certificate chains (delegated names), extended payloads, the CLASSIFIER
 //    element, split detection and cloud size estimation are not implemented.
 class Node {
 public:
@@ -199,6 +200,10 @@ public:
     // Timers: retransmission (3.1.6.3), conversations (3.2.6.1), resolve deadlines, maintenance
     // (3.1.6.2 / 3.2.6.2), reassembly expiry, cache cleanup (3.1.6.1 ageing).
     void tick(Time now);
+    // A seed learnt after construction (the runtime's SSDP discovery, 3.1.4.2.2): kept with the
+    // configured ones (at most max_seeds; duplicates and own endpoints ignored) and, once the cloud
+    // is open, solicited at once (3.1.4.3). False when it was not taken.
+    bool add_seed(const Ipv6Endpoint& seed, Time now);
 
     // 3.2.4.1. Returns the registered PNRP ID, nullopt (reason in *why) on failure.
     std::optional<PnrpId> register_name(const LocalName& name, Time now, std::string* why = nullptr);
@@ -289,7 +294,7 @@ private:
     static Ipv6Endpoint endpoint_of(const RouteEntry& re);
     bool is_own_endpoint(const Ipv6Endpoint& e) const;
     bool in_local_leaf_set(const PnrpId& id) const;
-    void solicit(const Ipv6Endpoint& seed, Time now);
+    void solicit(const Ipv6Endpoint& seed, Time now, const PnrpId* entry = nullptr);
     void on_solicit(const Ipv6Endpoint& from, const Solicit& m, Time now);
     void on_advertise(const Ipv6Endpoint& from, const Advertise& m, Time now);
     void on_request(const Ipv6Endpoint& from, const Request& m, Time now);

@@ -52,6 +52,10 @@ public:
     virtual void unregister(const PnrpId& id) = 0;
     // Node::resolve_name with deadline now + timeout; a refused resolve reports resolve_failed.
     virtual void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout) = 0;
+    // Node::cancel on the strand: no event for `id` after it ran.
+    virtual void cancel(std::uint64_t id) = 0;
+    // Node::add_seed on the strand (a node found by SSDP, or a seed configured later).
+    virtual void add_seed(const Ipv6Endpoint& seed) = 0;
     // Runs f(node) on the strand (inspection in tests and tools).
     virtual void with_node(std::function<void(Node&)> f) = 0;
     // Closes the socket and stops the timer; no on_event starts after the strand ran it.

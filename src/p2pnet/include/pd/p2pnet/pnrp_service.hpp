@@ -10,7 +10,8 @@
 // The service keeps the registrations and resolutions; the CloudBackend publishes and resolves
 // in the clouds. LocalBackend (the default) publishes to the service's own table only: names
 // resolve among the processes attached to this host (this user store / Wine prefix), with the
-// addresses they registered. The MS-PNRP network backend implements the same interface later.
+// addresses they registered. NetworkBackend (pnrp_network.hpp) publishes and resolves in MS-PNRP
+// clouds; the group host uses it where networking is allowed (pnrp_host.cpp).
 //
 // Clouds ([MS-PNRP] 1.3.1.2, p2p-facts §4.1): "Global_" (scope GLOBAL, scope id 0) and one link
 // cloud per up, non-loopback interface with an IPv6 address: "LinkLocal_<prefix>/64" when the

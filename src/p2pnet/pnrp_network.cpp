@@ -1,0 +1,661 @@
+// NetworkBackend: PnrpService over [MS-PNRP] nodes on UDP (see pnrp_network.hpp).
+#include "pd/p2pnet/pnrp_network.hpp"
+
+#include "common/log.h"
+#include "pd/p2p/names.hpp"
+#include "pd/p2p/pki.hpp"
+#include "pd/p2p/user_store.hpp"
+#include "pd/transport/interfaces.hpp"
+#include "pd/transport/pnrp_config.hpp"
+#include "pd/transport/pnrp_link.hpp"
+#include "pd/transport/pnrp_udp.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace pd::p2pnet {
+namespace {
+
+namespace asio = boost::asio;
+namespace tp = pd::transport::pnrp;
+namespace ssdp = pd::transport::pnrp_ssdp;
+using Clock = std::chrono::steady_clock;
+
+std::u16string lower(std::u16string s) {
+    for (auto& c : s)
+        if (c >= u'A' && c <= u'Z') c = static_cast<char16_t>(c - u'A' + u'a');
+    return s;
+}
+
+std::string narrow(const std::u16string& s) {
+    std::string out;
+    for (char16_t c : s) out.push_back(c < 0x80 ? static_cast<char>(c) : '?');
+    return out;
+}
+
+bool is_v4_mapped(const tp::Ipv6& a) {
+    for (int i = 0; i < 10; ++i)
+        if (a[i] != 0) return false;
+    return a[10] == 0xff && a[11] == 0xff;
+}
+
+bool is_link_local(const tp::Ipv6& a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
+
+// A SOCKADDR_IN / SOCKADDR_IN6 of the registration as an IPV6_APP_ENDPOINT (2.2.3.1.3): IPv4 as
+// an IPv4-mapped address. Protocol 6 (TCP): the API names none (a choice).
+std::optional<tp::AppEndpoint> app_endpoint(const SockaddrBytes& sa) {
+    if (!valid_sockaddr(sa)) return std::nullopt;
+    tp::AppEndpoint e;
+    e.port = static_cast<std::uint16_t>((sa[2] << 8) | sa[3]);
+    e.protocol = 6;
+    if (sa.size() == 16) {
+        e.address[10] = e.address[11] = 0xff;
+        std::memcpy(&e.address[12], &sa[4], 4);
+    } else {
+        std::memcpy(e.address.data(), &sa[8], 16);
+    }
+    return e;
+}
+
+SockaddrBytes sockaddr_of(const tp::AppEndpoint& e, std::uint32_t link_scope) {
+    if (is_v4_mapped(e.address)) {
+        std::uint8_t b[4];
+        std::memcpy(b, &e.address[12], 4);
+        return sockaddr_v4(b, e.port);
+    }
+    std::uint8_t b[16];
+    std::memcpy(b, e.address.data(), 16);
+    // The publisher's scope id means nothing here: a link-local address is on our link of the cloud.
+    return sockaddr_v6(b, e.port, is_link_local(e.address) ? link_scope : 0);
+}
+
+// The CPA's friendly name (2.2.3.1: UTF-16LE, or UTF-8 with the U flag).
+std::u16string friendly_name_of(const tp::EncodedCpa& cpa) {
+    std::u16string out;
+    if (!cpa.friendly_name) return out;
+    const auto& b = *cpa.friendly_name;
+    if (cpa.friendly_name_utf8) {
+        for (std::size_t i = 0; i < b.size();) {  // BMP only; malformed bytes become U+FFFD
+            unsigned c = b[i];
+            std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 0;
+            if (n == 0 || i + n > b.size()) {
+                out.push_back(u'\xfffd');
+                ++i;
+                continue;
+            }
+            unsigned v = n == 1 ? c : n == 2 ? (c & 0x1f) : (c & 0x0f);
+            for (std::size_t k = 1; k < n; ++k) v = (v << 6) | (b[i + k] & 0x3f);
+            out.push_back(static_cast<char16_t>(v));
+            i += n;
+        }
+    } else {
+        for (std::size_t i = 0; i + 1 < b.size(); i += 2) out.push_back(static_cast<char16_t>(b[i] | (b[i + 1] << 8)));
+    }
+    return out;
+}
+
+std::vector<tp::Ipv6> node_addresses(const std::vector<std::array<std::uint8_t, 16>>& in) {
+    std::vector<tp::Ipv6> out;
+    for (const auto& a : in) {
+        tp::Ipv6 b;
+        std::memcpy(b.data(), a.data(), 16);
+        if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+        if (out.size() == 4) break;  // 3.1.4.1: at most 4
+    }
+    return out;
+}
+
+std::vector<tp::Ipv6Endpoint> seed_endpoints(const std::vector<std::string>& seeds) {
+    std::vector<tp::Ipv6Endpoint> out;
+    for (const auto& e : tp::numeric_seeds(seeds)) {
+        const auto a = e.address().to_v6();
+        if (a.is_v4_mapped()) continue;  // PNRP v4.0 is IPv6 only (2.1)
+        out.push_back(tp::Ipv6Endpoint{e.port(), a.to_bytes()});
+    }
+    return out;
+}
+
+}  // namespace
+
+struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
+    struct CloudRt {
+        NetworkCloud cfg;
+        std::u16string lname;
+        std::uint32_t link_scope = 0;  // scope id for link-local addresses of this cloud
+        std::shared_ptr<tp::UdpNode> node;
+        std::shared_ptr<ssdp::SsdpAgent> agent;
+        std::unique_ptr<asio::steady_timer> search_timer;
+    };
+    struct Reg {
+        std::uint64_t generation = 0;
+        std::map<std::size_t, tp::PnrpId> ids;  // cloud index -> registered PNRP ID
+    };
+    struct Res {
+        std::function<void(PnrpEndpoint)> found;
+        std::function<void(PnrpStatus)> done;
+        std::uint32_t max = 0;
+        std::uint32_t count = 0;
+        std::set<std::vector<std::uint8_t>> seen;
+        std::map<std::uint64_t, std::size_t> node_resolves;  // node resolve ID -> cloud index
+        Clock::time_point deadline{};
+        std::shared_ptr<asio::steady_timer> timer;
+    };
+
+    NetworkOptions options;
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    std::thread thread;
+    std::vector<CloudRt> clouds;  // fixed after start
+    std::vector<CloudInfo> infos;
+    std::shared_ptr<LocalBackend> local;
+    std::shared_ptr<const p2p::pki::Key> own_key;  // signs the CPAs of unsecured names
+
+    std::mutex mu;
+    bool closed = false;
+    std::uint64_t next_generation = 1;
+    std::uint64_t next_node_resolve = 1;
+    std::map<std::uint64_t, Reg> regs;
+    std::map<std::uint64_t, Res> resolves;
+    std::map<std::uint64_t, std::uint64_t> node_resolve_owner;  // node resolve ID -> resolve ID
+
+    std::optional<std::size_t> cloud_index(const std::u16string& name) const {
+        const auto l = lower(name);
+        for (std::size_t i = 0; i < clouds.size(); ++i)
+            if (clouds[i].lname == l) return i;
+        return std::nullopt;
+    }
+
+    void arm_search(std::size_t i, std::chrono::seconds after) {
+        auto& c = clouds[i];
+        c.search_timer->expires_after(after);
+        c.search_timer->async_wait([weak = weak_from_this(), i](boost::system::error_code ec) {
+            auto self = weak.lock();
+            if (ec || !self) return;
+            {
+                std::lock_guard lock(self->mu);
+                if (self->closed) return;
+            }
+            auto& c = self->clouds[i];
+            c.agent->search();
+            // 3.1.4.2.2: search again soon while the cloud has no node; rarely once it has.
+            c.node->with_node([weak, i](tp::Node& n) {
+                auto self = weak.lock();
+                if (!self) return;
+                const bool alone = n.cache().size() == 0;
+                std::lock_guard lock(self->mu);
+                if (self->closed) return;
+                self->arm_search(i, alone ? self->options.search_interval : self->options.search_interval_joined);
+            });
+        });
+    }
+
+    void on_node_event(std::size_t cloud, const tp::NodeEvent& ev) {
+        std::function<void(PnrpEndpoint)> found;
+        std::optional<PnrpEndpoint> endpoint;
+        std::function<void(PnrpStatus)> done;
+        std::vector<std::pair<std::size_t, std::uint64_t>> to_cancel;
+        {
+            std::lock_guard lock(mu);
+            auto owner = node_resolve_owner.find(ev.resolve_id);
+            if (closed || owner == node_resolve_owner.end()) return;
+            const std::uint64_t rid = owner->second;
+            node_resolve_owner.erase(owner);
+            auto it = resolves.find(rid);
+            if (it == resolves.end()) return;
+            Res& r = it->second;
+            r.node_resolves.erase(ev.resolve_id);
+            if (ev.kind == tp::NodeEvent::Kind::resolve_found && r.count < r.max) {
+                PnrpEndpoint e;
+                e.peer_name.clear();  // filled by the caller's name below
+                if (ev.cpa) e.comment = friendly_name_of(*ev.cpa);
+                for (const auto& a : ev.endpoints) e.addresses.push_back(sockaddr_of(a, clouds[cloud].link_scope));
+                std::vector<std::uint8_t> key;
+                for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
+                key.push_back(0);
+                for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
+                if (r.seen.insert(key).second) {
+                    ++r.count;
+                    endpoint = std::move(e);
+                    found = r.found;
+                }
+            }
+            if (r.count >= r.max || r.node_resolves.empty()) {
+                done = std::move(r.done);
+                for (const auto& [nid, ci] : r.node_resolves) {
+                    to_cancel.emplace_back(ci, nid);
+                    node_resolve_owner.erase(nid);
+                }
+                if (r.timer) asio::post(io, [t = r.timer] { t->cancel(); });
+                resolves.erase(it);
+            }
+        }
+        for (const auto& [ci, nid] : to_cancel) clouds[ci].node->cancel(nid);
+        if (endpoint && found) found(std::move(*endpoint));
+        if (done) done(PnrpStatus::ok);
+    }
+
+    // Starts node resolve `nid` in cloud `ci`. A node whose cache is still empty (a host started
+    // for this very resolve, its SSDP search or SOLICITs not answered yet) would fail at once
+    // (3.1.4.4.2: no next hop), so the start waits for the first route entry: checked every
+    // kBootstrapPoll, at most kBootstrapPolls times and never past the deadline.
+    static constexpr std::chrono::milliseconds kBootstrapPoll{100};
+    static constexpr int kBootstrapPolls = 50;
+    void start_node_resolve(std::size_t ci, std::uint64_t nid, std::u16string name, Clock::time_point deadline, int attempt) {
+        clouds[ci].node->with_node([weak = weak_from_this(), ci, nid, name = std::move(name), deadline, attempt](tp::Node& n) mutable {
+            auto self = weak.lock();
+            if (!self) return;
+            {
+                std::lock_guard lock(self->mu);
+                if (self->closed || !self->node_resolve_owner.count(nid)) return;  // cancelled meanwhile
+            }
+            const auto now = Clock::now();
+            // Still alone when the deadline comes: the deadline timer reports the timeout.
+            if (n.cache().size() == 0 && attempt < kBootstrapPolls && now + kBootstrapPoll >= deadline) return;
+            if (n.cache().size() == 0 && attempt < kBootstrapPolls) {
+                if (attempt == 0 && self->clouds[ci].agent) self->clouds[ci].agent->search();
+                auto t = std::make_shared<asio::steady_timer>(self->io, kBootstrapPoll);
+                t->async_wait([weak, t, ci, nid, name = std::move(name), deadline, attempt](boost::system::error_code ec) mutable {
+                    auto self = weak.lock();
+                    if (!ec && self) self->start_node_resolve(ci, nid, std::move(name), deadline, attempt + 1);
+                });
+                return;
+            }
+            // The nodes give up a little after the deadline: the timer reports the timeout first.
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::seconds(1);
+            self->clouds[ci].node->resolve_name(nid, std::move(name), std::max(left, std::chrono::milliseconds(1)));
+        });
+    }
+
+    void on_deadline(std::uint64_t rid) {
+        std::function<void(PnrpStatus)> done;
+        std::vector<std::pair<std::size_t, std::uint64_t>> to_cancel;
+        {
+            std::lock_guard lock(mu);
+            auto it = resolves.find(rid);
+            if (closed || it == resolves.end()) return;
+            done = std::move(it->second.done);
+            for (const auto& [nid, ci] : it->second.node_resolves) {
+                to_cancel.emplace_back(ci, nid);
+                node_resolve_owner.erase(nid);
+            }
+            resolves.erase(it);
+        }
+        for (const auto& [ci, nid] : to_cancel) clouds[ci].node->cancel(nid);
+        if (done) done(PnrpStatus::timeout);
+    }
+
+    // Publishes `reg` in the network clouds of `selected` (registration `id`, generation `gen`).
+    void publish(std::uint64_t id, std::uint64_t gen, const PnrpRegistration& reg, const std::vector<CloudInfo>& selected) {
+        p2p::PeerName parsed;
+        if (p2p::parse_peer_name(reg.peer_name, parsed) != p2p::hr::ok) return;
+        std::shared_ptr<const p2p::pki::Key> key = own_key;
+        if (parsed.secure()) {
+            key = options.identity_key ? options.identity_key(reg.publishing_identity) : nullptr;
+            if (!key || p2p::pki::authority(*key) != parsed.authority) {
+                PD_WARN("pnrp: no key of identity {} for the secure name {}: registered on this host only",
+                        narrow(reg.publishing_identity), narrow(reg.peer_name));
+                return;
+            }
+        }
+        tp::LocalName name;
+        name.peer_name = reg.peer_name;
+        name.key = key;
+        for (const auto& a : reg.addresses) {
+            if (name.endpoints.size() == 10) break;  // PAYLOAD holds 1..10 endpoints (2.2.3.1.2)
+            if (auto e = app_endpoint(a)) name.endpoints.push_back(*e);
+        }
+        if (!reg.comment.empty()) name.friendly_name = reg.comment;
+        for (const auto& c : selected) {
+            auto ci = cloud_index(c.name);
+            if (!ci || clouds[*ci].cfg.search_only) continue;
+            clouds[*ci].node->register_name(name, [weak = weak_from_this(), id, gen, ci = *ci](std::optional<tp::PnrpId> pid) {
+                auto self = weak.lock();
+                if (!self || !pid) {
+                    if (self) PD_WARN("pnrp: the node of {} refused a registration", narrow(self->clouds[ci].cfg.info.name));
+                    return;
+                }
+                bool keep = false;
+                {
+                    std::lock_guard lock(self->mu);
+                    auto it = self->regs.find(id);
+                    if (!self->closed && it != self->regs.end() && it->second.generation == gen) {
+                        it->second.ids[ci] = *pid;
+                        keep = true;
+                    }
+                }
+                // Unregistered or updated while the node was registering: withdraw it (3.2.4.2).
+                if (!keep) self->clouds[ci].node->unregister(*pid);
+            });
+        }
+    }
+
+    // Withdraws what registration `id` published (revoke CPAs, 3.2.4.2). Caller holds mu.
+    std::vector<std::pair<std::size_t, tp::PnrpId>> take_ids(Reg& r) {
+        std::vector<std::pair<std::size_t, tp::PnrpId>> out(r.ids.begin(), r.ids.end());
+        r.ids.clear();
+        return out;
+    }
+};
+
+std::vector<NetworkCloud> machine_network_clouds() {
+    const auto cfg = tp::pnrp_config();
+    std::vector<NetworkCloud> out;
+    if (!cfg.enabled) return out;
+    transport::PeerConfig pc;
+    pc.interfaces = cfg.interfaces;
+    const auto ifs = transport::local_interfaces(pc);
+    auto v6_of = [](const transport::LocalInterface& li, std::vector<std::array<std::uint8_t, 16>>& out) {
+        // Routable addresses first: a route entry's first address is the one others use (pnrp_node.hpp).
+        for (int pass = 0; pass < 2; ++pass)
+            for (const auto& [a, len] : li.addresses)
+                if (a.is_v6() && !a.to_v6().is_loopback() && a.to_v6().is_link_local() == (pass == 1))
+                    out.push_back(a.to_v6().to_bytes());
+    };
+    for (const auto& c : machine_clouds()) {
+        NetworkCloud n;
+        n.info = c;
+        if (c.scope == PnrpScope::global) {
+            if (!cfg.global.enabled) continue;
+            std::vector<std::array<std::uint8_t, 16>> routable, local;
+            for (const auto& li : ifs) v6_of(li, routable);
+            n.addresses = routable;
+            n.seeds = cfg.global.seeds;
+            n.search_only = cfg.global.search_only;
+            n.ssdp = n.seeds.empty();  // Global_ served by link-local nodes when no seed is configured
+            n.interfaces = cfg.interfaces;
+            n.port = cfg.port;
+        } else {
+            if (!cfg.link_local.enabled) continue;
+            auto li = std::find_if(ifs.begin(), ifs.end(), [&](const auto& i) { return i.index == c.scope_id; });
+            if (li == ifs.end()) continue;
+            v6_of(*li, n.addresses);
+            n.seeds = cfg.link_local.seeds;
+            n.search_only = cfg.link_local.search_only;
+            n.interfaces = {li->name};
+            n.port = 0;
+        }
+        if (n.addresses.empty()) continue;
+        // Global_: a link-local first address is usable on the first interface only (UdpNode has
+        // one scope id).
+        out.push_back(std::move(n));
+    }
+    return out;
+}
+
+std::shared_ptr<const p2p::pki::Key> user_identity_key(const std::u16string& identity) {
+    if (identity.empty()) return nullptr;
+    std::shared_ptr<p2p::UserStore> store;
+    if (p2p::UserStore::current(store) != p2p::hr::ok) return nullptr;
+    p2p::IdentityRow row;
+    if (store->get_identity(identity, row) != p2p::hr::ok) return nullptr;
+    p2p::Bytes der;
+    if (store->protector().unprotect(row.sealed_key, der) != p2p::hr::ok) return nullptr;
+    auto key = std::make_shared<p2p::pki::Key>();
+    if (p2p::pki::Key::from_pkcs8_der(der, *key) != p2p::hr::ok) return nullptr;
+    return key;
+}
+
+NetworkBackend::NetworkBackend(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::shared_ptr<NetworkBackend> NetworkBackend::start(NetworkOptions options, std::string* error) {
+    auto impl = std::make_shared<Impl>();
+    impl->options = std::move(options);
+    auto cfgs = impl->options.clouds.empty() ? machine_network_clouds() : impl->options.clouds;
+    auto key = std::make_shared<p2p::pki::Key>();
+    if (p2p::pki::Key::generate(*key, 1024) != p2p::hr::ok) {
+        if (error) *error = "no key for unsecured names";
+        return nullptr;
+    }
+    impl->own_key = key;
+    std::string why;
+    std::weak_ptr<Impl> weak = impl;
+    for (auto& cfg : cfgs) {
+        Impl::CloudRt c;
+        c.cfg = cfg;
+        c.lname = lower(cfg.info.name);
+        const std::size_t index = impl->clouds.size();
+        tp::NodeConfig nc;
+        nc.addresses = node_addresses(cfg.addresses);
+        if (nc.addresses.empty()) continue;
+        nc.seeds = seed_endpoints(cfg.seeds);
+        nc.retransmit = impl->options.retransmit;
+        tp::UdpOptions uo;
+        uo.port = cfg.port;
+        uo.tick_interval = impl->options.tick;
+        uo.scope_id = cfg.info.scope_id;
+        if (cfg.info.scope != PnrpScope::link_local) {  // the first interface's (see machine_network_clouds)
+            transport::PeerConfig pc;
+            pc.interfaces = cfg.interfaces;
+            const auto ifs = transport::local_interfaces(pc);
+            if (!ifs.empty()) uo.scope_id = ifs.front().index;
+        }
+        c.link_scope = uo.scope_id;
+        auto on_event = [weak, index](const tp::NodeEvent& ev) {
+            if (auto self = weak.lock()) self->on_node_event(index, ev);
+        };
+        c.node = tp::UdpNode::start(impl->io, uo, nc, on_event, &why);
+        if (!c.node && cfg.port != 0) {  // the port is taken (another user's host): any port
+            uo.port = 0;
+            c.node = tp::UdpNode::start(impl->io, uo, nc, on_event, &why);
+        }
+        if (!c.node) {
+            PD_WARN("pnrp: no node for {}: {}", narrow(cfg.info.name), why);
+            continue;
+        }
+        if (cfg.ssdp) {
+            ssdp::AgentOptions ao;
+            ao.scope = cfg.info.scope == PnrpScope::link_local ? ssdp::Scope::link_local
+                     : cfg.info.scope == PnrpScope::site_local ? ssdp::Scope::site_local
+                                                               : ssdp::Scope::global;
+            ao.pnrp_port = c.node->port();
+            ao.ssdp_port = impl->options.ssdp_port;
+            ao.interfaces.interfaces = cfg.interfaces;
+            std::weak_ptr<tp::UdpNode> wnode = c.node;
+            c.agent = ssdp::SsdpAgent::start(impl->io, ao, [wnode](const boost::asio::ip::udp::endpoint& e) {
+                auto node = wnode.lock();
+                const auto a = e.address();
+                if (!node || !a.is_v6() || a.to_v6().is_v4_mapped()) return;
+                node->add_seed(tp::Ipv6Endpoint{e.port(), a.to_v6().to_bytes()});
+            }, &why);
+            if (!c.agent) PD_WARN("pnrp: no SSDP discovery for {}: {}", narrow(cfg.info.name), why);
+            else c.search_timer = std::make_unique<asio::steady_timer>(impl->io);
+        }
+        PD_INFO("pnrp: cloud {} on UDP port {} ({} seeds{})", narrow(cfg.info.name), c.node->port(), nc.seeds.size(),
+                c.agent ? ", SSDP" : "");
+        impl->infos.push_back(cfg.info);
+        impl->clouds.push_back(std::move(c));
+    }
+    if (impl->clouds.empty()) {
+        if (error) *error = "no PNRP cloud could be started" + (why.empty() ? std::string() : ": " + why);
+        return nullptr;
+    }
+    impl->local = std::make_shared<LocalBackend>([infos = impl->infos] { return infos; });
+    for (std::size_t i = 0; i < impl->clouds.size(); ++i)
+        if (impl->clouds[i].agent) impl->arm_search(i, std::chrono::seconds(0));
+    impl->thread = std::thread([impl] { impl->io.run(); });
+    return std::shared_ptr<NetworkBackend>(new NetworkBackend(impl));
+}
+
+NetworkBackend::~NetworkBackend() {
+    auto impl = impl_;
+    {
+        std::lock_guard lock(impl->mu);
+        impl->closed = true;
+        impl->resolves.clear();
+        impl->node_resolve_owner.clear();
+    }
+    // Stops on the io thread (the timers are used there only), then lets the thread run dry.
+    asio::post(impl->io, [impl] {
+        for (auto& c : impl->clouds) {
+            if (c.search_timer) c.search_timer->cancel();
+            if (c.agent) c.agent->stop();
+            c.node->stop();
+        }
+    });
+    impl->guard.reset();
+    if (impl->thread.get_id() == std::this_thread::get_id()) impl->thread.detach();  // the thread holds impl
+    else if (impl->thread.joinable()) impl->thread.join();
+}
+
+std::vector<CloudInfo> NetworkBackend::clouds() { return impl_->infos; }
+
+PnrpStatus NetworkBackend::register_name(std::uint64_t id, const PnrpRegistration& reg, const std::vector<CloudInfo>& clouds) {
+    if (auto st = impl_->local->register_name(id, reg, clouds); st != PnrpStatus::ok) return st;
+    std::uint64_t gen;
+    {
+        std::lock_guard lock(impl_->mu);
+        gen = impl_->next_generation++;
+        impl_->regs[id] = Impl::Reg{gen, {}};
+    }
+    impl_->publish(id, gen, reg, clouds);
+    return PnrpStatus::ok;
+}
+
+PnrpStatus NetworkBackend::update(std::uint64_t id, const PnrpRegistration& reg, const std::vector<CloudInfo>& clouds) {
+    if (auto st = impl_->local->update(id, reg, clouds); st != PnrpStatus::ok) return st;
+    std::uint64_t gen;
+    std::vector<std::pair<std::size_t, tp::PnrpId>> old;
+    {
+        std::lock_guard lock(impl_->mu);
+        auto it = impl_->regs.find(id);
+        if (it == impl_->regs.end()) return PnrpStatus::not_found;
+        old = impl_->take_ids(it->second);
+        gen = it->second.generation = impl_->next_generation++;
+    }
+    // A CPA cannot change: the old one is revoked and a new one published (a choice, 3.2.4).
+    for (const auto& [ci, pid] : old) impl_->clouds[ci].node->unregister(pid);
+    impl_->publish(id, gen, reg, clouds);
+    return PnrpStatus::ok;
+}
+
+void NetworkBackend::unregister(std::uint64_t id) {
+    impl_->local->unregister(id);
+    std::vector<std::pair<std::size_t, tp::PnrpId>> old;
+    {
+        std::lock_guard lock(impl_->mu);
+        auto it = impl_->regs.find(id);
+        if (it == impl_->regs.end()) return;
+        old = impl_->take_ids(it->second);
+        impl_->regs.erase(it);
+    }
+    for (const auto& [ci, pid] : old) impl_->clouds[ci].node->unregister(pid);
+}
+
+void NetworkBackend::resolve(std::uint64_t id, const std::u16string& peer_name, const std::vector<CloudInfo>& clouds,
+                             std::uint32_t max_endpoints, std::chrono::steady_clock::time_point deadline,
+                             std::function<void(PnrpEndpoint)> found, std::function<void(PnrpStatus)> done) {
+    auto& impl = *impl_;
+    // This host's own names first (a Node never resolves its own, pnrp_node.hpp).
+    std::vector<PnrpEndpoint> mine;
+    impl.local->resolve(id, peer_name, clouds, max_endpoints, deadline, [&](PnrpEndpoint e) { mine.push_back(std::move(e)); },
+                        [](PnrpStatus) {});
+    Impl::Res r;
+    r.max = max_endpoints;
+    r.deadline = deadline;
+    for (auto& e : mine) {
+        std::vector<std::uint8_t> key;
+        for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
+        key.push_back(0);
+        for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
+        r.seen.insert(key);
+        ++r.count;
+    }
+    std::vector<std::pair<std::size_t, std::uint64_t>> starts;
+    const bool more = r.count < r.max;
+    {
+        std::lock_guard lock(impl.mu);
+        if (more && !impl.closed) {
+            for (const auto& c : clouds)
+                if (auto ci = impl.cloud_index(c.name)) {
+                    const std::uint64_t nid = impl.next_node_resolve++;
+                    r.node_resolves[nid] = *ci;
+                    impl.node_resolve_owner[nid] = id;
+                    starts.emplace_back(*ci, nid);
+                }
+        }
+        if (!r.node_resolves.empty()) {
+            // The name is filled in here: the events carry only the PNRP ID.
+            r.found = [found, peer_name](PnrpEndpoint e) {
+                e.peer_name = peer_name;
+                found(std::move(e));
+            };
+            r.done = std::move(done);
+            r.timer = std::make_shared<asio::steady_timer>(impl.io);
+            impl.resolves[id] = std::move(r);
+        }
+    }
+    for (auto& e : mine) found(std::move(e));
+    if (starts.empty()) {
+        if (done) done(PnrpStatus::ok);
+        return;
+    }
+    std::shared_ptr<asio::steady_timer> timer;
+    {
+        std::lock_guard lock(impl.mu);
+        auto it = impl.resolves.find(id);
+        if (it != impl.resolves.end()) timer = it->second.timer;
+    }
+    if (timer)
+        asio::post(impl.io, [timer, deadline, weak = std::weak_ptr<Impl>(impl_), id] {
+            timer->expires_at(deadline);
+            timer->async_wait([weak, id](boost::system::error_code ec) {
+                if (ec) return;
+                if (auto self = weak.lock()) self->on_deadline(id);
+            });
+        });
+    for (const auto& [ci, nid] : starts) impl.start_node_resolve(ci, nid, peer_name, deadline, 0);
+}
+
+void NetworkBackend::cancel(std::uint64_t resolve_id) {
+    std::function<void(PnrpStatus)> done;
+    std::vector<std::pair<std::size_t, std::uint64_t>> to_cancel;
+    {
+        std::lock_guard lock(impl_->mu);
+        auto it = impl_->resolves.find(resolve_id);
+        if (it == impl_->resolves.end()) return;
+        done = std::move(it->second.done);
+        for (const auto& [nid, ci] : it->second.node_resolves) {
+            to_cancel.emplace_back(ci, nid);
+            impl_->node_resolve_owner.erase(nid);
+        }
+        if (it->second.timer) asio::post(impl_->io, [t = it->second.timer] { t->cancel(); });
+        impl_->resolves.erase(it);
+    }
+    for (const auto& [ci, nid] : to_cancel) impl_->clouds[ci].node->cancel(nid);
+    // On the backend's thread: after any `found` already being delivered there.
+    if (done) asio::post(impl_->io, [done = std::move(done)] { done(PnrpStatus::ok); });
+}
+
+std::uint16_t NetworkBackend::port(const std::u16string& cloud) {
+    auto ci = impl_->cloud_index(cloud);
+    return ci ? impl_->clouds[*ci].node->port() : 0;
+}
+
+bool NetworkBackend::add_seed(const std::u16string& cloud, const std::string& seed) {
+    auto ci = impl_->cloud_index(cloud);
+    if (!ci) return false;
+    auto eps = seed_endpoints({seed});
+    if (eps.empty()) return false;
+    impl_->clouds[*ci].node->add_seed(eps.front());
+    return true;
+}
+
+std::size_t NetworkBackend::cache_size(const std::u16string& cloud) {
+    auto ci = impl_->cloud_index(cloud);
+    if (!ci) return 0;
+    auto p = std::make_shared<std::promise<std::size_t>>();
+    auto f = p->get_future();
+    impl_->clouds[*ci].node->with_node([p](tp::Node& n) { p->set_value(n.cache().size()); });
+    return f.wait_for(std::chrono::seconds(2)) == std::future_status::ready ? f.get() : 0;
+}
+
+}  // namespace pd::p2pnet
