@@ -162,6 +162,9 @@ public:
                 if (auto self = weak.lock())
                     asio::post(self->strand_, [self, fn = std::move(fn)] { fn(); });
             });
+        // The groups of this host publish and resolve their participant names ([MS-PPSEC]
+        // 3.1.4.3-3.1.4.4) through this host's PNRP service.
+        set_group_name_service(pnrp_->group_names());
         asio::post(strand_, [self = shared_from_this()] {
             self->accept();
             self->arm_idle();
@@ -491,6 +494,7 @@ private:
             pnrp_->drop(s->owner);
         }
         sessions_.clear();
+        set_group_name_service(nullptr);
         std::vector<std::shared_ptr<GroupNetwork>> nets;
         for (auto& [k, g] : groups_) {
             g.group->unsubscribe(g.listener);

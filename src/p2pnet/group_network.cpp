@@ -279,21 +279,24 @@ public:
         }
         publish();
         auto names = group_name_service();
-        if (given.empty() && names) {
-            // [MS-PPSEC] 3.1.4.3: search for the Group Participant Peer Name; what it finds is
-            // tried after the remembered addresses.
+        if (given.empty() && to.empty() && names) {
+            // [MS-PPSEC] 3.1.4.3: search for the Group Participant Peer Name. Only when no address
+            // is remembered or was given: the participants' names resolve to every address of
+            // every member (IPv4, IPv6, each cloud), and connecting to all of them besides the
+            // remembered ones opens duplicate links to the same members, whose pruning reports
+            // NEIGHBOR_CONNECTION losses for nothing.
             std::weak_ptr<Network> weak = weak_from_this();
             names->resolve(participant_name(group_->group_peer_name()), kResolveTimeout,
-                           [weak, to](std::vector<tcp::endpoint> found) {
+                           [weak](std::vector<tcp::endpoint> found) {
                                auto self = weak.lock();
                                if (!self)
                                    return;
-                               std::vector<tcp::endpoint> all = to;
+                               std::vector<tcp::endpoint> to;
                                for (auto& ep : found)
-                                   if (std::find(all.begin(), all.end(), ep) == all.end() && !self->is_own(ep))
-                                       all.push_back(ep);
-                               PD_DEBUG("p2p: PNRP found {} address(es) of the group's participants", found.size());
-                               self->connect_to(all);
+                                   if (std::find(to.begin(), to.end(), ep) == to.end() && !self->is_own(ep))
+                                       to.push_back(ep);
+                               PD_DEBUG("p2p: PNRP found {} address(es) of the group's participants", to.size());
+                               self->connect_to(to);
                            });
             return hr::ok;
         }

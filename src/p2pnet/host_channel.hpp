@@ -10,6 +10,7 @@
 
 #include "pd/p2p/types.hpp"
 #include "pd/p2p/user_store.hpp"
+#include "pd/p2pnet/name_service.hpp"
 #include "pd/p2pnet/pnrp_service.hpp"
 
 #include <cstdint>
@@ -173,9 +174,13 @@ public:
     // The channel of `owner` closed: its names are withdrawn, its resolutions cancelled.
     void drop(std::uint64_t owner);
     std::size_t registration_count();
+    // The groups' name service ([MS-PPSEC] 3.1.4.3-3.1.4.4, name_service.hpp) over this host's
+    // PnrpService: the host installs it with set_group_name_service() while it runs.
+    std::shared_ptr<GroupNameService> group_names();
+
+    struct Impl;
 
 private:
-    struct Impl;
     std::shared_ptr<Impl> impl_;
 };
 

@@ -19,11 +19,16 @@
 #include "host_channel.hpp"
 
 #include "common/log.h"
+#include "pd/p2pnet/name_service.hpp"
 #include "pd/p2pnet/pnrp_network.hpp"
 #include "pd/transport/pnrp_config.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <utility>
 
 #ifdef _WIN32
@@ -224,6 +229,9 @@ struct PnrpHost::Impl {
     std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> resolves;
     // The processes of the owners that named theirs (pnrp_owner). Strand only.
     std::map<std::uint64_t, std::unique_ptr<Process>> processes;
+    // The groups' participant-name publications (GroupNames below): our handle -> the service's.
+    // Strand only.
+    std::map<std::uint64_t, std::uint64_t> group_publications;
 
     void forget(std::uint64_t owner)
     {
@@ -378,6 +386,178 @@ bool PnrpHost::handle(std::uint64_t owner, Type type, std::uint32_t id, Reader& 
 
 void PnrpHost::drop(std::uint64_t owner) { impl_->forget(owner); }
 
-std::size_t PnrpHost::registration_count() { return impl_->service_ ? impl_->service_->registration_count() : 0; }
+namespace {
+
+// The owner under which the host's own groups publish and resolve (no channel has it: channel
+// owners count up from 1).
+constexpr std::uint64_t kGroupsOwner = ~std::uint64_t{0};
+
+// The PNRP name under which a Group Participant Peer Name is published. [MS-PPSEC] 3.1.4.4 publishes
+// "authority.participant" itself, a secure name of the group's authority; a member can sign for it
+// only with a certificate chain from the group (delegated names, [MS-PNRP] 3.2.4.1), which our
+// PNRP node does not implement (pnrp_node.hpp). Our choice until it does: the unsecured name
+// "0.<authority>-participant". Any member can publish it, and every member resolves it; a node
+// that publishes it falsely only makes others try a connection that Group Connect then refuses
+// ([MS-PPSEC] 3.2: GMC authentication). Not what Windows publishes: our groups find each other,
+// not Windows' members.
+std::u16string pnrp_participant_name(const std::u16string& participant)
+{
+    auto dot = participant.find(u'.');
+    if (dot == std::u16string::npos || dot == 0)
+        return {};
+    return u"0." + participant.substr(0, dot) + u"-participant";
+}
+
+// The first usable address of a SOCKADDR_IN / SOCKADDR_IN6 (pnrp_service.hpp layout).
+bool tcp_endpoint_of(const SockaddrBytes& sa, boost::asio::ip::tcp::endpoint& out)
+{
+    namespace ip = boost::asio::ip;
+    if (!valid_sockaddr(sa))
+        return false;
+    const std::uint16_t port = static_cast<std::uint16_t>(sa[2] << 8 | sa[3]);
+    if (port == 0)
+        return false;
+    if (sa.size() == 16) {
+        ip::address_v4::bytes_type b;
+        std::memcpy(b.data(), sa.data() + 4, 4);
+        out = ip::tcp::endpoint(ip::address_v4(b), port);
+        return true;
+    }
+    ip::address_v6::bytes_type b;
+    std::memcpy(b.data(), sa.data() + 8, 16);
+    const std::uint32_t scope = static_cast<std::uint32_t>(sa[24]) | static_cast<std::uint32_t>(sa[25]) << 8 |
+                                static_cast<std::uint32_t>(sa[26]) << 16 | static_cast<std::uint32_t>(sa[27]) << 24;
+    ip::address_v6 a(b, scope);
+    out = ip::tcp::endpoint(a.is_v4_mapped() ? ip::address(ip::make_address_v4(ip::v4_mapped, a)) : ip::address(a), port);
+    return true;
+}
+
+// GroupNameService (name_service.hpp) over the host's PnrpService: every call is posted to the
+// host's strand (where the service lives); `done` of resolve runs from the service's callbacks, or
+// at once with nothing when the host is gone.
+class GroupNames : public GroupNameService {
+public:
+    GroupNames(std::weak_ptr<PnrpHost::Impl> impl, std::function<void(std::function<void()>)> post)
+        : impl_(std::move(impl)), post_(std::move(post))
+    {
+    }
+
+    std::uint64_t publish(const std::u16string& participant, const std::u16string&, const std::u16string& friendly,
+                          std::uint16_t port) override
+    {
+        const auto name = pnrp_participant_name(participant);
+        if (name.empty() || port == 0)
+            return 0;
+        const std::uint64_t handle = next_++;
+        post_([impl = impl_, handle, name, friendly, port] {
+            auto i = impl.lock();
+            if (!i)
+                return;
+            PnrpRegistration reg;
+            reg.peer_name = name;
+            reg.cloud.kind = CloudSelector::Kind::all;
+            reg.auto_addresses = true;
+            reg.port = port;
+            reg.comment = friendly.substr(0, PnrpService::max_comment);
+            std::uint64_t h = 0;
+            const auto st = i->service().register_name(kGroupsOwner, std::move(reg), &h);
+            if (st == PnrpStatus::ok)
+                i->group_publications[handle] = h;
+            else
+                PD_WARN("pnrp: the group's participant name was not published: {}", to_string(st));
+        });
+        return handle;
+    }
+
+    void unpublish(std::uint64_t handle) override
+    {
+        post_([impl = impl_, handle] {
+            auto i = impl.lock();
+            if (!i)
+                return;
+            auto it = i->group_publications.find(handle);
+            if (it == i->group_publications.end())
+                return;
+            i->service().unregister(kGroupsOwner, it->second);
+            i->group_publications.erase(it);
+        });
+    }
+
+    void resolve(const std::u16string& participant, std::chrono::milliseconds timeout,
+                 std::function<void(std::vector<boost::asio::ip::tcp::endpoint>)> done) override
+    {
+        struct State {
+            std::mutex mutex;
+            std::vector<boost::asio::ip::tcp::endpoint> found;
+            std::function<void(std::vector<boost::asio::ip::tcp::endpoint>)> done;
+            void finish()
+            {
+                std::function<void(std::vector<boost::asio::ip::tcp::endpoint>)> d;
+                std::vector<boost::asio::ip::tcp::endpoint> f;
+                {
+                    std::lock_guard lock(mutex);
+                    d = std::move(done);
+                    done = nullptr;
+                    f = found;
+                }
+                if (d)
+                    d(std::move(f));  // no lock held
+            }
+        };
+        auto state = std::make_shared<State>();
+        state->done = std::move(done);
+        const auto name = pnrp_participant_name(participant);
+        if (name.empty()) {
+            state->finish();
+            return;
+        }
+        post_([impl = impl_, state, name, timeout] {
+            auto i = impl.lock();
+            if (!i) {
+                state->finish();
+                return;
+            }
+            CloudSelector all;
+            all.kind = CloudSelector::Kind::all;
+            std::uint64_t rid = 0;
+            const auto st = i->service().resolve(
+                kGroupsOwner, name, all, 16, timeout,
+                [state](PnrpEndpoint ep) {
+                    std::lock_guard lock(state->mutex);
+                    for (const auto& sa : ep.addresses) {
+                        boost::asio::ip::tcp::endpoint e;
+                        if (tcp_endpoint_of(sa, e) &&
+                            std::find(state->found.begin(), state->found.end(), e) == state->found.end())
+                            state->found.push_back(e);
+                    }
+                },
+                [state](PnrpStatus) { state->finish(); }, &rid);
+            if (st != PnrpStatus::ok)
+                state->finish();
+        });
+    }
+
+private:
+    std::weak_ptr<PnrpHost::Impl> impl_;
+    std::function<void(std::function<void()>)> post_;
+    std::atomic<std::uint64_t> next_{1};
+};
+
+}  // namespace
+
+std::shared_ptr<GroupNameService> PnrpHost::group_names()
+{
+    return std::make_shared<GroupNames>(impl_, impl_->post);
+}
+
+// The groups' own publications do not count: they go with their groups, which keep the host
+// alive for as long as they are online anyway.
+std::size_t PnrpHost::registration_count()
+{
+    if (!impl_->service_)
+        return 0;
+    const std::size_t all = impl_->service_->registration_count();
+    return all > impl_->group_publications.size() ? all - impl_->group_publications.size() : 0;
+}
 
 }  // namespace pd::p2pnet::channel

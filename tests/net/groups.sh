@@ -24,6 +24,9 @@
 #   7  one engine per user: while a process of A is online with B as its neighbour, a second
 #      process of A finds the group connected (status, connection, presence), sends B data on the
 #      shared connection and adds a record that reaches B.
+#   8  PeerGroupConnect with no address: G joined with its invitation and was never connected, so
+#      it remembers no address; it finds A by resolving the group's participant name through PNRP
+#      ([MS-PPSEC] 3.1.4.3-3.1.4.4; the clouds found by SSDP on the link, no seed) and connects.
 #
 #   groups.sh GROUP_PEER_EXE
 set -euo pipefail
@@ -59,17 +62,19 @@ net_host D 10.77.0.4/24 fd77::4/64
 net_host E 10.77.0.5/24 fd77::5/64
 net_host F 10.77.0.6/24 fd77::6/64
 net_host X 10.77.0.7/24 fd77::7/64   # native: the forger (tests/p2pnet/forge_peer.cpp)
-for h in A B C D E F; do wine_host "$h"; done
+net_host G 10.77.0.8/24 fd77::8/64
+for h in A B C D E F G; do wine_host "$h"; done
 forger=$(net_native_tool forge_peer)
 
 # ---- 1: identities, group, invitations; A online ------------------------------------------------------
 gp B identity "$(w bob.xml)" "$(w bob.name)" || fail "1: identity on B"
-for h in C D E F; do
+for h in C D E F G; do
   gp "$h" identity "$(w "$h.xml")" "$(w "$h.name")" || fail "1: identity on $h"
 done
 "$forger" identity "$work/forger-store" "$work/X.xml" "$work/X.name" || fail "1: identity of the forger"
 gp A create "$(w group.name)" "$(w alice.name)" "$(w bob.xml)" "$(w invitation.xml)" "$(w X.xml)" "$(w X.inv)" \
-  "$(w C.xml)" "$(w C.inv)" "$(w D.xml)" "$(w D.inv)" "$(w E.xml)" "$(w E.inv)" PASSWORD "$(w F.inv)" \
+  "$(w C.xml)" "$(w C.inv)" "$(w D.xml)" "$(w D.inv)" "$(w E.xml)" "$(w E.inv)" "$(w G.xml)" "$(w G.inv)" \
+  PASSWORD "$(w F.inv)" \
   || fail "1: create on A"
 serve() { # serve LOGNAME: A's member in the background until B is done (bounded)
   wine_bg A "gp-A-$1.log" "$exe" serve "$(w group.name)" "$(w alice.name)" 60
@@ -191,3 +196,25 @@ touch "$work/done"
 net_wait_pid "$pa" 30 || fail "7: A's first process failed"
 net_wait_pid "$pb" 30 || fail "7: B's member failed"
 echo "groups: 7 a second process of A shared A's connection (status, neighbour, presence, SendData) and its record reached B: ok"
+
+# ---- 8: PeerGroupConnect with no address finds a member through PNRP --------------------------------
+# A is online: its group host publishes the group's participant name in the PNRP clouds ([MS-PPSEC]
+# 3.1.4.3). G joined with its GMC invitation and never connected, so it remembers no address, and
+# it is given none: PeerGroupConnect resolves the participant name ([MS-PPSEC] 3.1.4.4) - the clouds
+# are found by SSDP on the link, no seed is configured - and connects to what it finds.
+rm -f "$work/done"
+wine_bg A "gp-A-pnrp.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - "pnrp A" 2 - "$(w done)" 150
+pa=$NET_BG_PID
+net_wait_log "gp-A-pnrp.log" "member: added" 60 || fail "8: A is not online"
+t_pnrp=$(date +%s)
+wine_bg G "gp-G-pnrp.log" "$exe" member "$(w G.inv)" "$(w group.name)" "$(w G.name)" - "pnrp G" 2 - "$(w done)" 150
+pg=$NET_BG_PID
+net_wait_log "gp-G-pnrp.log" "member: neighbour connected" 90 || fail "8: G, given no address, did not find A through PNRP"
+echo "groups: 8 G connected $(($(date +%s) - t_pnrp)) s after it started, with no address"
+net_wait_log "gp-G-pnrp.log" "member: converged" 60 || fail "8: G did not synchronise with A"
+net_wait_log "gp-A-pnrp.log" "member: converged" 60 || fail "8: A did not get G's record"
+touch "$work/done"
+net_wait_pid "$pa" 30 || fail "8: A's member failed"
+net_wait_pid "$pg" 30 || fail "8: G's member failed"
+if [ -e "$work/logs/G-engine.log" ]; then grep -h "PNRP found" "$work/logs/G-engine.log" | tail -n 1; fi
+echo "groups: 8 PeerGroupConnect with no address found A through PNRP and synchronised: ok"
