@@ -541,6 +541,8 @@ public:
         close();
         if (reader_.joinable())
             reader_.join();
+        boost::system::error_code ec;
+        socket_.close(ec);  // only once the reader is gone (close() only shuts the socket down)
     }
 
     bool open(std::uint16_t port, const Bytes& token)
@@ -752,11 +754,13 @@ private:
             group_->set_network_status(0);
     }
 
+    // Ends the channel: the reader's blocking read returns and it exits. The descriptor itself
+    // is closed by the destructor after joining the reader - closing it under a read that is
+    // still running (stop() from another thread) is a data race (TSan) and could hit a reused fd.
     void close()
     {
         boost::system::error_code ec;
         socket_.shutdown(tcp::socket::shutdown_both, ec);
-        socket_.close(ec);
     }
 
     std::shared_ptr<p2p::Group> group_;
