@@ -208,8 +208,8 @@ std::shared_ptr<CloudBackend> host_backend()
 }
 
 struct PnrpHost::Impl {
-    // Created on the first PNRP request (strand only): a host that serves groups only starts no
-    // PNRP node.
+    // Created on first use (strand only): the first PNRP request of a client, or the first group
+    // that goes online and publishes its participant name (GroupNames below).
     std::unique_ptr<PnrpService> service_;
     PnrpService& service()
     {
