@@ -51,7 +51,6 @@ using channel::Reader;
 using channel::Type;
 using channel::Writer;
 using channel::frame;
-constexpr auto kRequestTimeout = std::chrono::seconds(30);
 
 void put_event(Writer& w, const p2p::GroupEvent& e)
 {
@@ -175,8 +174,8 @@ public:
 
     void wait_idle() override
     {
-        std::unique_lock lock(idle_mutex_);
-        idle_cv_.wait(lock, [&] { return finished_; });
+        std::unique_lock lock(finish_->mutex);
+        finish_->cv.wait(lock, [&] { return finish_->done; });
     }
 
     void stop() override
@@ -503,15 +502,19 @@ private:
         groups_.clear();
         std::error_code fec;
         std::filesystem::remove(std::filesystem::u8path(rendezvous_path(*store_)), fec);
-        {
-            std::lock_guard lock(idle_mutex_);
-            finished_ = true;
-        }
-        // The networks stop off this strand (their stop() waits for their own strand).
-        std::thread([nets, self = shared_from_this()] {
+        finished_ = true;
+        // The networks stop off this strand (their stop() waits for their own strand). The thread
+        // holds the networks and the finish flag only, never the server: holding the server let
+        // its last reference - and the strand's destruction - fall on this detached thread after
+        // the owner had destroyed the io_context (a use after free, found by pnrp_host_test).
+        // wait_idle() returns once the networks are stopped and released.
+        std::thread([nets = std::move(nets), finish = finish_]() mutable {
             for (auto& n : nets)
                 n->stop();
-            self->idle_cv_.notify_all();
+            nets.clear();
+            std::lock_guard lock(finish->mutex);
+            finish->done = true;
+            finish->cv.notify_all();
         }).detach();
     }
 
@@ -527,39 +530,26 @@ private:
     std::map<Key, GroupEntry> groups_;
     std::unique_ptr<channel::PnrpHost> pnrp_;
     std::uint64_t next_owner_ = 0;
-    std::mutex idle_mutex_;
-    std::condition_variable idle_cv_;
-    bool finished_ = false;
+    bool finished_ = false;  // shut down (strand only)
+    // Set once the host is shut down and its networks stopped (wait_idle()).
+    struct Finish {
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool done = false;
+    };
+    std::shared_ptr<Finish> finish_ = std::make_shared<Finish>();
 };
 
 // ---- a client: the GroupNetwork of a process attached to the host ------------------------------
 class Client final : public GroupNetwork, public std::enable_shared_from_this<Client> {
 public:
-    Client(std::shared_ptr<p2p::Group> g) : group_(std::move(g)), socket_(io_) {}
-    ~Client() override
+    Client(std::shared_ptr<p2p::Group> g)
+        : group_(std::move(g)),
+          channel_([this](Type type, std::uint32_t, Reader& r) { return on_message(type, r); }, [this] { on_end(); })
     {
-        close();
-        if (reader_.joinable())
-            reader_.join();
-        boost::system::error_code ec;
-        socket_.close(ec);  // only once the reader is gone (close() only shuts the socket down)
     }
 
-    bool open(std::uint16_t port, const Bytes& token)
-    {
-        boost::system::error_code ec;
-        socket_.connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port), ec);
-        if (ec)
-            return false;
-        socket_.set_option(tcp::no_delay(true), ec);
-        reader_ = std::thread([this] { read_loop(); });
-        Writer w;
-        Guid t;
-        std::memcpy(t.b.data(), token.data(), 16);
-        w.guid(t);
-        auto rep = call(Type::hello, w, false);
-        return rep && rep->r.u32() == hr::ok;
-    }
+    bool open(std::uint16_t port, const Bytes& token) { return channel_.open(port, token); }
 
     Hr connect(const std::vector<tcp::endpoint>& addresses) override
     {
@@ -580,7 +570,7 @@ public:
         }
         return h;
     }
-    bool online() const override { return online_ && !dead_; }
+    bool online() const override { return online_ && !channel_.dead(); }
     std::uint16_t port() const override { return 0; }
     std::vector<ConnectionInfo> connections(bool neighbours, bool direct) override
     {
@@ -648,129 +638,51 @@ public:
     }
     void stop() override
     {
-        if (online_ && !dead_)
+        if (online_ && !channel_.dead())
             call(Type::release, Writer{});
         online_ = false;
-        close();
+        channel_.shutdown();
         group_->set_network_status(0);
     }
 
 private:
-    // A request's answer, parsed in place.
-    struct Reply {
-        explicit Reply(Bytes b) : body(std::move(b)), r{body.data(), body.size()} {}
-        Reply(const Reply&) = delete;
-        Reply& operator=(const Reply&) = delete;
-        Bytes body;
-        Reader r;
-    };
-    // A request and its answer (nullptr: the host is gone or did not answer in time).
-    std::unique_ptr<Reply> call(Type type, const Writer& args, bool with_group = true)
+    // A request about this group: the identity and the group's peer name come first.
+    std::unique_ptr<channel::Message> call(Type type, const Writer& args)
     {
-        std::uint32_t id;
-        auto answer = std::make_shared<std::promise<Bytes>>();
-        auto f = answer->get_future();
-        {
-            std::lock_guard lock(mutex_);
-            if (dead_)
-                return nullptr;
-            id = next_id_++;
-            pending_[id] = answer;
-            Writer w;
-            w.u8(static_cast<std::uint8_t>(type));
-            w.u32(id);
-            if (with_group) {
-                w.str(group_->identity());
-                w.str(group_->group_peer_name());
-            }
-            w.b.insert(w.b.end(), args.b.begin(), args.b.end());
-            boost::system::error_code ec;
-            asio::write(socket_, asio::buffer(frame(w)), ec);
-            if (ec) {
-                pending_.erase(id);
-                return nullptr;
-            }
-        }
-        if (f.wait_for(kRequestTimeout) != std::future_status::ready) {
-            std::lock_guard lock(mutex_);
-            pending_.erase(id);
-            return nullptr;
-        }
-        Bytes body = f.get();
-        if (body.empty())
-            return nullptr;
-        return std::make_unique<Reply>(std::move(body));
+        Writer w;
+        w.str(group_->identity());
+        w.str(group_->group_peer_name());
+        w.b.insert(w.b.end(), args.b.begin(), args.b.end());
+        return channel_.call(type, w);
     }
 
-    void read_loop()
+    // The host's events for this group (reader thread).
+    bool on_message(Type type, Reader& r)
     {
-        for (;;) {
-            std::array<std::uint8_t, 4> len{};
-            boost::system::error_code ec;
-            asio::read(socket_, asio::buffer(len), ec);
-            std::uint32_t n = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<std::uint32_t>(len[3]) << 24);
-            if (ec || n < 5 || n > kMaxBody)
-                break;
-            Bytes body(n);
-            asio::read(socket_, asio::buffer(body), ec);
-            if (ec)
-                break;
-            Reader r{body.data(), body.size()};
-            auto type = static_cast<Type>(r.u8());
-            std::uint32_t id = r.u32();
-            if (type == Type::result) {
-                std::shared_ptr<std::promise<Bytes>> p;
-                {
-                    std::lock_guard lock(mutex_);
-                    auto it = pending_.find(id);
-                    if (it != pending_.end()) {
-                        p = it->second;
-                        pending_.erase(it);
-                    }
-                }
-                if (p)
-                    p->set_value(Bytes(body.begin() + 5, body.end()));
-            } else if (type == Type::event) {
-                std::u16string identity = r.str(), group = r.str();
-                p2p::GroupEvent e = get_event(r);
-                if (!r.done() || identity != group_->identity() || group != group_->group_peer_name())
-                    continue;
-                if (e.type == 1)
-                    group_->set_network_status(e.status);  // raises STATUS_CHANGED here
-                else
-                    group_->emit(e);
-            }
-        }
-        // The host is gone: pending calls fail, the group is offline in this process.
-        std::map<std::uint32_t, std::shared_ptr<std::promise<Bytes>>> pending;
-        {
-            std::lock_guard lock(mutex_);
-            dead_ = true;
-            pending.swap(pending_);
-        }
-        for (auto& [id, p] : pending)
-            p->set_value(Bytes{});
+        if (type != Type::event)
+            return true;  // nothing else is sent to a group's client; ignored as before
+        std::u16string identity = r.str(), group = r.str();
+        p2p::GroupEvent e = get_event(r);
+        if (!r.done() || identity != group_->identity() || group != group_->group_peer_name())
+            return true;
+        if (e.type == 1)
+            group_->set_network_status(e.status);  // raises STATUS_CHANGED here
+        else
+            group_->emit(e);
+        return true;
+    }
+
+    // The host is gone: the group is offline in this process.
+    void on_end()
+    {
         if (online_)
             group_->set_network_status(0);
     }
 
-    // Ends the channel: the reader's blocking read returns and it exits. The descriptor itself
-    // is closed by the destructor after joining the reader - closing it under a read that is
-    // still running (stop() from another thread) is a data race (TSan) and could hit a reused fd.
-    void close()
-    {
-        boost::system::error_code ec;
-        socket_.shutdown(tcp::socket::shutdown_both, ec);
-    }
-
     std::shared_ptr<p2p::Group> group_;
-    asio::io_context io_;
-    tcp::socket socket_;
-    std::thread reader_;
-    std::mutex mutex_;
-    std::map<std::uint32_t, std::shared_ptr<std::promise<Bytes>>> pending_;
-    std::uint32_t next_id_ = 1;
-    std::atomic<bool> online_{false}, dead_{false};
+    std::atomic<bool> online_{false};
+    // Last: destroyed first, so that the reader (joined there) may still use the members above.
+    channel::ChannelClient channel_;
 };
 
 }  // namespace

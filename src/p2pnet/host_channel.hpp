@@ -13,6 +13,7 @@
 #include "pd/p2pnet/name_service.hpp"
 #include "pd/p2pnet/pnrp_service.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -149,6 +150,60 @@ inline Bytes frame(const Writer& w)
 
 // The host's port and token from the store's rendezvous file (group_host.cpp).
 bool read_rendezvous(const p2p::UserStore& store, std::uint16_t& port, Bytes& token);
+
+// A body received on the channel, parsed in place (`r` starts after the type and request ID).
+struct Message {
+    explicit Message(Bytes b) : body(std::move(b)), r{body.data(), body.size()} {}
+    Message(const Message&) = delete;
+    Message& operator=(const Message&) = delete;
+    Bytes body;
+    Reader r;
+};
+
+// A client's end of the channel (the group client in group_host.cpp, PnrpClient in
+// pnrp_client.cpp): a loopback TCP connection, a reader thread, and the requests that wait for
+// their `result`. Thread-safe.
+//
+// Lifetime contract: the reader thread owns the connection's state, so the descriptor is closed
+// only after the reader's last read (closing it under a blocking read is a data race and could
+// hit a reused descriptor). Destroying the ChannelClient shuts the channel down and joins the
+// reader - or, when destroyed from one of its own handlers (on the reader thread), detaches it:
+// no handler runs after that, and the state lives until the reader has returned.
+class ChannelClient {
+public:
+    static constexpr auto kRequestTimeout = std::chrono::seconds(30);
+    // Every message that is not a `result`, on the reader thread, no lock held; false: malformed,
+    // the channel ends.
+    using OnMessage = std::function<bool(Type type, std::uint32_t id, Reader& r)>;
+    // Once, on the reader thread, when the channel ended (the host went away, spoke nonsense, or
+    // shutdown() was called), after every waiting call() was failed. Not run after destruction.
+    using OnEnd = std::function<void()>;
+
+    ChannelClient(OnMessage on_message, OnEnd on_end);
+    ~ChannelClient();
+    ChannelClient(const ChannelClient&) = delete;
+    ChannelClient& operator=(const ChannelClient&) = delete;
+
+    // Connects to the host on 127.0.0.1:`port`, starts the reader and says hello with `token`.
+    // False: no host there, or it refused the token. Call once.
+    bool open(std::uint16_t port, const Bytes& token);
+    // A request (`args` follow the type and a fresh request ID) and its answer; nullptr when the
+    // channel is down or the host did not answer within kRequestTimeout. `before` runs under the
+    // client's lock with the request ID, before the request is written (so that handlers of
+    // messages the host sends about this request are in place first).
+    std::unique_ptr<Message> call(Type type, const Writer& args,
+                                  const std::function<void(std::uint32_t id)>& before = {});
+    // Ends the channel from any thread: the reader's blocking read returns and it exits; later
+    // calls fail. The descriptor stays open until the reader is gone.
+    void shutdown();
+    // True once the channel ended.
+    bool dead() const;
+
+    struct State;
+
+private:
+    std::shared_ptr<State> state_;
+};
 
 // ---- PNRP on the channel (pnrp_host.cpp encodes and parses both directions) ---------------------
 void put_registration(Writer& w, const PnrpRegistration& reg);

@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -295,6 +296,57 @@ TEST_F(Host, HostDoesNotIdleExitWhileNamesAreRegistered)
     auto b = attach();
     ASSERT_TRUE(b);
     EXPECT_EQ(resolve(*b, u"0.hosttest").first.size(), 1u);
+}
+
+// The channel shut down from another thread while resolves start on it, and a client destroyed
+// from inside its own `done` callback (on its reader thread): every resolve that started gets its
+// `done` exactly once, no call hangs, and nothing races (this test runs under TSan: label
+// concurrency). The shared channel client (host_channel.cpp) closes the descriptor only after its
+// reader's last read.
+TEST_F(Host, ClientClosedUnderStartingResolvesAndDestroyedFromItsCallback)
+{
+    for (int round = 0; round < 10; ++round) {
+        auto c = attach();
+        ASSERT_TRUE(c);
+        std::atomic<int> started{0}, finished{0};
+        std::thread starter([&] {
+            for (int i = 0; i < 40; ++i) {
+                std::uint64_t id = 0;
+                if (c->resolve(u"0.nobody-here", {}, 1, std::chrono::seconds(5), [](PnrpEndpoint) {},
+                               [&](PnrpStatus) { ++finished; }, id) == PnrpStatus::ok)
+                    ++started;
+            }
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(round % 4));
+        c->close();
+        starter.join();
+        for (int i = 0; i < 500 && (finished != started || c->alive()); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        EXPECT_EQ(finished.load(), started.load()) << "round " << round;
+        EXPECT_FALSE(c->alive());
+        std::uint64_t h = 0;
+        EXPECT_EQ(c->register_name(reg(u"late"), h), PnrpStatus::service_unavailable);
+    }
+
+    auto c = attach();
+    ASSERT_TRUE(c);
+    std::shared_ptr<PnrpClient> holder = c;
+    std::promise<void> ended;
+    auto ended_f = ended.get_future();
+    std::uint64_t id = 0;
+    ASSERT_EQ(c->resolve(u"0.nobody-here", {}, 1, std::chrono::seconds(5), [](PnrpEndpoint) {},
+                         [&holder, &ended](PnrpStatus) {
+                             holder.reset();  // the last reference: destroyed on its reader thread
+                             ended.set_value();
+                         },
+                         id),
+              PnrpStatus::ok);
+    c.reset();
+    EXPECT_EQ(ended_f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    // The host lost that client's channel; another client still gets answers.
+    auto d = attach();
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(resolve(*d, u"0.nobody-here").first.empty());
 }
 
 }  // namespace
