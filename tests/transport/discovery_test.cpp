@@ -11,6 +11,7 @@
 // is skipped with the reason. The off-link tests add a veth pair (pdv0/pdv1, 10.99.0.1/24 on pdv1)
 // inside that namespace with iproute2.
 #include "io_thread.hpp"
+#include "private_netns.hpp"
 #include "pd/transport/discovery.hpp"
 #include "pd/transport/interfaces.hpp"
 #include "pd/transport/pccrd.hpp"
@@ -59,43 +60,9 @@ namespace {
 
 // ---- the private network namespace ---------------------------------------------------------
 
-struct NetNs {
-    bool ok = false;
-    std::string why;
-    NetNs()
-    {
-        if (unshare(CLONE_NEWNET) != 0) {
-            why = std::string("unshare(CLONE_NEWNET) failed (needs root / CAP_SYS_ADMIN): ") + std::strerror(errno);
-            return;
-        }
-        int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-        if (fd < 0) {
-            why = std::string("socket: ") + std::strerror(errno);
-            return;
-        }
-        ifreq ifr{};
-        std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
-            why = std::string("SIOCGIFFLAGS lo: ") + std::strerror(errno);
-            ::close(fd);
-            return;
-        }
-        // A new namespace's lo is down and, unlike a physical link, has no IFF_MULTICAST.
-        ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_MULTICAST);
-        if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) {
-            why = std::string("SIOCSIFFLAGS lo: ") + std::strerror(errno);
-            ::close(fd);
-            return;
-        }
-        ::close(fd);
-        ok = true;
-    }
-};
-
-const NetNs& netns()
+const pd::test::PrivateNetns& netns()
 {
-    static const NetNs ns;
-    return ns;
+    return pd::test::PrivateNetns::get();
 }
 // Entered during static initialisation: before main(), before any thread exists (a namespace
 // change applies to the calling thread and the threads it creates later).
@@ -111,20 +78,10 @@ bool offlink_ready(std::string& why)
     static bool ok = false;
     static std::string reason;
     std::call_once(once, [] {
-        int rc = std::system("sysctl -qw net.ipv6.conf.default.accept_dad=0 2>/dev/null; "
-                             "ip link add pdv0 type veth peer name pdv1 && ip addr add 10.99.0.1/24 dev pdv1 && "
-                             "ip addr add 10.98.0.1/24 dev pdv0 && ip link set pdv0 up && ip link set pdv1 up && "
-                             "{ ip addr add fd00:98::1/64 dev pdv0 nodad 2>/dev/null; true; }");
-        // The kernel gives pdv0 its link-local address only once the carrier is seen (linkwatch
-        // runs up to a second later); a probe sent before then leaves from fd00:98::1 instead.
-        // Wait, bounded, for a usable (non-tentative) fe80:: address.
-        if (rc == 0)
-            std::system("for i in $(seq 100); do "
-                        "ip -6 addr show dev pdv0 scope link -tentative 2>/dev/null | grep -q fe80 && break; "
-                        "sleep 0.05; done");
-        ok = rc == 0;
-        if (!ok)
-            reason = "cannot create the veth pair with iproute2 (ip link add ... type veth)";
+        ok = pd::test::make_veth_pair("pdv0", "pdv1",
+                                      "ip addr add 10.99.0.1/24 dev pdv1 && ip addr add 10.98.0.1/24 dev pdv0 && "
+                                      "{ ip addr add fd00:98::1/64 dev pdv0 nodad 2>/dev/null; true; }",
+                                      reason);
     });
     why = reason;
     return ok;

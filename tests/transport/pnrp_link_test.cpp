@@ -81,18 +81,9 @@ bool link_ready(std::string& why)
 {
     static std::once_flag once;
     static bool ok = false;
-    std::call_once(once, [] {
-        if (!pd::test::PrivateNetns::get().ok) return;
-        int rc = std::system("sysctl -qw net.ipv6.conf.default.accept_dad=0 2>/dev/null; "
-                             "ip link add pnv0 type veth peer name pnv1 && ip link set pnv0 up && ip link set pnv1 up && "
-                             "ip addr add fd00:99::1/64 dev pnv0 nodad");
-        if (rc == 0)
-            std::system("for i in $(seq 100); do "
-                        "ip -6 addr show dev pnv0 scope link -tentative 2>/dev/null | grep -q fe80 && break; "
-                        "sleep 0.05; done");
-        ok = rc == 0;
-    });
-    if (!ok) why = "no private netns with a veth pair: " + pd::test::PrivateNetns::get().why;
+    static std::string reason;
+    std::call_once(once, [] { ok = pd::test::make_veth_pair("pnv0", "pnv1", "ip addr add fd00:99::1/64 dev pnv0 nodad", reason); });
+    why = reason;
     return ok;
 }
 

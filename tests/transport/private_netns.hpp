@@ -56,4 +56,30 @@ struct PrivateNetns {
     }
 };
 
+// A veth pair `a`-`b` inside the private namespace, both up, DAD off (IPv6 addresses usable at
+// once), then `setup` (more iproute2 commands, e.g. addresses; may be empty). Waits, bounded (5 s),
+// until `a` has a usable fe80:: address: the kernel gives it one only once the carrier is seen
+// (linkwatch runs up to a second later), and a multicast sent before then leaves from another
+// source. Over a veth link the sender's own multicast copy loops back to every listener of the
+// namespace, which lo does not do for IPv6. False (and `why`) when it could not be made.
+inline bool make_veth_pair(const std::string& a, const std::string& b, const std::string& setup, std::string& why)
+{
+    if (!PrivateNetns::get().ok) {
+        why = "no private netns: " + PrivateNetns::get().why;
+        return false;
+    }
+    std::string cmd = "sysctl -qw net.ipv6.conf.default.accept_dad=0 2>/dev/null; ip link add " + a +
+                      " type veth peer name " + b + " && ip link set " + a + " up && ip link set " + b + " up";
+    if (!setup.empty())
+        cmd += " && " + setup;
+    if (std::system(cmd.c_str()) != 0) {
+        why = "cannot create the veth pair " + a + "/" + b + " with iproute2 (ip link add ... type veth)";
+        return false;
+    }
+    std::string wait = "for i in $(seq 100); do ip -6 addr show dev " + a +
+                       " scope link -tentative 2>/dev/null | grep -q fe80 && break; sleep 0.05; done";
+    [[maybe_unused]] int rc = std::system(wait.c_str());
+    return true;
+}
+
 } // namespace pd::test

@@ -13,6 +13,7 @@
 // 4. memory (run first): RSS growth for --idle direct connections held open between two hosts of this
 //    process (both ends counted), per connection.
 // Enters a private network namespace first when it can (root): nothing leaves the machine.
+#include "bench_env.hpp"
 #include "pd/p2p/record_id.hpp"
 #include "pd/p2p/record_wire.hpp"
 #include "pd/transport/graph_tcp.hpp"
@@ -23,9 +24,6 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
-#include <net/if.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,32 +47,10 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+using pd::tools::enter_private_netns;
+using pd::tools::rss_kib;
+
 namespace {
-
-bool enter_private_netns()
-{
-    if (unshare(CLONE_NEWNET) != 0)
-        return false;
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    bool ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
-    if (fd >= 0)
-        ::close(fd);
-    return ok;
-}
-
-long rss_kib()
-{
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::strtol(line.c_str() + 6, nullptr, 10);
-    return 0;
-}
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 

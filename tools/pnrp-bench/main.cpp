@@ -15,11 +15,9 @@
 // For 2 and 3 it prints p50 / p99 / max in ms, the ratio of p50 to the anchor's p50, the number of
 // failures, and for 3 the route cache sizes and the RSS added per node (all nodes, their sockets,
 // registrations and caches, measured with /proc/self/status VmRSS before and after).
+#include "bench_env.hpp"
 #include "pd/transport/pnrp_udp.hpp"
 
-#include <sched.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,29 +43,10 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+using pd::tools::enter_private_netns;
+using pd::tools::rss_kib;
+
 namespace {
-
-bool enter_private_netns()
-{
-    if (unshare(CLONE_NEWNET) != 0) return false;
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    bool ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
-    if (fd >= 0) ::close(fd);
-    return ok;
-}
-
-long rss_kib()
-{
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-    return 0;
-}
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
