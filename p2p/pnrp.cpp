@@ -252,6 +252,21 @@ void drop_handles()
 }
 
 // ---- flat blocks -------------------------------------------------------------------------------
+// Hands out a handle of `kind` for `obj` in *out. When the table is full, `undo` withdraws what the
+// call had started in the host (the registration or the resolve) and the call fails with
+// E_OUTOFMEMORY: nothing is left behind that no handle reaches.
+template <typename T, typename Handle, typename Undo>
+HRESULT hand_out(std::uint8_t kind, const std::shared_ptr<T>& obj, Handle* out, Undo&& undo)
+{
+    std::uint64_t v = handles().insert(kind, obj);
+    if (!v) {
+        undo();
+        return E_OUTOFMEMORY;
+    }
+    *out = static_cast<Handle>(to_handle(v));
+    return S_OK;
+}
+
 void write_endpoint(FlatBuilder& b, size_t at, const PnrpEndpoint& e)
 {
     b.link_str(at + offsetof(PEER_PNRP_ENDPOINT_INFO, pwzPeerName), e.peer_name);
@@ -384,13 +399,7 @@ HRESULT WINAPI PeerPnrpRegister(PCWSTR pcwzPeerName, PPEER_PNRP_REGISTRATION_INF
         }
         if (HRESULT h = to_hr(c->register_name(reg, r->host_handle)); FAILED(h))
             return h;
-        std::uint64_t v = handles().insert(kRegistration, r);
-        if (!v) {
-            c->unregister(r->host_handle);
-            return E_OUTOFMEMORY;
-        }
-        *phRegistration = to_handle(v);
-        return S_OK;
+        return hand_out(kRegistration, r, phRegistration, [&] { c->unregister(r->host_handle); });
     });
 }
 
@@ -566,13 +575,7 @@ HRESULT WINAPI PeerPnrpStartResolve(PCWSTR pcwzPeerName, PCWSTR pcwzCloudName, U
             r->id);
         if (HRESULT h = to_hr(st); FAILED(h))
             return h;
-        std::uint64_t v = handles().insert(kResolution, r);
-        if (!v) {
-            c->cancel(r->id);
-            return E_OUTOFMEMORY;
-        }
-        *phResolve = to_handle(v);
-        return S_OK;
+        return hand_out(kResolution, r, phResolve, [&] { c->cancel(r->id); });
     });
 }
 
