@@ -32,9 +32,13 @@
 #include "pd/p2p/user_store.hpp"
 #include "pd/p2pnet/pnrp_client.hpp"
 
+#include "common/log.h"
+
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <optional>
+#include <thread>
 
 using namespace pd::p2pdll;
 namespace p2p = pd::p2p;
@@ -64,29 +68,68 @@ std::uint64_t g_epoch = 1;  // + 1 at each final Shutdown
 // joining it from a static destructor could hang; the system closes the channel instead.
 std::shared_ptr<PnrpClient>& g_client = *new std::shared_ptr<PnrpClient>;
 
+void on_channel_lost(const PnrpClient* who);
+
+// The client g_client holds (compared by on_channel_lost without g_mutex: a client that attach()
+// itself discards ends its channel while client() holds g_mutex).
+std::atomic<const PnrpClient*> g_current{nullptr};
+std::atomic<bool> g_reviving{false};
+
 std::shared_ptr<PnrpClient> attach()
 {
     std::shared_ptr<p2p::UserStore> store;
     if (p2p::failed(p2p::UserStore::current(store)))
         return nullptr;
-    return PnrpClient::attach(store, launch_group_host);
+    return PnrpClient::attach(store, launch_group_host, on_channel_lost);
 }
 
-// The channel of this Startup period (attached again when the host went away: the names it held
-// are gone with it). PEER_E_NOT_INITIALIZED before Startup.
+void republish(const std::shared_ptr<PnrpClient>& c, std::uint64_t epoch);
+
+// g_client attached again when the host went away (g_mutex held). The names this process holds
+// were lost with the old host: they are published again in the new one, under the same handles.
+void reattach_locked()
+{
+    g_client = attach();
+    g_current = g_client.get();
+    if (g_client)
+        republish(g_client, g_epoch);
+}
+
+// The channel of this Startup period (attached again when the host went away).
+// PEER_E_NOT_INITIALIZED before Startup.
 HRESULT client(std::shared_ptr<PnrpClient>& out, std::uint64_t* epoch = nullptr)
 {
     std::lock_guard lock(g_mutex);
     if (g_startups <= 0)
         return PEER_E_NOT_INITIALIZED;
     if (!g_client || !g_client->alive())
-        g_client = attach();
+        reattach_locked();
     if (!g_client)
         return PEER_E_SERVICE_NOT_AVAILABLE;
     out = g_client;
     if (epoch)
         *epoch = g_epoch;
     return S_OK;
+}
+
+// The host went away under this process's channel (it crashed, was killed, or was stopped):
+// without a watchdog the names would stay lost until the app's next PNRP call. A thread of its
+// own attaches again - starting a new host - and republishes them, a bounded number of times.
+// Runs on the lost channel's reader thread: it takes no lock and never waits.
+void on_channel_lost(const PnrpClient* who)
+{
+    if (g_current.load() != who || g_reviving.exchange(true))
+        return;  // closed on purpose (Shutdown cleared g_current first), or already handled
+    std::thread([] {
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            std::shared_ptr<PnrpClient> c;
+            HRESULT h = client(c);
+            if (SUCCEEDED(h) || h == PEER_E_NOT_INITIALIZED)
+                break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+        g_reviving = false;
+    }).detach();
 }
 
 bool live_epoch(std::uint64_t epoch)
@@ -214,12 +257,14 @@ HRESULT registration(const PEER_PNRP_REGISTRATION_INFO* info, PnrpRegistration& 
 
 // ---- handles -----------------------------------------------------------------------------------
 struct Registration {
-    std::weak_ptr<PnrpClient> client;  // the channel that holds it in the host
-    std::uint64_t host_handle = 0;
     std::uint64_t epoch = 0;
     std::u16string peer_name;
     std::optional<std::u16string> cloud;  // as registered (NULL: every cloud)
     ULONG c_addresses = PEER_PNRP_AUTO_ADDRESSES;
+    std::mutex mutex;                  // the three below
+    std::weak_ptr<PnrpClient> client;  // the channel that holds it in the host
+    std::uint64_t host_handle = 0;
+    PnrpRegistration published;        // what the host holds: published again after a host restart
 };
 
 // One asynchronous resolution. The client's callbacks fill it (each under its mutex, the app's
@@ -267,6 +312,30 @@ HRESULT hand_out(std::uint8_t kind, const std::shared_ptr<T>& obj, Handle* out, 
     return S_OK;
 }
 
+// Publishes every live registration of `epoch` again through `c` (a new host). A handle that
+// Unregister removed meanwhile is skipped: Unregister takes the registration's mutex after
+// removing the handle, so it sees either no republication or the new channel.
+void republish(const std::shared_ptr<PnrpClient>& c, std::uint64_t epoch)
+{
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<Registration>>> regs;
+    handles().for_each<Registration>(kRegistration, [&](std::uint64_t v, const std::shared_ptr<Registration>& r) {
+        if (r->epoch == epoch)
+            regs.emplace_back(v, r);
+    });
+    for (auto& [v, r] : regs) {
+        std::lock_guard lock(r->mutex);
+        if (handles().lookup<Registration>(v, kRegistration) != r || r->client.lock() == c)
+            continue;
+        std::uint64_t h = 0;
+        PnrpStatus st = c->register_name(r->published, h);
+        if (st == PnrpStatus::ok) {
+            r->client = c;
+            r->host_handle = h;
+        }
+        PD_INFO("pnrp: the group host was restarted: name published again: status {}", static_cast<int>(st));
+    }
+}
+
 void write_endpoint(FlatBuilder& b, size_t at, const PnrpEndpoint& e)
 {
     b.link_str(at + offsetof(PEER_PNRP_ENDPOINT_INFO, pwzPeerName), e.peer_name);
@@ -310,7 +379,7 @@ HRESULT WINAPI PeerPnrpStartup(WORD wVersionRequested)
             return PEER_E_CANNOT_START_SERVICE;
         std::lock_guard lock(g_mutex);
         if (!g_client || !g_client->alive()) {
-            g_client = attach();
+            reattach_locked();
             if (!g_client)
                 return PEER_E_SERVICE_NOT_AVAILABLE;
         }
@@ -331,6 +400,7 @@ HRESULT WINAPI PeerPnrpShutdown()
                 return S_OK;
             ++g_epoch;
             last = std::move(g_client);
+            g_current = nullptr;
         }
         drop_handles();
         // Closing the channel withdraws this process's names in the host; running resolutions
@@ -392,6 +462,7 @@ HRESULT WINAPI PeerPnrpRegister(PCWSTR pcwzPeerName, PPEER_PNRP_REGISTRATION_INF
         r->client = c;
         r->epoch = epoch;
         r->peer_name = reg.peer_name;
+        r->published = reg;
         if (pRegistrationInfo) {
             if (pRegistrationInfo->pwzCloudName)
                 r->cloud = std::u16string(u16(pRegistrationInfo->pwzCloudName));
@@ -437,10 +508,14 @@ HRESULT WINAPI PeerPnrpUpdateRegistration(HREGISTRATION hRegistration, PPEER_PNR
         if (HRESULT h = check_identity(reg.peer_name, pRegistrationInfo->pwzPublishingIdentity, reg.publishing_identity);
             FAILED(h))
             return h;
-        // A registration made on a channel that is gone went with it (the host was restarted).
+        // A registration whose republication in a restarted host failed is gone.
+        std::lock_guard rlock(r->mutex);
         if (r->client.lock() != c)
             return PEER_E_NOT_FOUND;
-        return to_hr(c->update(r->host_handle, reg));
+        HRESULT h = to_hr(c->update(r->host_handle, reg));
+        if (SUCCEEDED(h))
+            r->published = std::move(reg);
+        return h;
     });
 }
 
@@ -455,6 +530,7 @@ HRESULT WINAPI PeerPnrpUnregister(HREGISTRATION hRegistration)
         auto r = handles().lookup<Registration>(handle_value(hRegistration), kRegistration);
         if (!r || !live_epoch(r->epoch) || !handles().remove<Registration>(handle_value(hRegistration), kRegistration))
             return E_INVALIDARG;
+        std::lock_guard rlock(r->mutex);
         if (auto owner = r->client.lock(); owner && owner->alive()) {
             PnrpStatus st = owner->unregister(r->host_handle);
             // not_found: the host lost it already (restarted); the handle is closed either way.

@@ -33,8 +33,9 @@ std::uint32_t current_pid()
 
 class Client final : public PnrpClient {
 public:
-    Client()
-        : channel_([this](Type type, std::uint32_t id, Reader& r) { return on_message(type, id, r); },
+    explicit Client(std::function<void(const PnrpClient*)> lost)
+        : lost_(std::move(lost)),
+          channel_([this](Type type, std::uint32_t id, Reader& r) { return on_message(type, id, r); },
                    [this] { on_end(); })
     {
     }
@@ -218,8 +219,11 @@ private:
         }
         for (auto& [id, r] : resolves)
             r.done(PnrpStatus::service_unavailable);
+        if (lost_)
+            lost_(this);
     }
 
+    const std::function<void(const PnrpClient*)> lost_;
     std::mutex mutex_;  // resolves_
     std::map<std::uint32_t, Resolve> resolves_;
     // Last: destroyed first, so that the reader (joined there) may still use the members above.
@@ -229,7 +233,8 @@ private:
 }  // namespace
 
 std::shared_ptr<PnrpClient> PnrpClient::attach(const std::shared_ptr<p2p::UserStore>& store,
-                                               const std::function<bool()>& launch)
+                                               const std::function<bool()>& launch,
+                                               std::function<void(const PnrpClient*)> lost)
 {
     bool launched = false;
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -237,7 +242,7 @@ std::shared_ptr<PnrpClient> PnrpClient::attach(const std::shared_ptr<p2p::UserSt
         std::uint16_t port = 0;
         Bytes token;
         if (read_rendezvous(*store, port, token)) {
-            auto c = std::make_shared<Client>();
+            auto c = std::make_shared<Client>(lost);
             if (c->open(port, token))
                 return c;
         }

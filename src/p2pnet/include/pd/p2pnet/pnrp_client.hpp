@@ -22,8 +22,11 @@ class PnrpClient {
 public:
     // Attaches to the user's group host as attach_to_host() does (same rendezvous file and token,
     // `launch` starts the host when none answers, bounded wait of 10 s). nullptr: no host.
+    // `lost` (optional) runs once when the channel ends - the host went away, or close() - on the
+    // client's reader thread after every running resolve's `done`, with the client's address.
     static std::shared_ptr<PnrpClient> attach(const std::shared_ptr<p2p::UserStore>& store,
-                                              const std::function<bool()>& launch);
+                                              const std::function<bool()>& launch,
+                                              std::function<void(const PnrpClient*)> lost = {});
     virtual ~PnrpClient() = default;
 
     virtual PnrpStatus clouds(std::vector<CloudInfo>& out) = 0;
