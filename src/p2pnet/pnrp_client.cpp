@@ -212,6 +212,10 @@ private:
     // The host is gone (or the client closed): running resolves end.
     void on_end()
     {
+        // A `done` below may destroy this client (the last reference): nothing of it is used after
+        // them but a copy of `lost_`, given the client's address as a plain value.
+        auto lost = lost_;
+        const PnrpClient* self = this;
         std::map<std::uint32_t, Resolve> resolves;
         {
             std::lock_guard lock(mutex_);
@@ -219,8 +223,8 @@ private:
         }
         for (auto& [id, r] : resolves)
             r.done(PnrpStatus::service_unavailable);
-        if (lost_)
-            lost_(this);
+        if (lost)
+            lost(self);
     }
 
     const std::function<void(const PnrpClient*)> lost_;
