@@ -116,6 +116,12 @@ printf '[time] %d nodes started and registered: %s s\n' "$N" "$(_net_secs $((t_r
 # ---- every node resolves its targets; the Wine host H20 resolves through the cloud -----------------
 touch "$work/go"
 if [ "$nwine" = 2 ]; then
+  # The policy took: the Wine hosts serve Global_ only (so what they find came through it).
+  wine_run "$w2" "$exe" clouds >"$work/logs/pp-$w2-clouds.log" 2>&1 || fail "$w2: PeerPnrpGetCloudInfo"
+  grep -q "cloud Global_" "$work/logs/pp-$w2-clouds.log" || fail "$w2 lists no Global_ cloud"
+  ! grep -q "cloud LinkLocal_" "$work/logs/pp-$w2-clouds.log" || fail "$w2 still serves a link cloud (the policy did not take)"
+fi
+if [ "$nwine" = 2 ]; then
   wine_run "$w2" "$exe" resolve "$(nm $((N - 1)))" Global_ "$(nm $((N - 1)))" $((5000 + N - 1)) 30 \
     >"$work/logs/pp-$w2-resolve-wine.log" 2>&1 || fail "$w2 (Wine) did not resolve $w1's name through the cloud"
   wine_run "$w2" "$exe" resolve "$(nm 7)" Global_ "$(nm 7)" 5007 30 \
