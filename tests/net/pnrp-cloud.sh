@@ -132,6 +132,17 @@ for ((i = 1; i <= nnat; i++)); do
 done
 t_res=$(_net_now_ms)
 printf '[time] resolutions (after every node registered): %s s\n' "$(_net_secs $((t_res - t_reg)))"
+wine_rss=""
+if [ "$nwine" = 2 ]; then
+  # The Wine hosts' node lives in their p2phost.exe (the user's group host): its RSS, Wine included.
+  for h in "$w1" "$w2"; do
+    for p in $(ip netns pids "$(net_ns "$h")" 2>/dev/null); do
+      if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qi 'p2phost\.exe'; then
+        wine_rss+="$h $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) KiB  "
+      fi
+    done
+  done
+fi
 touch "$work/done"
 bad=0
 for ((i = 1; i <= nnat; i++)); do
@@ -161,6 +172,7 @@ echo "pnrp-cloud: RSS per native node process: $rss"
 if [ "$nwine" = 2 ]; then
   echo "pnrp-cloud: Wine $w2 resolved Wine $w1's name: $(grep -h "resolve: found" "$work/logs/pp-$w2-resolve-wine.log" | tr -d '\r')"
   echo "pnrp-cloud: Wine $w2 resolved native H07's name: $(grep -h "resolve: found" "$work/logs/pp-$w2-resolve-native.log" | tr -d '\r')"
+  echo "pnrp-cloud: RSS of the Wine hosts' p2phost.exe (Wine's own share included): ${wine_rss:-not found}"
 fi
 printf '[time] pnrp-cloud total: %s s\n' "$(_net_secs $(($(_net_now_ms) - t_start)))"
 echo "pnrp-cloud: ok"
