@@ -281,27 +281,81 @@ public:
         auto names = group_name_service();
         if (given.empty() && to.empty() && names) {
             // [MS-PPSEC] 3.1.4.3: search for the Group Participant Peer Name. Only when no address
-            // is remembered or was given: the participants' names resolve to every address of
+            // is remembered or was given, or when every remembered one failed (below,
+            // on_event connection_failed): the participants' names resolve to every address of
             // every member (IPv4, IPv6, each cloud), and connecting to all of them besides the
             // remembered ones opens duplicate links to the same members, whose pruning reports
             // NEIGHBOR_CONNECTION losses for nothing.
-            std::weak_ptr<Network> weak = weak_from_this();
-            names->resolve(participant_name(group_->group_peer_name()), kResolveTimeout,
-                           [weak](std::vector<tcp::endpoint> found) {
-                               auto self = weak.lock();
-                               if (!self)
-                                   return;
-                               std::vector<tcp::endpoint> to;
-                               for (auto& ep : found)
-                                   if (std::find(to.begin(), to.end(), ep) == to.end() && !self->is_own(ep))
-                                       to.push_back(ep);
-                               PD_DEBUG("p2p: PNRP found {} address(es) of the group's participants", to.size());
-                               self->connect_to(to);
-                           });
+            resolve_participants();
             return hr::ok;
+        }
+        {
+            // PeerGroupConnect with remembered addresses only: should every one of them fail (the
+            // members moved: a new DHCP lease, another network), PNRP is asked after all. Our own
+            // endpoints are left out: the node never tries them, so they never fail.
+            std::set<std::string> keys;
+            if (given.empty() && names)
+                for (const auto& ep : to)
+                    if (!is_own(ep))
+                        keys.insert(stale_key(ep));
+            std::lock_guard lock(mutex_);
+            stale_pending_ = std::move(keys);
         }
         connect_to(to);
         return hr::ok;
+    }
+
+    // [MS-PPSEC] 3.1.4.3: resolves the Group Participant Peer Name and connects to what it finds
+    // (our own listening endpoints left out).
+    void resolve_participants()
+    {
+        auto names = group_name_service();
+        if (!names)
+            return;
+        std::weak_ptr<Network> weak = weak_from_this();
+        names->resolve(participant_name(group_->group_peer_name()), kResolveTimeout,
+                       [weak](std::vector<tcp::endpoint> found) {
+                           auto self = weak.lock();
+                           if (!self)
+                               return;
+                           std::vector<tcp::endpoint> to;
+                           for (auto& ep : found)
+                               if (std::find(to.begin(), to.end(), ep) == to.end() && !self->is_own(ep))
+                                   to.push_back(ep);
+                           PD_DEBUG("p2p: PNRP found {} address(es) of the group's participants", to.size());
+                           self->connect_to(to);
+                       });
+    }
+
+    // The key of a remembered address in stale_pending_: IPv4 as such (not IPv4-mapped), IPv6
+    // without its scope id (the graph's addresses carry none), and the port.
+    static std::string stale_key(const tcp::endpoint& ep)
+    {
+        auto a = ep.address();
+        if (a.is_v6() && a.to_v6().is_v4_mapped())
+            a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+        if (a.is_v6())
+            a = boost::asio::ip::address_v6(a.to_v6().to_bytes());
+        return a.to_string() + "#" + std::to_string(ep.port());
+    }
+
+    // A neighbour connect failed: when it was the last of the remembered addresses
+    // PeerGroupConnect tried, and no neighbour connected meanwhile, PNRP finds the members.
+    void stale_address_failed(const graph::Address& remote)
+    {
+        bool resolve = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (stale_pending_.empty())
+                return;
+            stale_pending_.erase(stale_key(graph::to_endpoint(remote)));
+            resolve = stale_pending_.empty();
+        }
+        if (resolve) {
+            PD_INFO("p2p: every remembered address of the group's members failed: resolving its participant name "
+                    "through PNRP");
+            resolve_participants();
+        }
     }
 
     // Connects to `to` (one neighbour connect at a time is what the node accepts, 3.1.4.9; the
@@ -661,8 +715,11 @@ private:
         case K::neighbour_connected:
         case K::neighbour_disconnected: {
             bool up = e.kind == K::neighbour_connected;
-            if (up)
+            if (up) {
                 remember_listen_addresses(e.link);
+                std::lock_guard lock(mutex_);
+                stale_pending_.clear();  // connected: the other remembered addresses do not matter
+            }
             g.type = kEventNeighborConnection;
             g.status = up ? kPeerConnected : kPeerDisconnected;
             group_->emit(g);
@@ -753,6 +810,7 @@ private:
             g.type = kEventConnectionFailed;
             g.failure = kNoMemberConnections;
             group_->emit(g);
+            stale_address_failed(e.remote);
             return;
         case K::synchronized: {
             auto host = current();
@@ -893,6 +951,9 @@ private:
     std::vector<PendingDirect> pending_direct_;
     std::map<std::uint64_t, std::uint64_t> alias_to_link_, link_to_alias_;
     std::vector<tcp::endpoint> last_given_;   // the last connect()'s addresses
+    // The remembered addresses PeerGroupConnect is still trying (stale_key): emptied by their
+    // failures, which then resolve through PNRP; cleared by a neighbour that connects.
+    std::set<std::string> stale_pending_;
     std::set<std::uint64_t> refused_links_;  // direct links closed for authenticating as another identity
     std::uint64_t next_alias_ = std::uint64_t{1} << 48;  // above every link ID
 };

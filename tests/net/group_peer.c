@@ -20,14 +20,19 @@
  *       "from B", SendData on the neighbour connection and the answer, a direct connection
  *       (PeerGroupOpenDirectConnection, DIRECT_CONNECTION with its ID), data both ways on it,
  *       PeerGroupCloseDirectConnection; misuse: unknown connection IDs, NULL type
- *   group_peer.exe member INVITATION|- GROUP NAME ADDRESS|- TEXT COUNT GO_FILE|- DONE_FILE SECONDS
+ *   group_peer.exe member INVITATION|- GROUP NAME ADDRESS|- TEXT COUNT GO_FILE|- DONE_FILE SECONDS [whisper]
  *       joins (INVITATION: PeerGroupJoin, or PeerGroupPasswordJoin for a password invitation) or
  *       opens (-) the group, connects (to ADDRESS, or the remembered
  *       addresses with -); prints "member: ready" once synchronised, adds a record TEXT once
  *       GO_FILE exists (at once with -), prints "member: converged" once the group holds COUNT
  *       records whose text starts with TEXT's first word and COUNT members are PEER_MEMBER_PRESENT,
  *       and stays online (relaying for others)
- *       until DONE_FILE exists; prints "member: neighbour connected|lost" at NEIGHBOR_CONNECTION
+ *       until DONE_FILE exists; prints "member: neighbour connected|lost" at NEIGHBOR_CONNECTION.
+ *       Every member answers data "whisper ..." (INCOMING_DATA) with "re: whisper ..." on the
+ *       connection it came in on ("member: answered a whisper"); with `whisper`, once converged,
+ *       the member whispers as GroupChat does - PeerGroupSendData of "whisper TEXT" on its
+ *       neighbour connection - and waits for the answer before it counts as done
+ *       ("member: whisper answered after N ms")
  *   group_peer.exe check GROUP NAME IDS SECONDS
  *       opens the group and connects (remembered addresses); once the forger's honest record
  *       ("forge honest") arrived, checks the forged records of tests/p2pnet/forge_peer.cpp: IDS
@@ -464,20 +469,24 @@ static ULONG present_members(HGROUP g)
 static BOOL file_exists(const char *path) { return GetFileAttributesA(path) != INVALID_FILE_ATTRIBUTES; }
 
 static int mode_member(const char *inv_path, const char *group_path, const char *name_path, const char *address,
-                       const char *text, ULONG count, const char *go_path, const char *done_path, int seconds)
+                       const char *text, ULONG count, const char *go_path, const char *done_path, int seconds,
+                       BOOL whisper)
 {
     WCHAR *me = read_text(name_path);
     HGROUP g = NULL;
     GUID id;
     PEER_ADDRESS a;
-    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000;
-    BOOL ready = FALSE, added = FALSE, converged = FALSE;
-    char prefix[64];
+    ULONGLONG deadline = GetTickCount64() + (ULONGLONG)seconds * 1000, whispered_at = 0;
+    ULONGLONG neighbour = 0;
+    BOOL ready = FALSE, added = FALSE, converged = FALSE, has_neighbour = FALSE, answered = !whisper;
+    char prefix[64], said[128], answer[160];
     size_t plen = strcspn(text, " ");
     if (!me || plen >= sizeof(prefix))
         return 1;
     memcpy(prefix, text, plen);
     prefix[plen] = 0;
+    snprintf(said, sizeof(said), "whisper %s", text);
+    snprintf(answer, sizeof(answer), "re: %s", said);
     if (strcmp(inv_path, "-")) {
         WCHAR *invitation = read_text(inv_path);
         PEER_INVITATION_INFO *info = NULL;
@@ -516,6 +525,27 @@ static int mode_member(const char *inv_path, const char *group_path, const char 
             if (d->eventType == PEER_GROUP_EVENT_NEIGHBOR_CONNECTION) {
                 printf("member: neighbour %s\n", d->connectionChangeData.status == PEER_CONNECTED ? "connected" : "lost");
                 fflush(stdout);
+                if (d->connectionChangeData.status == PEER_CONNECTED) {
+                    neighbour = d->connectionChangeData.ullConnectionId;
+                    has_neighbour = TRUE;
+                } else if (has_neighbour && d->connectionChangeData.ullConnectionId == neighbour) {
+                    has_neighbour = FALSE;
+                }
+            } else if (d->eventType == PEER_GROUP_EVENT_INCOMING_DATA) {
+                const PEER_DATA *in = &d->incomingData.data;
+                if (in->cbData > 8 && !memcmp(in->pbData, "whisper ", 8) && in->cbData < 120) {
+                    /* GroupChat answers a whisper on the connection it came in on. */
+                    char re[160];
+                    snprintf(re, sizeof(re), "re: %.*s", (int)in->cbData, (const char *)in->pbData);
+                    ok_hr(send_text(g, d->incomingData.ullConnectionId, re), S_OK, "PeerGroupSendData (answer)");
+                    printf("member: answered a whisper (%.*s) on connection %#llx\n", (int)in->cbData,
+                           (const char *)in->pbData, d->incomingData.ullConnectionId);
+                    fflush(stdout);
+                } else if (whisper && whispered_at && !answered && data_is(in, answer)) {
+                    answered = TRUE;
+                    printf("member: whisper answered after %llu ms\n", GetTickCount64() - whispered_at);
+                    fflush(stdout);
+                }
             }
             PeerFreeData(d);
         }
@@ -545,11 +575,19 @@ static int mode_member(const char *inv_path, const char *group_path, const char 
             printf("member: converged (%lu records, %lu members present)\n", chat_records(g, prefix), present_members(g));
             fflush(stdout);
         }
-        if (converged && file_exists(done_path))
+        /* GroupChat's whisper: data on the neighbour connection, answered by the other side. */
+        if (whisper && converged && !whispered_at && has_neighbour) {
+            whispered_at = GetTickCount64();
+            ok_hr(send_text(g, neighbour, said), S_OK, "PeerGroupSendData(neighbour %#llx, %s)", neighbour, said);
+            printf("member: whispered on connection %#llx\n", neighbour);
+            fflush(stdout);
+        }
+        if (converged && answered && file_exists(done_path))
             break;
     }
     ok(added, "the record was never added (the group never became ready)\n");
     ok(converged, "%lu %s records, expected %lu\n", chat_records(g, prefix), prefix, count);
+    ok(answered, "the whisper was %s\n", whispered_at ? "never answered" : "never sent (no neighbour connection)");
     ok_hr(PeerGroupUnregisterEvent(reg), S_OK, "PeerGroupUnregisterEvent");
     ok_hr(PeerGroupClose(g), S_OK, "PeerGroupClose");
     return 0;
@@ -745,9 +783,9 @@ int main(int argc, char **argv)
         rc = mode_identity(argv[2], argv[3]);
     else if (argc >= 6 && !(argc % 2) && !strcmp(argv[1], "create"))
         rc = mode_create(argv[2], argv[3], argc - 4, argv + 4);
-    else if (argc == 11 && !strcmp(argv[1], "member"))
+    else if ((argc == 11 || (argc == 12 && !strcmp(argv[11], "whisper"))) && !strcmp(argv[1], "member"))
         rc = mode_member(argv[2], argv[3], argv[4], argv[5], argv[6], (ULONG)atoi(argv[7]), argv[8], argv[9],
-                         atoi(argv[10]));
+                         atoi(argv[10]), argc == 12);
     else if (argc == 5 && !strcmp(argv[1], "serve"))
         rc = mode_serve(argv[2], argv[3], atoi(argv[4]));
     else if (argc == 7 && !strcmp(argv[1], "join"))

@@ -26,7 +26,12 @@
 #      shared connection and adds a record that reaches B.
 #   8  PeerGroupConnect with no address: G joined with its invitation and was never connected, so
 #      it remembers no address; it finds A by resolving the group's participant name through PNRP
-#      ([MS-PPSEC] 3.1.4.3-3.1.4.4; the clouds found by SSDP on the link, no seed) and connects.
+#      ([MS-PPSEC] 3.1.4.3-3.1.4.4; the clouds found by SSDP on the link, no seed) and connects;
+#      then GroupChat's whisper: G sends data on that neighbour connection (PeerGroupSendData) and
+#      A answers on it.
+#   9  the member G remembers moved: A goes down (every process of its prefix) and comes back with
+#      new addresses (IPv4, IPv6 and link-local); G's PeerGroupConnect with no address tries the
+#      remembered ones, all stale, then resolves the participant name through PNRP and finds A.
 #
 #   groups.sh GROUP_PEER_EXE
 set -euo pipefail
@@ -207,14 +212,65 @@ wine_bg A "gp-A-pnrp.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - 
 pa=$NET_BG_PID
 net_wait_log "gp-A-pnrp.log" "member: added" 60 || fail "8: A is not online"
 t_pnrp=$(date +%s)
-wine_bg G "gp-G-pnrp.log" "$exe" member "$(w G.inv)" "$(w group.name)" "$(w G.name)" - "pnrp G" 2 - "$(w done)" 150
+wine_bg G "gp-G-pnrp.log" "$exe" member "$(w G.inv)" "$(w group.name)" "$(w G.name)" - "pnrp G" 2 - "$(w done)" 150 whisper
 pg=$NET_BG_PID
 net_wait_log "gp-G-pnrp.log" "member: neighbour connected" 90 || fail "8: G, given no address, did not find A through PNRP"
 echo "groups: 8 G connected $(($(date +%s) - t_pnrp)) s after it started, with no address"
 net_wait_log "gp-G-pnrp.log" "member: converged" 60 || fail "8: G did not synchronise with A"
 net_wait_log "gp-A-pnrp.log" "member: converged" 60 || fail "8: A did not get G's record"
+# GroupChat's whisper on the connection PNRP found: G -> A, A answers on the same connection.
+net_wait_log "gp-A-pnrp.log" "member: answered a whisper" 30 || fail "8: A never got G's whisper"
+net_wait_log "gp-G-pnrp.log" "member: whisper answered" 30 || fail "8: G never got A's answer"
+grep -h "whisper answered" "$work/logs/gp-G-pnrp.log" | tr -d '\r'
 touch "$work/done"
 net_wait_pid "$pa" 30 || fail "8: A's member failed"
 net_wait_pid "$pg" 30 || fail "8: G's member failed"
 if [ -e "$work/logs/G-engine.log" ]; then grep -h "PNRP found" "$work/logs/G-engine.log" | tail -n 1; fi
 echo "groups: 8 PeerGroupConnect with no address found A through PNRP and synchronised: ok"
+
+# ---- 9: every remembered address is stale: PeerGroupConnect falls back to PNRP -----------------------
+# G remembers A's addresses from 8. A goes down (wineserver -k: every process of its prefix, its
+# p2phost and PNRP node included) and comes back with other addresses - IPv4, IPv6 and link-local,
+# as after a move to another network. G, given no address, tries what it remembers: every attempt
+# fails (nobody has those addresses any more), so it resolves the participant name through PNRP
+# ([MS-PPSEC] 3.1.4.3) and finds A at its new address.
+nsA=$(net_ns A)
+ip netns exec "$nsA" env WINEPREFIX="$(wine_prefix A)" timeout 10 wineserver -k </dev/null >/dev/null 2>&1 || true
+ip netns exec "$nsA" env WINEPREFIX="$(wine_prefix A)" timeout 10 wineserver -w </dev/null >/dev/null 2>&1 || true
+ll_old=$(net_link_local A)
+ip -n "$nsA" addr del 10.77.0.1/24 dev eth0
+ip -n "$nsA" addr add 10.77.0.11/24 dev eth0
+ip -n "$nsA" -6 addr del fd77::1/64 dev eth0
+ip -n "$nsA" -6 addr add fd77::11/64 dev eth0 nodad
+[ -z "$ll_old" ] || ip -n "$nsA" -6 addr del "$ll_old/64" dev eth0
+ip -n "$nsA" -6 addr add fe80::a:11/64 dev eth0 nodad
+ip netns exec "$nsA" env -u DISPLAY -u WAYLAND_DISPLAY WINEPREFIX="$(wine_prefix A)" WINEDEBUG=-all wineserver -p \
+  </dev/null >>"$work/logs/wineserver-A.log" 2>&1 || fail "9: A's wineserver did not restart"
+echo "groups: 9 A moved: $(ip -n "$nsA" -o addr show dev eth0 | awk '{print $4}' | tr '\n' ' ')"
+rm -f "$work/done"
+mark=$(wc -l <"$work/logs/A-engine.log")
+wine_bg A "gp-A-moved.log" "$exe" member - "$(w group.name)" "$(w alice.name)" - "moved A" 2 - "$(w done)" 150
+pa=$NET_BG_PID
+net_wait_log "gp-A-moved.log" "member: added" 60 || fail "9: A is not online at its new address"
+# A itself remembers the other members' addresses, where nobody listens now: once they failed, it
+# resolves the participant name too (and finds nobody). G starts after that, so that G is the one
+# that connects: otherwise A, finding G through PNRP, would connect to G first.
+for ((i = 0; i < 300; i++)); do
+  tail -n +"$((mark + 1))" "$work/logs/A-engine.log" | grep -q "PNRP found" && break
+  sleep 0.1
+done
+tail -n +"$((mark + 1))" "$work/logs/A-engine.log" | grep -q "PNRP found" ||
+  fail "9: A's PeerGroupConnect did not finish trying its remembered addresses and PNRP within 30 s"
+t_moved=$(date +%s)
+wine_bg G "gp-G-moved.log" "$exe" member - "$(w group.name)" "$(w G.name)" - "moved G" 2 - "$(w done)" 150
+pg=$NET_BG_PID
+net_wait_log "gp-G-moved.log" "member: neighbour connected" 90 || fail "9: G did not find A after its remembered addresses failed"
+echo "groups: 9 G connected $(($(date +%s) - t_moved)) s after it started, its remembered addresses all stale"
+net_wait_log "gp-G-moved.log" "member: converged" 60 || fail "9: G did not synchronise with A"
+net_wait_log "gp-A-moved.log" "member: converged" 60 || fail "9: A did not get G's record"
+touch "$work/done"
+net_wait_pid "$pa" 30 || fail "9: A's member failed"
+net_wait_pid "$pg" 30 || fail "9: G's member failed"
+grep -q "every remembered address of the group's members failed" "$work/logs/G-engine.log" ||
+  fail "9: G connected, but not through the PNRP fallback (no such line in its engine log)"
+echo "groups: 9 every remembered address stale: PeerGroupConnect resolved the participant name and found A at its new address: ok"

@@ -4,6 +4,7 @@
 // ways with RECORD_CHANGED events, PT2PT data flows on the neighbour connection, a forged record is
 // never stored, and going offline is seen by the other side.
 #include "pd/p2pnet/group_network.hpp"
+#include "pd/p2pnet/name_service.hpp"
 
 #include "pd/p2p/group.hpp"
 #include "pd/p2p/identity.hpp"
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -410,4 +412,81 @@ TEST_F(GroupNetworkTest, SignatureRecordIsPublishedAndAccepted)
         << "no common signature record";
     EXPECT_EQ(a.data.size(), 8u);
     EXPECT_EQ(a.type.b[1], 2);  // {00000200-0000-0000-0000-000000000000}
+}
+
+// PeerGroupConnect with remembered addresses that are all stale (the member moved): once every one
+// of them failed, the group's participant name is resolved ([MS-PPSEC] 3.1.4.3) and the member is
+// found at its new address. A fake name service stands in for PNRP: it resolves the participant
+// name to alice's listening endpoint.
+namespace {
+class FakeNames : public pd::p2pnet::GroupNameService {
+public:
+    std::uint64_t publish(const std::u16string&, const std::u16string& identity, const std::u16string&,
+                          std::uint16_t port) override
+    {
+        std::lock_guard l(m);
+        ports[identity] = port;
+        return ++handles;
+    }
+    void unpublish(std::uint64_t) override {}
+    void resolve(const std::u16string&, std::chrono::milliseconds,
+                 std::function<void(std::vector<tcp::endpoint>)> done) override
+    {
+        std::vector<tcp::endpoint> found;
+        {
+            std::lock_guard l(m);
+            ++resolves;
+            for (const auto& [who, port] : ports)
+                if (who == owner)
+                    found.emplace_back(boost::asio::ip::make_address("127.0.0.1"), port);
+        }
+        // On a thread of the service, as PNRP answers.
+        std::lock_guard l(m);
+        threads.emplace_back([done = std::move(done), found] { done(found); });
+    }
+    void join()
+    {
+        std::vector<std::thread> t;
+        {
+            std::lock_guard l(m);
+            t.swap(threads);
+        }
+        for (auto& x : t)
+            x.join();
+    }
+    std::mutex m;
+    std::map<std::u16string, std::uint16_t> ports;
+    std::u16string owner;  // whose endpoint a resolution returns
+    int resolves = 0;
+    std::uint64_t handles = 0;
+    std::vector<std::thread> threads;
+};
+}  // namespace
+
+TEST_F(GroupNetworkTest, StaleRememberedAddressesFallBackToTheParticipantName)
+{
+    auto names = std::make_shared<FakeNames>();
+    names->owner = alice_;
+    pd::p2pnet::set_group_name_service(names);
+    na_ = GroupNetwork::of(ga_);
+    ASSERT_EQ(na_->connect({}), hr::ok);
+    ASSERT_NE(na_->port(), 0);
+    names->join();
+    int before = 0;
+    {
+        std::lock_guard l(names->m);
+        before = names->resolves;
+    }
+    // Bob remembers only an address where nobody listens any more (alice moved).
+    ASSERT_EQ(gb_->remember_address("127.0.0.1:1"), hr::ok);
+    nb_ = GroupNetwork::of(gb_);
+    ASSERT_EQ(nb_->connect({}), hr::ok);
+    const bool connected = eb_.wait([](const GroupEvent& e) { return e.type == kEvNeighbor && e.status == 1; });
+    const bool ready = connected && wait_until([&] { return gb_->ready(); });
+    names->join();
+    pd::p2pnet::set_group_name_service(nullptr);
+    EXPECT_TRUE(connected) << "bob did not find alice through the participant name after the stale address failed";
+    EXPECT_TRUE(ready);
+    std::lock_guard l(names->m);
+    EXPECT_EQ(names->resolves - before, 1) << "exactly one resolution: after the stale address failed";
 }
