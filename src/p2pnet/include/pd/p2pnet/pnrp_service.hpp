@@ -127,6 +127,14 @@ public:
                          std::uint32_t max_endpoints, std::chrono::steady_clock::time_point deadline,
                          std::function<void(PnrpEndpoint)> found, std::function<void(PnrpStatus)> done) = 0;
     virtual void cancel(std::uint64_t resolve_id) = 0;
+    // `listener` runs after each refresh of the clouds and addresses (a backend that watches the
+    // interfaces: NetworkBackend), on a thread of the backend with no lock of the backend held;
+    // `restarted` names the clouds (lower case) whose nodes are new since the last call (a cloud
+    // that appeared, or one started again because an address it used went away): what was
+    // published there is gone and must be published again. An empty listener removes it; once
+    // set_change_listener({}) returned, the old listener does not start again.
+    using ChangeListener = std::function<void(const std::vector<std::u16string>& restarted)>;
+    virtual void set_change_listener(ChangeListener listener) { (void)listener; }
 };
 
 // The backend of this host only: what is registered resolves, nothing else. Resolution completes
