@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -354,6 +355,59 @@ TEST(PnrpInterfaces, AutomaticAddressesFollowTheMachine) {
         EXPECT_EQ(mine[0].addresses, fixed.addresses);
     }
     sh("ip addr del fd00:77::5/64 dev pnx0 2>/dev/null");
+}
+
+// The address a cloud's node publishes for itself goes away (renumbering): both nodes start again
+// with the new address, find each other again by SSDP, and the registration made with automatic
+// addresses is published anew there, with the new address.
+TEST(PnrpInterfaces, NodeRestartsWhenItsAddressGoes) {
+    std::string why;
+    if (!link_ready(why)) GTEST_SKIP() << why;
+    ASSERT_EQ(sh("ip link del pny0 2>/dev/null; ip link add pny0 type veth peer name pny1 && ip link set pny0 up && "
+                 "ip link set pny1 up && ip addr add fd00:96::1/64 dev pny0 nodad"), 0);
+    auto make = [&] {
+        auto o = fast_options();
+        o.ssdp_port = 19023;
+        o.search_interval = 1s;
+        o.clouds_source = link_clouds_on("pny0");
+        std::string err;
+        auto b = NetworkBackend::start(o, &err);
+        EXPECT_TRUE(b) << err;
+        return b;
+    };
+    auto a = make(), b = make();
+    ASSERT_TRUE(a && b);
+    PnrpService sa(a), sb(b);
+    const std::u16string cloud = u"LinkLocal_{pny0}";
+    PnrpRegistration reg;
+    reg.peer_name = u"0.ifaces-renumbered";
+    reg.auto_addresses = true;
+    reg.port = 4900;
+    std::uint64_t h = 0;
+    ASSERT_EQ(sa.register_name(1, reg, &h), PnrpStatus::ok);
+    auto b_sees = [&](const std::uint8_t (&want)[16], const std::uint8_t (&gone)[16]) {
+        auto r = std::make_shared<std::pair<std::mutex, std::vector<PnrpEndpoint>>>();
+        auto done = std::make_shared<std::promise<void>>();
+        auto f = done->get_future();
+        std::uint64_t rid = 0;
+        if (sb.resolve(2, reg.peer_name, CloudSelector{CloudSelector::Kind::named, cloud}, 1, 1500ms,
+                       [r](PnrpEndpoint e) { std::lock_guard l(r->first); r->second.push_back(std::move(e)); },
+                       [done](PnrpStatus) { done->set_value(); }, &rid) != PnrpStatus::ok)
+            return false;
+        if (f.wait_for(5s) != std::future_status::ready) return false;
+        std::lock_guard l(r->first);
+        return r->second.size() == 1 && has_address(r->second[0], want, 4900) && !has_address(r->second[0], gone, 4900);
+    };
+    const std::uint8_t old_a[16] = {0xfd, 0, 0, 0x96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const std::uint8_t new_a[16] = {0xfd, 0, 0, 0x96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    ASSERT_TRUE(eventually([&] { return b_sees(old_a, new_a); }, 15s)) << "B never resolved A's name";
+    const auto port_before = a->port(cloud);
+    ASSERT_EQ(sh("ip addr add fd00:96::2/64 dev pny0 nodad && ip addr del fd00:96::1/64 dev pny0"), 0);
+    EXPECT_TRUE(eventually([&] { return b_sees(new_a, old_a); }, 20s)) << "B never saw the new address";
+    EXPECT_TRUE(listed(*a, cloud));
+    EXPECT_NE(a->port(cloud), 0);
+    (void)port_before;  // a restarted link cloud binds a new ephemeral port (SSDP advertises it)
+    sh("ip link del pny0");
 }
 
 }  // namespace
