@@ -1,6 +1,8 @@
 // NetworkBackend: PnrpService over [MS-PNRP] nodes on UDP (see pnrp_network.hpp).
 #include "pd/p2pnet/pnrp_network.hpp"
 
+#include "interface_watch.hpp"
+
 #include "common/log.h"
 #include "pd/p2p/names.hpp"
 #include "pd/p2p/pki.hpp"
@@ -17,7 +19,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <map>
@@ -185,9 +186,7 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
 
     // The refresh thread (interfaces, addresses, seed names) and the change listener.
     std::thread refresher;
-    std::mutex refresh_mu;
-    std::condition_variable refresh_cv;
-    bool refresh_stop = false;
+    InterfaceWatch watch;  // the refresh thread's wait: the interval, cut short by an OS notification
     std::set<std::string> unresolved_seeds;  // refresh thread only: logged once
     std::mutex listener_mu;
     ChangeListener listener;
@@ -604,10 +603,7 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
 
     void refresh_loop() {
         for (;;) {
-            {
-                std::unique_lock lock(refresh_mu);
-                if (refresh_cv.wait_for(lock, options.refresh_interval, [&] { return refresh_stop; })) return;
-            }
+            if (!watch.wait(options.refresh_interval)) return;
             auto want = std::make_shared<std::vector<Desired>>(desired(source()));
             auto done = std::make_shared<std::promise<std::vector<std::u16string>>>();
             auto result = done->get_future();
@@ -622,13 +618,12 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
                 });
             });
             std::vector<std::u16string> restarted;
-            for (;;) {  // bounded by refresh_stop: the io thread runs until the destructor stops us
+            for (;;) {  // bounded by stop(): the io thread runs until the destructor stopped us
                 if (result.wait_for(std::chrono::milliseconds(200)) == std::future_status::ready) {
                     restarted = result.get();
                     break;
                 }
-                std::lock_guard lock(refresh_mu);
-                if (refresh_stop) return;
+                if (watch.stopped()) return;
             }
             ChangeListener l;
             {
@@ -784,11 +779,7 @@ NetworkBackend::~NetworkBackend() {
         std::lock_guard lock(impl->listener_mu);
         impl->listener = nullptr;
     }
-    {
-        std::lock_guard lock(impl->refresh_mu);
-        impl->refresh_stop = true;
-    }
-    impl->refresh_cv.notify_all();
+    impl->watch.stop();
     // The listener may drop the last reference to us on the refresh thread.
     if (impl->refresher.get_id() == std::this_thread::get_id()) impl->refresher.detach();
     else if (impl->refresher.joinable()) impl->refresher.join();

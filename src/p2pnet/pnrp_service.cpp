@@ -189,7 +189,11 @@ std::vector<SockaddrBytes> machine_addresses(std::uint16_t port) {
 }
 
 std::vector<CloudInfo> machine_clouds() {
-    std::vector<CloudInfo> out{CloudInfo{u"Global_", PnrpScope::global, 0, PnrpCloudState::active}};
+    // The state as LocalBackend knows it: no node, no other node ever found - PNRP_CLOUD_STATE_ALONE
+    // ("the local node bootstrapped, but found no other nodes in the cloud", pnrpdef.h); names
+    // still register and resolve on this host. NetworkBackend reports its nodes' own states.
+    constexpr auto kState = PnrpCloudState::alone;
+    std::vector<CloudInfo> out{CloudInfo{u"Global_", PnrpScope::global, 0, kState}};
     for (const auto& i : interfaces()) {
         if (i.v6.empty()) continue;
         std::u16string name;
@@ -202,7 +206,7 @@ std::vector<CloudInfo> machine_clouds() {
         if (name.empty())
             name = !i.name.empty() && i.name.front() == '{' ? u"LinkLocal_" + widen(i.name)
                                                            : u"LinkLocal_{" + widen(i.name) + u"}";
-        out.push_back(CloudInfo{name, PnrpScope::link_local, i.index, PnrpCloudState::active});
+        out.push_back(CloudInfo{name, PnrpScope::link_local, i.index, kState});
     }
     return out;
 }
@@ -398,6 +402,7 @@ PnrpService::~PnrpService() {
         impl_->regs.clear();
     }
     for (auto id : resolves) impl_->backend->cancel(id);
+    std::lock_guard publish(impl_->publish_mu);  // after a refresh that is under way
     for (auto id : regs) impl_->backend->unregister(id);
 }
 

@@ -5,6 +5,7 @@
 // private mount namespace, where a hosts file of the test's is bound over /etc/hosts.
 #include "pd/p2pnet/pnrp_network.hpp"
 
+#include "../../src/p2pnet/interface_watch.hpp"
 #include "../transport/private_netns.hpp"
 
 #include <gtest/gtest.h>
@@ -408,6 +409,31 @@ TEST(PnrpInterfaces, NodeRestartsWhenItsAddressGoes) {
     EXPECT_NE(a->port(cloud), 0);
     (void)port_before;  // a restarted link cloud binds a new ephemeral port (SSDP advertises it)
     sh("ip link del pny0");
+}
+
+// The OS notification (Linux rtnetlink) cuts the refresh interval short when a link comes up.
+TEST(PnrpInterfaces, WatchWakesOnALinkChange) {
+    std::string why;
+    if (!link_ready(why)) GTEST_SKIP() << why;
+    InterfaceWatch watch;
+    if (!watch.notifies()) GTEST_SKIP() << "no rtnetlink socket here: the refresh interval alone";
+    std::thread t([] {
+        std::this_thread::sleep_for(200ms);
+        sh("ip link add pnw0 type veth peer name pnw1 && ip link set pnw0 up");
+    });
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(watch.wait(20s));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+    t.join();
+    // stop() ends a wait at once and every later one.
+    std::thread s([&] {
+        std::this_thread::sleep_for(100ms);
+        watch.stop();
+    });
+    EXPECT_FALSE(watch.wait(20s));
+    s.join();
+    EXPECT_FALSE(watch.wait(20s));
+    sh("ip link del pnw0");
 }
 
 }  // namespace

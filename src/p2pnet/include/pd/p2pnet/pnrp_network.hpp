@@ -18,8 +18,9 @@
 // else every `search_interval_joined` (bounded: one search per interval per cloud).
 //
 // Interface changes (issue 13): every `refresh_interval` a thread of the backend lists the clouds
-// again (clouds_source / machine_network_clouds(): interfaces, addresses and pnrp_config(), a poll
-// - no OS notification is used) and resolves the seeds given as host names (system resolver,
+// again (clouds_source / machine_network_clouds(): interfaces, addresses and pnrp_config(); on
+// Linux an rtnetlink link/address notification starts a refresh at once, interface_watch.hpp;
+// elsewhere the interval is the only trigger) and resolves the seeds given as host names (system resolver,
 // AF_INET6; one that does not resolve is logged once and skipped until it does). On the io thread:
 // a cloud that is no longer listed is stopped (its node's registrations and running resolutions
 // there end); a cloud that appeared is started; a cloud whose node used an address that is gone

@@ -96,7 +96,8 @@ const char* to_string(PnrpStatus s);
 // The addresses published for automatic registrations: every up, non-loopback IPv6 address
 // (link-local ones with their scope id) and IPv4 address of the machine, with `port`.
 std::vector<SockaddrBytes> machine_addresses(std::uint16_t port);
-// The clouds of this machine as named above (Global_ first).
+// The clouds of this machine as named above (Global_ first), listed anew at each call, in the state
+// LocalBackend reports (ALONE: it has no node; NetworkBackend reports its nodes' states).
 std::vector<CloudInfo> machine_clouds();
 
 // A peer name PNRP accepts: pd::p2p::parse_peer_name's syntax ([MS-PNRP] 2.2.4) with a non-empty
@@ -159,7 +160,9 @@ private:
 };
 
 // Registrations and resolutions of the user's processes. Thread-safe; callbacks run without the
-// service's lock held.
+// service's lock held. When the backend reports a change (CloudBackend::set_change_listener), the
+// registrations follow: published where their cloud selector now points, and those made with
+// automatic addresses with the machine's addresses of now (PeerPnrpRegister remarks).
 class PnrpService {
 public:
     static constexpr std::chrono::seconds resolve_bound{30};  // p2p-facts §4.1
