@@ -59,9 +59,11 @@
 // first match wins, pnrp_node.hpp), so one cloud yields at most one remote endpoint per resolve.
 //
 // Thread-safety: every method from any thread; callbacks run on the backend's thread (or, for
-// this host's own registrations, in resolve()) with no lock held. The destructor stops the nodes
-// and agents and joins the thread: no callback runs after it returned, and running resolutions
-// get no `done` (PnrpService cancels its resolutions before it lets the backend go).
+// this host's own registrations, in resolve()) with no lock held; the change listener runs on the
+// refresh thread, with no lock of the backend held. A resolution whose only remaining cloud goes
+// away completes (ok) then. The destructor stops the refresh thread, the nodes and agents and
+// joins the threads: no callback runs after it returned, and running resolutions get no `done`
+// (PnrpService cancels its resolutions before it lets the backend go).
 #pragma once
 
 #include "pd/p2pnet/pnrp_service.hpp"
