@@ -186,13 +186,9 @@ int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 bool link_ready(std::string& why) {
     static std::once_flag once;
     static bool ok = false;
-    std::call_once(once, [] {
-        if (!pd::test::PrivateNetns::get().ok) return;
-        ok = sh("sysctl -qw net.ipv6.conf.default.accept_dad=0 2>/dev/null; "
-                "ip link add pnx0 type veth peer name pnx1 && ip link set pnx0 up && ip link set pnx1 up && "
-                "ip addr add fd00:98::1/64 dev pnx0 nodad") == 0;
-    });
-    if (!ok) why = "no private netns with a veth pair: " + pd::test::PrivateNetns::get().why;
+    static std::string failure;
+    std::call_once(once, [] { ok = pd::test::make_veth_pair("pnx0", "pnx1", "ip addr add fd00:98::1/64 dev pnx0 nodad", failure); });
+    why = failure;
     return ok;
 }
 
@@ -237,8 +233,7 @@ TEST(PnrpInterfaces, LinkCloudComesAndGoesWithItsInterface) {
     ASSERT_EQ(service.register_name(1, reg, &h), PnrpStatus::ok);
 
     // The interface comes up after the service started: its cloud appears within a refresh or two.
-    ASSERT_EQ(sh("ip link add pnd0 type veth peer name pnd1 && ip link set pnd0 up && ip link set pnd1 up && "
-                 "ip addr add fd00:97::1/64 dev pnd0 nodad"), 0);
+    ASSERT_TRUE(pd::test::make_veth_pair("pnd0", "pnd1", "ip addr add fd00:97::1/64 dev pnd0 nodad", why)) << why;
     EXPECT_TRUE(eventually([&] { return listed(*backend, u"LinkLocal_{pnd0}"); }, 2s));
     bool scope_ok = false;
     for (const auto& c : service.clouds())
@@ -364,8 +359,8 @@ TEST(PnrpInterfaces, AutomaticAddressesFollowTheMachine) {
 TEST(PnrpInterfaces, NodeRestartsWhenItsAddressGoes) {
     std::string why;
     if (!link_ready(why)) GTEST_SKIP() << why;
-    ASSERT_EQ(sh("ip link del pny0 2>/dev/null; ip link add pny0 type veth peer name pny1 && ip link set pny0 up && "
-                 "ip link set pny1 up && ip addr add fd00:96::1/64 dev pny0 nodad"), 0);
+    sh("ip link del pny0 2>/dev/null");
+    ASSERT_TRUE(pd::test::make_veth_pair("pny0", "pny1", "ip addr add fd00:96::1/64 dev pny0 nodad", why)) << why;
     auto make = [&] {
         auto o = fast_options();
         o.ssdp_port = 19023;
