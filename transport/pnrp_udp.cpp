@@ -75,11 +75,12 @@ public:
         });
     }
 
-    void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout) override {
-        asio::post(strand_, [self = shared_from_this(), id, peer_name = std::move(peer_name), timeout] {
+    void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout,
+                      std::size_t max_results) override {
+        asio::post(strand_, [self = shared_from_this(), id, peer_name = std::move(peer_name), timeout, max_results] {
             if (self->stopped_) return;
             const Time now = Clock::now();
-            if (!self->node_->resolve_name(id, peer_name, now + timeout, now)) {
+            if (!self->node_->resolve_name(id, peer_name, now + timeout, now, 0, max_results)) {
                 NodeEvent ev;
                 ev.kind = NodeEvent::Kind::resolve_failed;
                 ev.resolve_id = id;

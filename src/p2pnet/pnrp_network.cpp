@@ -208,11 +208,11 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             auto owner = node_resolve_owner.find(ev.resolve_id);
             if (closed || owner == node_resolve_owner.end()) return;
             const std::uint64_t rid = owner->second;
-            node_resolve_owner.erase(owner);
+            if (ev.last) node_resolve_owner.erase(owner);  // that cloud's search ended (NodeEvent)
             auto it = resolves.find(rid);
             if (it == resolves.end()) return;
             Res& r = it->second;
-            r.node_resolves.erase(ev.resolve_id);
+            if (ev.last) r.node_resolves.erase(ev.resolve_id);
             if (ev.kind == tp::NodeEvent::Kind::resolve_found && r.count < r.max) {
                 PnrpEndpoint e;
                 e.peer_name.clear();  // filled by the caller's name below
@@ -249,8 +249,9 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
     // kBootstrapPoll, at most kBootstrapPolls times and never past the deadline.
     static constexpr std::chrono::milliseconds kBootstrapPoll{100};
     static constexpr int kBootstrapPolls = 50;
-    void start_node_resolve(std::size_t ci, std::uint64_t nid, std::u16string name, Clock::time_point deadline, int attempt) {
-        clouds[ci].node->with_node([weak = weak_from_this(), ci, nid, name = std::move(name), deadline, attempt](tp::Node& n) mutable {
+    void start_node_resolve(std::size_t ci, std::uint64_t nid, std::u16string name, Clock::time_point deadline,
+                            std::size_t max, int attempt) {
+        clouds[ci].node->with_node([weak = weak_from_this(), ci, nid, name = std::move(name), deadline, max, attempt](tp::Node& n) mutable {
             auto self = weak.lock();
             if (!self) return;
             {
@@ -263,15 +264,15 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             if (n.cache().size() == 0 && attempt < kBootstrapPolls) {
                 if (attempt == 0 && self->clouds[ci].agent) self->clouds[ci].agent->search();
                 auto t = std::make_shared<asio::steady_timer>(self->io, kBootstrapPoll);
-                t->async_wait([weak, t, ci, nid, name = std::move(name), deadline, attempt](boost::system::error_code ec) mutable {
+                t->async_wait([weak, t, ci, nid, name = std::move(name), deadline, max, attempt](boost::system::error_code ec) mutable {
                     auto self = weak.lock();
-                    if (!ec && self) self->start_node_resolve(ci, nid, std::move(name), deadline, attempt + 1);
+                    if (!ec && self) self->start_node_resolve(ci, nid, std::move(name), deadline, max, attempt + 1);
                 });
                 return;
             }
             // The nodes give up a little after the deadline: the timer reports the timeout first.
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::seconds(1);
-            self->clouds[ci].node->resolve_name(nid, std::move(name), std::max(left, std::chrono::milliseconds(1)));
+            self->clouds[ci].node->resolve_name(nid, std::move(name), std::max(left, std::chrono::milliseconds(1)), max);
         });
     }
 
@@ -612,7 +613,10 @@ void NetworkBackend::resolve(std::uint64_t id, const std::u16string& peer_name, 
                 if (auto self = weak.lock()) self->on_deadline(id);
             });
         });
-    for (const auto& [ci, nid] : starts) impl.start_node_resolve(ci, nid, peer_name, deadline, 0);
+    // Each cloud's node looks for as many CPAs as are still wanted (duplicates across clouds and
+    // with this host's own names are dropped in on_node_event; the first `max` distinct ones count).
+    const std::size_t want = max_endpoints > mine.size() ? max_endpoints - mine.size() : 1;
+    for (const auto& [ci, nid] : starts) impl.start_node_resolve(ci, nid, peer_name, deadline, want, 0);
 }
 
 void NetworkBackend::cancel(std::uint64_t resolve_id) {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace pd::p2pnet {
@@ -175,6 +176,48 @@ TEST(PnrpNetwork, RegisterResolveUpdateUnregister) {
     ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [](const auto& f) { return f.empty(); }));
     EXPECT_TRUE(resolve_sync(c, u"0.netbackend-a").empty());
     EXPECT_TRUE(resolve_sync(b, u"0.netbackend-a").empty());
+}
+
+// One unsecured name registered by three machines: a resolution for up to 5 gets the three
+// (one endpoint each, both clouds deduplicated), for up to 2 gets two; done comes when the
+// search is over, well before the bound.
+TEST(PnrpNetwork, NameOfSeveralMachinesYieldsEachUpToMax) {
+    Peer a = make_peer();
+    ASSERT_TRUE(a.backend);
+    Peer b = make_peer(&a), c = make_peer(&a), d = make_peer(&a);
+    ASSERT_TRUE(b.backend && c.backend && d.backend);
+    introduce(a, b);
+    introduce(a, c);
+    introduce(a, d);
+    const std::u16string name = u"0.netbackend-shared";
+    std::uint64_t ha = 0, hb = 0, hc = 0;
+    ASSERT_EQ(a.service->register_name(1, registration(name, u"on A", 4701), &ha), PnrpStatus::ok);
+    ASSERT_EQ(b.service->register_name(1, registration(name, u"on B", 4702), &hb), PnrpStatus::ok);
+    ASSERT_EQ(c.service->register_name(1, registration(name, u"on C", 4703), &hc), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(d, name, [](const auto& f) { return f.size() == 3; }, 30));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = start_resolve(d, name, 5, 8000ms);
+    ASSERT_TRUE(r->wait(12s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 6s) << "done should not wait for the bound";
+    {
+        std::lock_guard l(r->m);
+        EXPECT_EQ(r->status, PnrpStatus::ok);
+        ASSERT_EQ(r->found.size(), 3u);
+        std::set<std::u16string> comments;
+        for (const auto& e : r->found) comments.insert(e.comment);
+        EXPECT_EQ(comments, (std::set<std::u16string>{u"on A", u"on B", u"on C"}));
+    }
+    auto two = start_resolve(d, name, 2, 8000ms);
+    ASSERT_TRUE(two->wait(12s));
+    std::this_thread::sleep_for(300ms);
+    {
+        std::lock_guard l(two->m);
+        EXPECT_EQ(two->done_calls, 1);
+        EXPECT_EQ(two->status, PnrpStatus::ok);
+        EXPECT_EQ(two->found.size(), 2u);
+    }
+    // B itself: its own registration from its table, the two others from the network.
+    EXPECT_TRUE(resolve_until(b, name, [](const auto& f) { return f.size() == 3; }));
 }
 
 // A secure name is signed with its publishing identity's key (identity_key) and resolves remotely;

@@ -132,9 +132,14 @@ struct Outgoing {
     Bytes datagram;  // one encoded PNRP message (pnrp_wire encode())
 };
 
+// A resolve reports each validated CPA as it is found (resolve_found) and ends with exactly one
+// event whose `last` is true: the found event that reached the resolve's maximum, resolve_failed
+// (nothing found), or resolve_done (at least one found, then the search ran out or the deadline
+// came). With max_results 1 the first resolve_found is the last event.
 struct NodeEvent {
-    enum class Kind { resolve_found, resolve_failed };
+    enum class Kind { resolve_found, resolve_failed, resolve_done };
     Kind kind = Kind::resolve_failed;
+    bool last = true;
     std::uint64_t resolve_id = 0;
     PnrpId target{};
     PnrpId found_id{};                           // the PNRP ID whose CPA was validated
@@ -170,8 +175,12 @@ struct NodeStats {
 //  - A cache entry keeps one endpoint (the route entry's first address); RFC 3484 address
 //    selection is not done: the first address of a ROUTE_ENTRY is used.
 //  - PickBestMatchFromLocalIds is always false: a node does not resolve its own names.
-//  - ResolveCriteria: none = exact ID; any/nearest/nearest64 peer name = same P2P ID (the first
-//    one found wins, no "nearest" ranking); upper_bits = common prefix >= precision.
+//  - ResolveCriteria: none = exact ID; any/nearest/nearest64 peer name = same P2P ID (no
+//    "nearest" ranking: matches are reported in the order found); upper_bits = common prefix >=
+//    precision.
+//  - A resolve reports up to max_results distinct CPAs: after each match it goes on with the
+//    reported publishers in the Flagged Path (pnrp_resolve.cpp, "Several results"); the spec's
+//    resolve ends at the first match and has no result count on the wire.
 //  - LOOKUP responders pick the closest remote match deterministically (the spec: a random choice
 //    weighted towards the closest).
 //  - An INQUIRE whose retries run out during a resolve is handled like an invalid CPA (pop the
@@ -210,16 +219,19 @@ public:
     // 3.2.4.2: revoke CPA flooded to the leaf set. False if `id` is not registered here.
     bool unregister(const PnrpId& id, Time now);
 
-    // 3.1.4.4.2 with REASON_APP_REQUEST. Ends with one NodeEvent for `id`: found (CPA validated)
-    // or failed (no next hop left, or `deadline` passed). False (and no event) when the
-    // Outstanding Resolves Table is full or `id` is already in use or >= 2^63 (reserved for the
-    // node's own registration resolves). The event may come from within this call (empty cache).
+    // 3.1.4.4.2 with REASON_APP_REQUEST. Reports up to `max_results` (>= 1) distinct validated
+    // CPAs (distinct PNRP IDs: the same name registered by several nodes, or several times), then
+    // ends (see NodeEvent): when max_results were found, when no next hop is left, or when
+    // `deadline` passed. False (and no event) when the Outstanding Resolves Table is full or `id`
+    // is already in use or >= 2^63 (reserved for the node's own registration resolves), or
+    // max_results is 0. Events may come from within this call (empty cache).
     bool resolve(std::uint64_t id, const PnrpId& target, Time deadline, Time now,
-                 ResolveCriteria criteria = ResolveCriteria::none, std::uint16_t precision = 0);
+                 ResolveCriteria criteria = ResolveCriteria::none, std::uint16_t precision = 0,
+                 std::size_t max_results = 1);
     // 3.1.4.4 / 3.1.4.4.1: the PNRP ID of `peer_name` with ServiceLocationPrefix `prefix` (0 by
     // default, a choice) and suffix 0x8000000000000000, resolved with RESOLVE_CRITERIA_ANY_PEERNAME.
     bool resolve_name(std::uint64_t id, std::u16string_view peer_name, Time deadline, Time now,
-                      std::uint64_t prefix = 0);
+                      std::uint64_t prefix = 0, std::size_t max_results = 1);
     void cancel(std::uint64_t id);
 
     std::vector<Outgoing> drain_outgoing();
@@ -254,6 +266,9 @@ private:
         Nonce inquire_nonce{};
         Ipv6Endpoint last_to{};
         bool sent_lookup = false;
+        std::size_t max_results = 1;
+        std::vector<PnrpId> found;              // PNRP IDs reported so far
+        std::vector<Ipv6Endpoint> found_at;     // their publishers (Flagged Path, see pnrp_resolve.cpp)
     };
     struct Pending {  // Pending List entry (3.1.1)
         Ipv6Endpoint to;
@@ -321,6 +336,9 @@ private:
     void on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now);
     void on_resolve_timeout(Resolve& r, Time now);
     bool close_enough(const Resolve& r, const PnrpId& id) const;
+    static bool already_found(const Resolve& r, const PnrpId& id);
+    bool wide_search(const Resolve& r) const;
+    void next_best(Resolve& r);
     void finish(std::uint64_t id, std::optional<NodeEvent> found);
     Resolve* resolve_by_sent(std::uint32_t message_id);
 

@@ -29,9 +29,10 @@
 //
 // Resolution: this host's table first, then Node::resolve_name in each requested cloud in
 // parallel; endpoints are deduplicated (same name, comment and addresses) and reported at most
-// max_endpoints times; `done` runs exactly once: ok when every cloud finished (found or not) or
-// max was reached, timeout when the deadline came first. A Node finds one CPA per resolve (the
-// first match wins, pnrp_node.hpp), so one cloud yields at most one remote endpoint per resolve.
+// max_endpoints times; `done` runs exactly once: ok when every cloud finished (its node found
+// what it was asked for, or ran out of next hops) or max was reached, timeout when the deadline
+// came first. Each cloud's node looks for up to max_endpoints CPAs (less this host's own finds):
+// a name registered by several machines yields an endpoint per machine.
 //
 // Thread-safety: every method from any thread; callbacks run on the backend's thread (or, for
 // this host's own registrations, in resolve()) with no lock held. The destructor stops the nodes
