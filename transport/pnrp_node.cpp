@@ -630,6 +630,36 @@ std::optional<PnrpId> Node::register_name(const LocalName& name, Time now, std::
     return id;
 }
 
+// Update in place (see pnrp_node.hpp): [MS-PNRP] has no update message; a registration's CPA
+// exists only as the answer to an INQUIRE (3.2.5.6-3.2.5.7), so replacing what the answers are
+// built from is the whole update. The PNRP ID, and so every route entry naming it, stays valid.
+bool Node::update_name(const PnrpId& id, const LocalName& name, std::string* why) {
+    auto it = locals_.find(id);
+    if (it == locals_.end()) {
+        if (why) *why = "not registered";
+        return false;
+    }
+    if (!name.key || name.key->empty()) {
+        if (why) *why = "no key";
+        return false;
+    }
+    const auto same = pnrp_id_of_name(name.peer_name, it->second.location, why);
+    if (!same || *same != id) {
+        if (why && same) *why = "another peer name";
+        return false;
+    }
+    CpaParams probe;
+    probe.peer_name = name.peer_name;
+    probe.service_location = it->second.location;
+    probe.service_addresses = {local_endpoint()};
+    probe.app_endpoints = name.endpoints;
+    probe.friendly_name = name.friendly_name;
+    probe.not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
+    if (!build_cpa(probe, *name.key, why)) return false;
+    it->second.name = name;
+    return true;
+}
+
 // 3.2.4.1: resolve "new PNRP ID + 1" with REASON_REGISTRATION, criteria none, and our route entry
 // as InitialBestMatchRouteEntry; every LOOKUP carries it, so the nodes on the way learn the ID.
 void Node::announce(const PnrpId& id, Time now) {

@@ -75,6 +75,13 @@ public:
         });
     }
 
+    void update_name(const PnrpId& id, LocalName name, std::function<void(bool)> done) override {
+        asio::post(strand_, [self = shared_from_this(), id, name = std::move(name), done = std::move(done)] {
+            const bool ok = !self->stopped_ && self->node_->update_name(id, name);
+            if (done) done(ok);
+        });
+    }
+
     void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout,
                       std::size_t max_results) override {
         asio::post(strand_, [self = shared_from_this(), id, peer_name = std::move(peer_name), timeout, max_results] {

@@ -294,17 +294,18 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
         if (done) done(PnrpStatus::timeout);
     }
 
-    // Publishes `reg` in the network clouds of `selected` (registration `id`, generation `gen`).
-    void publish(std::uint64_t id, std::uint64_t gen, const PnrpRegistration& reg, const std::vector<CloudInfo>& selected) {
+    // The Node's LocalName of `reg`: nullopt when it cannot be published (a secure name whose
+    // identity's key is unknown: registered on this host only).
+    std::optional<tp::LocalName> local_name_of(const PnrpRegistration& reg) {
         p2p::PeerName parsed;
-        if (p2p::parse_peer_name(reg.peer_name, parsed) != p2p::hr::ok) return;
+        if (p2p::parse_peer_name(reg.peer_name, parsed) != p2p::hr::ok) return std::nullopt;
         std::shared_ptr<const p2p::pki::Key> key = own_key;
         if (parsed.secure()) {
             key = options.identity_key ? options.identity_key(reg.publishing_identity) : nullptr;
             if (!key || p2p::pki::authority(*key) != parsed.authority) {
                 PD_WARN("pnrp: no key of identity {} for the secure name {}: registered on this host only",
                         narrow(reg.publishing_identity), narrow(reg.peer_name));
-                return;
+                return std::nullopt;
             }
         }
         tp::LocalName name;
@@ -315,28 +316,68 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             if (auto e = app_endpoint(a)) name.endpoints.push_back(*e);
         }
         if (!reg.comment.empty()) name.friendly_name = reg.comment;
+        return name;
+    }
+
+    // The clouds of `selected` this host publishes in (served here and not SearchOnly).
+    std::vector<std::size_t> publishing_clouds(const std::vector<CloudInfo>& selected) const {
+        std::vector<std::size_t> out;
         for (const auto& c : selected) {
             auto ci = cloud_index(c.name);
-            if (!ci || clouds[*ci].cfg.search_only) continue;
-            clouds[*ci].node->register_name(name, [weak = weak_from_this(), id, gen, ci = *ci](std::optional<tp::PnrpId> pid) {
-                auto self = weak.lock();
-                if (!self || !pid) {
-                    if (self) PD_WARN("pnrp: the node of {} refused a registration", narrow(self->clouds[ci].cfg.info.name));
-                    return;
-                }
-                bool keep = false;
-                {
-                    std::lock_guard lock(self->mu);
-                    auto it = self->regs.find(id);
-                    if (!self->closed && it != self->regs.end() && it->second.generation == gen) {
-                        it->second.ids[ci] = *pid;
-                        keep = true;
-                    }
-                }
-                // Unregistered or updated while the node was registering: withdraw it (3.2.4.2).
-                if (!keep) self->clouds[ci].node->unregister(*pid);
-            });
+            if (ci && !clouds[*ci].cfg.search_only && std::find(out.begin(), out.end(), *ci) == out.end()) out.push_back(*ci);
         }
+        return out;
+    }
+
+    // Publishes `reg` in the network clouds of `selected` (registration `id`, generation `gen`).
+    void publish(std::uint64_t id, std::uint64_t gen, const PnrpRegistration& reg, const std::vector<CloudInfo>& selected) {
+        auto name = local_name_of(reg);
+        if (!name) return;
+        for (auto ci : publishing_clouds(selected)) publish_in(id, gen, *name, ci);
+    }
+
+    void publish_in(std::uint64_t id, std::uint64_t gen, const tp::LocalName& name, std::size_t ci) {
+        clouds[ci].node->register_name(name, [weak = weak_from_this(), id, gen, ci](std::optional<tp::PnrpId> pid) {
+            auto self = weak.lock();
+            if (!self || !pid) {
+                if (self) PD_WARN("pnrp: the node of {} refused a registration", narrow(self->clouds[ci].cfg.info.name));
+                return;
+            }
+            bool keep = false;
+            {
+                std::lock_guard lock(self->mu);
+                auto it = self->regs.find(id);
+                if (!self->closed && it != self->regs.end() && it->second.generation == gen && !it->second.ids.count(ci)) {
+                    it->second.ids[ci] = *pid;
+                    keep = true;
+                }
+            }
+            // Unregistered or updated while the node was registering: withdraw it (3.2.4.2).
+            if (!keep) self->clouds[ci].node->unregister(*pid);
+        });
+    }
+
+    // Updates registration `id` in cloud `ci` in place (Node::update_name: same PNRP ID, the
+    // answers to INQUIREs carry the new CPA from now on). Should the node refuse, the old ID is
+    // withdrawn and the name registered anew there.
+    void update_in(std::uint64_t id, std::uint64_t gen, const tp::LocalName& name, std::size_t ci, const tp::PnrpId& pid) {
+        clouds[ci].node->update_name(pid, name, [weak = weak_from_this(), id, gen, name, ci, pid](bool ok) {
+            auto self = weak.lock();
+            if (!self || ok) return;
+            PD_WARN("pnrp: the node of {} refused an update in place: registering anew", narrow(self->clouds[ci].cfg.info.name));
+            bool again = false;
+            {
+                std::lock_guard lock(self->mu);
+                auto it = self->regs.find(id);
+                if (!self->closed && it != self->regs.end() && it->second.generation == gen) {
+                    auto at = it->second.ids.find(ci);
+                    if (at != it->second.ids.end() && at->second == pid) it->second.ids.erase(at);
+                    again = true;
+                }
+            }
+            self->clouds[ci].node->unregister(pid);
+            if (again) self->publish_in(id, gen, name, ci);
+        });
     }
 
     // Withdraws what registration `id` published (revoke CPAs, 3.2.4.2). Caller holds mu.
@@ -521,20 +562,37 @@ PnrpStatus NetworkBackend::register_name(std::uint64_t id, const PnrpRegistratio
     return PnrpStatus::ok;
 }
 
+// In place where the name is published already (update_in: same PNRP ID, no moment without a
+// record); published anew in clouds newly selected, withdrawn (revoke CPA, 3.2.4.2) from clouds
+// no longer selected, or everywhere when the new registration cannot be published.
 PnrpStatus NetworkBackend::update(std::uint64_t id, const PnrpRegistration& reg, const std::vector<CloudInfo>& clouds) {
     if (auto st = impl_->local->update(id, reg, clouds); st != PnrpStatus::ok) return st;
+    const auto name = impl_->local_name_of(reg);
+    const auto wanted = name ? impl_->publishing_clouds(clouds) : std::vector<std::size_t>{};
     std::uint64_t gen;
-    std::vector<std::pair<std::size_t, tp::PnrpId>> old;
+    std::vector<std::pair<std::size_t, tp::PnrpId>> in_place, withdraw;
+    std::vector<std::size_t> fresh;
     {
         std::lock_guard lock(impl_->mu);
         auto it = impl_->regs.find(id);
         if (it == impl_->regs.end()) return PnrpStatus::not_found;
-        old = impl_->take_ids(it->second);
+        // A new generation: a registration still on its way to a node (no ID recorded yet) is
+        // withdrawn when it arrives, and made again here.
         gen = it->second.generation = impl_->next_generation++;
+        for (const auto& [ci, pid] : impl_->take_ids(it->second)) {
+            if (std::find(wanted.begin(), wanted.end(), ci) != wanted.end()) {
+                in_place.emplace_back(ci, pid);
+                it->second.ids[ci] = pid;
+            } else {
+                withdraw.emplace_back(ci, pid);
+            }
+        }
+        for (auto ci : wanted)
+            if (!it->second.ids.count(ci)) fresh.push_back(ci);
     }
-    // A CPA cannot change: the old one is revoked and a new one published (a choice, 3.2.4).
-    for (const auto& [ci, pid] : old) impl_->clouds[ci].node->unregister(pid);
-    impl_->publish(id, gen, reg, clouds);
+    for (const auto& [ci, pid] : withdraw) impl_->clouds[ci].node->unregister(pid);
+    for (const auto& [ci, pid] : in_place) impl_->update_in(id, gen, *name, ci, pid);
+    for (auto ci : fresh) impl_->publish_in(id, gen, *name, ci);
     return PnrpStatus::ok;
 }
 

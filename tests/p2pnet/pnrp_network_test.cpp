@@ -11,6 +11,7 @@
 
 #include <net/if.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -218,6 +219,41 @@ TEST(PnrpNetwork, NameOfSeveralMachinesYieldsEachUpToMax) {
     }
     // B itself: its own registration from its table, the two others from the network.
     EXPECT_TRUE(resolve_until(b, name, [](const auto& f) { return f.size() == 3; }));
+}
+
+// Updates are in place (Node::update_name): resolutions running continually on B while A updates
+// its registration several times all find the name - the old record or the new one.
+TEST(PnrpNetwork, UpdateInPlaceNeverLeavesAGap) {
+    Peer a = make_peer();
+    ASSERT_TRUE(a.backend);
+    Peer b = make_peer(&a);
+    ASSERT_TRUE(b.backend);
+    introduce(a, b);
+    const std::u16string name = u"0.netbackend-upd";
+    std::uint64_t h = 0;
+    ASSERT_EQ(a.service->register_name(1, registration(name, u"v0", 4800), &h), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(b, name, [](const auto& f) { return f.size() == 1; }));
+    std::atomic<bool> stop{false};
+    std::atomic<int> resolved{0}, empty{0};
+    std::thread reader([&] {
+        while (!stop) {
+            const auto f = resolve_sync(b, name);
+            ++resolved;
+            // Two when the clouds answered either side of an update (old record in one, new in the other).
+            if (f.empty() || f.size() > 2) ++empty;
+        }
+    });
+    for (int v = 1; v <= 5; ++v) {
+        std::this_thread::sleep_for(150ms);
+        const std::u16string comment = u"v" + std::u16string(1, static_cast<char16_t>(u'0' + v));
+        ASSERT_EQ(a.service->update(1, h, registration(name, comment, static_cast<std::uint16_t>(4800 + v))), PnrpStatus::ok);
+    }
+    std::this_thread::sleep_for(300ms);
+    stop = true;
+    reader.join();
+    EXPECT_GT(resolved.load(), 5);
+    EXPECT_EQ(empty.load(), 0) << "of " << resolved.load() << " resolutions";
+    EXPECT_TRUE(resolve_until(b, name, [](const auto& f) { return f.size() == 1 && f[0].comment == u"v5"; }));
 }
 
 // A secure name is signed with its publishing identity's key (identity_key) and resolves remotely;

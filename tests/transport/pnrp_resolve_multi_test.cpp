@@ -2,7 +2,8 @@
 //
 // [MS-PNRP] sans-I/O Node (pnrp_node.hpp) in the simulation of pnrp_sim.hpp: one peer name
 // registered by several nodes resolves to every registration, up to the resolve's maximum
-// (pnrp_resolve.cpp, "Several results").
+// (pnrp_resolve.cpp, "Several results"); a registration updated in place (Node::update_name)
+// resolves at every instant, to the old record or the new one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -174,6 +175,65 @@ TEST(PnrpMultiResolve, FewerThanAskedAndNone) {
     ASSERT_EQ(none.size(), 1u);
     EXPECT_EQ(none[0].kind, NodeEvent::Kind::resolve_failed);
     EXPECT_FALSE(cloud.node(1).resolve_name(99, kShared, cloud.now() + 1s, cloud.now(), 0, 0));  // max 0
+}
+
+// Resolutions from three nodes, started every 100 ms for 6 s (several in flight at once), while
+// the publisher updates its registration twice: every one finds the name, with the record of the
+// moment its INQUIRE was answered; the PNRP ID never changes.
+TEST(PnrpUpdate, ContinualResolvesAcrossUpdatesNeverMiss) {
+    Cloud cloud;
+    build(cloud, 8, {});
+    const std::u16string name = u"0.updating";
+    auto v1 = local_name(4, name);
+    auto id = cloud.node(4).register_name(v1, cloud.now());
+    ASSERT_TRUE(id);
+    cloud.run(20s);
+    auto with_port = [&](std::uint16_t port, const char16_t* comment) {
+        LocalName n = v1;
+        n.endpoints[0].port = port;
+        n.friendly_name = comment;
+        return n;
+    };
+    const std::vector<std::size_t> resolvers = {1, 2, 6};
+    std::map<std::pair<std::size_t, std::uint64_t>, int> started;  // (node, id) -> version when started
+    int version = 1;
+    std::uint64_t next = 1000;
+    for (int step = 0; step < 60; ++step) {
+        for (auto r : resolvers) {
+            ASSERT_TRUE(cloud.node(r).resolve_name(next, name, cloud.now() + 10s, cloud.now()));
+            started[{r, next++}] = version;
+        }
+        if (step == 20 || step == 40) {
+            std::string why;
+            const auto v = ++version == 2 ? with_port(6004, u"second") : with_port(7004, u"third");
+            ASSERT_TRUE(cloud.node(4).update_name(*id, v, &why)) << why;
+            const auto regs = cloud.node(4).registered();  // name_of(4) and the updated one, same ID
+            EXPECT_EQ(regs.size(), 2u);
+            EXPECT_NE(std::find(regs.begin(), regs.end(), *id), regs.end());
+        }
+        cloud.run(100ms, 100ms);
+    }
+    cloud.run(12s);
+    std::size_t answered = 0;
+    for (auto r : resolvers)
+        for (const auto& ev : cloud.take_events(r)) {
+            auto it = started.find({r, ev.resolve_id});
+            ASSERT_NE(it, started.end());
+            ++answered;
+            ASSERT_EQ(ev.kind, NodeEvent::Kind::resolve_found) << "resolve " << ev.resolve_id << " from " << r;
+            EXPECT_EQ(ev.found_id, *id);
+            ASSERT_EQ(ev.endpoints.size(), 1u);
+            const auto port = ev.endpoints[0].port;
+            // The record at the time of the answer: the one it started with or a later one.
+            const int seen = port == 5004 ? 1 : port == 6004 ? 2 : port == 7004 ? 3 : 0;
+            EXPECT_GE(seen, it->second) << "port " << port;
+        }
+    EXPECT_EQ(answered, started.size());
+    // Refused updates: unknown ID, another name.
+    std::string why;
+    EXPECT_FALSE(cloud.node(4).update_name(PnrpId{}, v1, &why));
+    EXPECT_FALSE(cloud.node(4).update_name(*id, local_name(4, u"0.other"), &why));
+    EXPECT_FALSE(why.empty());
 }
 
 }  // namespace

@@ -216,6 +216,14 @@ public:
 
     // 3.2.4.1. Returns the registered PNRP ID, nullopt (reason in *why) on failure.
     std::optional<PnrpId> register_name(const LocalName& name, Time now, std::string* why = nullptr);
+    // Updates registration `id` in place: the same peer name and PNRP ID (service location), new
+    // endpoints / friendly name / key. Every INQUIRE answered after this call gets a CPA built
+    // from `name` (3.2.5.7: a CPA is built per INQUIRE, with a fresh Not After), and no other node
+    // holds the old CPA (route entries carry IDs and node endpoints only), so a resolver finds the
+    // old or the new record at any instant, never neither. `name.location_prefix` is ignored (the
+    // ID stays). False (reason in *why) when `id` is not registered here, the name differs or the
+    // key cannot sign for it.
+    bool update_name(const PnrpId& id, const LocalName& name, std::string* why = nullptr);
     // 3.2.4.2: revoke CPA flooded to the leaf set. False if `id` is not registered here.
     bool unregister(const PnrpId& id, Time now);
 

@@ -24,8 +24,10 @@
 // comment as its friendly name; the extended payload is NOT published (the Node does not
 // implement EXTENDED_PAYLOAD): remote resolvers get an empty payload. Unsecured names ("0.x") are
 // signed with a key of the backend's own; secure names with the publishing identity's key from
-// `identity_key` - without one a secure name is registered on this host only. Update = unregister
-// (revoke CPA, 3.2.4.2) and register anew.
+// `identity_key` - without one a secure name is registered on this host only. Update is in place
+// (Node::update_name: the same PNRP ID answers INQUIREs with the new CPA at once, so a resolver
+// finds the old or the new record, never neither); only clouds added to or dropped from the
+// registration get a new registration or a revoke CPA (3.2.4.2).
 //
 // Resolution: this host's table first, then Node::resolve_name in each requested cloud in
 // parallel; endpoints are deduplicated (same name, comment and addresses) and reported at most
