@@ -257,6 +257,9 @@ void Node::on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
         check.route_entry_id = r.best->id;
         check.cert_chain_present = ab.cert_chain.has_value();
         valid = !ab.cpa->revoke && validate_cpa(*ab.cpa, check);
+        // 3.1.5.8: the EXTENDED_PAYLOAD's PNRP ID is the route entry's, its nonce the INQUIRE's,
+        // its signature by the CPA's key; one that fails makes the whole answer invalid.
+        if (valid && ab.extended_payload) valid = validate_extended_payload(*ab.extended_payload, *ab.cpa, check);
     }
     if (!valid) {
         on_resolve_timeout(r, now);
@@ -274,6 +277,7 @@ void Node::on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
     ev.service_addresses = ab.cpa->service_addresses;
     if (ab.cpa->payload) ev.endpoints = ab.cpa->payload->endpoints;
     ev.cpa = *ab.cpa;
+    ev.extended_payload = ab.extended_payload;
     r.found.push_back(r.best->id);
     ev.last = r.found.size() >= r.max_results;
     if (ev.last) {

@@ -103,6 +103,18 @@ std::u16string friendly_name_of(const tp::EncodedCpa& cpa) {
     return out;
 }
 
+// Endpoints found more than once (in several clouds, or here and remotely) are reported once:
+// the same comment, addresses and payload.
+std::vector<std::uint8_t> dedup_key(const PnrpEndpoint& e) {
+    std::vector<std::uint8_t> key;
+    for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
+    key.push_back(0);
+    key.push_back(static_cast<std::uint8_t>(e.addresses.size()));
+    for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
+    key.insert(key.end(), e.payload.begin(), e.payload.end());
+    return key;
+}
+
 std::vector<tp::Ipv6> node_addresses(const std::vector<std::array<std::uint8_t, 16>>& in) {
     std::vector<tp::Ipv6> out;
     for (const auto& a : in) {
@@ -218,11 +230,8 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
                 e.peer_name.clear();  // filled by the caller's name below
                 if (ev.cpa) e.comment = friendly_name_of(*ev.cpa);
                 for (const auto& a : ev.endpoints) e.addresses.push_back(sockaddr_of(a, clouds[cloud].link_scope));
-                std::vector<std::uint8_t> key;
-                for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
-                key.push_back(0);
-                for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
-                if (r.seen.insert(key).second) {
+                if (ev.extended_payload) e.payload = ev.extended_payload->data;  // validated by the node (3.1.5.8)
+                if (r.seen.insert(dedup_key(e)).second) {
                     ++r.count;
                     endpoint = std::move(e);
                     found = r.found;
@@ -316,6 +325,9 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             if (auto e = app_endpoint(a)) name.endpoints.push_back(*e);
         }
         if (!reg.comment.empty()) name.friendly_name = reg.comment;
+        // The registration's payload as the EXTENDED_PAYLOAD (2.2.3.3 binary, 1..4096 bytes:
+        // PnrpService refuses more), sent to resolvers that ask with the X flag (3.2.5.6).
+        name.extended_payload = reg.payload;
         return name;
     }
 
@@ -621,11 +633,7 @@ void NetworkBackend::resolve(std::uint64_t id, const std::u16string& peer_name, 
     r.max = max_endpoints;
     r.deadline = deadline;
     for (auto& e : mine) {
-        std::vector<std::uint8_t> key;
-        for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
-        key.push_back(0);
-        for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
-        r.seen.insert(key);
+        r.seen.insert(dedup_key(e));
         ++r.count;
     }
     std::vector<std::pair<std::size_t, std::uint64_t>> starts;

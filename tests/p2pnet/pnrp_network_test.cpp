@@ -146,7 +146,7 @@ TEST(PnrpNetwork, RegisterResolveUpdateUnregister) {
     EXPECT_EQ(found[0].peer_name, u"0.netbackend-a");
     EXPECT_EQ(found[0].comment, u"hello from A");
     EXPECT_EQ(found[0].addresses, reg.addresses);
-    EXPECT_TRUE(found[0].payload.empty());  // extended payloads are not published (pnrp_network.hpp)
+    EXPECT_EQ(found[0].payload, reg.payload);  // the EXTENDED_PAYLOAD (pnrp_network.hpp)
 
     // C, asynchronously, one cloud by name: one `found`, then `done` once.
     ASSERT_TRUE(resolve_until(c, u"0.netbackend-a", [](const auto& f) { return !f.empty(); }));
@@ -166,10 +166,23 @@ TEST(PnrpNetwork, RegisterResolveUpdateUnregister) {
     ASSERT_EQ(found.size(), 1u);
     EXPECT_EQ(found[0].payload, reg.payload);
 
-    // Update: the new comment and port reach B.
-    ASSERT_EQ(a.service->update(1, h, registration(u"0.netbackend-a", u"updated", 4322)), PnrpStatus::ok);
-    ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [](const auto& f) {
-        return f.size() == 1 && f[0].comment == u"updated";
+    // Update: the new comment, port and a payload of the largest size (4096 bytes, carried in
+    // several AUTHORITY fragments) reach B.
+    auto big = registration(u"0.netbackend-a", u"updated", 4322);
+    big.payload.resize(4096);
+    for (std::size_t i = 0; i < big.payload.size(); ++i) big.payload[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    ASSERT_EQ(a.service->update(1, h, big), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [&](const auto& f) {
+        return f.size() == 1 && f[0].comment == u"updated" && f[0].payload == big.payload;
+    }));
+    // No payload: none reported.
+    ASSERT_EQ(a.service->update(1, h, [] {
+        auto r = registration(u"0.netbackend-a", u"no payload", 4323);
+        r.payload.clear();
+        return r;
+    }()), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [&](const auto& f) {
+        return f.size() == 1 && f[0].comment == u"no payload" && f[0].payload.empty();
     }));
 
     // Unregister: B stops resolving it, for good.

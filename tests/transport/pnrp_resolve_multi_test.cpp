@@ -3,12 +3,14 @@
 // [MS-PNRP] sans-I/O Node (pnrp_node.hpp) in the simulation of pnrp_sim.hpp: one peer name
 // registered by several nodes resolves to every registration, up to the resolve's maximum
 // (pnrp_resolve.cpp, "Several results"); a registration updated in place (Node::update_name)
-// resolves at every instant, to the old record or the new one.
+// resolves at every instant, to the old record or the new one; a registration's extended payload
+// (2.2.3.3) reaches resolvers, validated (3.1.5.8).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -234,6 +236,136 @@ TEST(PnrpUpdate, ContinualResolvesAcrossUpdatesNeverMiss) {
     EXPECT_FALSE(cloud.node(4).update_name(PnrpId{}, v1, &why));
     EXPECT_FALSE(cloud.node(4).update_name(*id, local_name(4, u"0.other"), &why));
     EXPECT_FALSE(why.empty());
+}
+
+Bytes pattern(std::size_t n, std::uint8_t seed) {
+    Bytes b(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(seed + i * 31);
+    return b;
+}
+
+// The largest payload (4096 bytes: an AUTHORITY_BUFFER of several AUTHORITY fragments, 3.2.5.10)
+// reaches a resolver with the CPA's X flag set; an update changes or removes it; more than 4096
+// bytes is refused.
+TEST(PnrpExtendedPayload, ReachesResolversAndFollowsUpdates) {
+    Cloud cloud;
+    build(cloud, 6, {});
+    auto n = local_name(3, u"0.with-payload");
+    n.extended_payload = pattern(kMaxExtPayloadBinary, 1);
+    auto id = cloud.node(3).register_name(n, cloud.now());
+    ASSERT_TRUE(id);
+    cloud.run(10s);
+    for (std::size_t r : {0u, 1u, 5u}) {
+        auto ev = cloud.resolve(r, u"0.with-payload");
+        ASSERT_TRUE(ev && ev->kind == NodeEvent::Kind::resolve_found) << "from " << r;
+        ASSERT_TRUE(ev->extended_payload.has_value());
+        EXPECT_EQ(ev->extended_payload->data, n.extended_payload);
+        EXPECT_EQ(ev->extended_payload->pnrp_id, *id);
+        EXPECT_TRUE(ev->cpa && ev->cpa->has_extended_payload);
+    }
+    n.extended_payload = pattern(1, 9);
+    ASSERT_TRUE(cloud.node(3).update_name(*id, n));
+    auto ev = cloud.resolve(1, u"0.with-payload");
+    ASSERT_TRUE(ev && ev->extended_payload);
+    EXPECT_EQ(ev->extended_payload->data, pattern(1, 9));
+    n.extended_payload.clear();
+    ASSERT_TRUE(cloud.node(3).update_name(*id, n));
+    ev = cloud.resolve(1, u"0.with-payload");
+    ASSERT_TRUE(ev && ev->kind == NodeEvent::Kind::resolve_found);
+    EXPECT_FALSE(ev->extended_payload.has_value());
+    EXPECT_FALSE(ev->cpa->has_extended_payload);
+
+    n.extended_payload = pattern(kMaxExtPayloadBinary + 1, 2);
+    std::string why;
+    EXPECT_FALSE(cloud.node(3).update_name(*id, n, &why));
+    auto big = local_name(4, u"0.too-big");
+    big.extended_payload = n.extended_payload;
+    EXPECT_FALSE(cloud.node(4).register_name(big, cloud.now(), &why));
+    EXPECT_NE(why.find("4096"), std::string::npos);
+}
+
+// A payload changed on the way (its signature no longer verifies, 3.1.5.8 / 3.1.5.9) makes the
+// answer invalid: the only registration of the name is not reported.
+TEST(PnrpExtendedPayload, TamperedPayloadIsRejected) {
+    Cloud cloud;
+    build(cloud, 5, {});
+    auto n = local_name(2, u"0.tampered");
+    n.extended_payload = pattern(64, 0x40);
+    ASSERT_TRUE(cloud.node(2).register_name(n, cloud.now()));
+    cloud.run(10s);
+    auto ok = cloud.resolve(4, u"0.tampered");
+    ASSERT_TRUE(ok && ok->kind == NodeEvent::Kind::resolve_found && ok->extended_payload);
+    std::size_t changed = 0;
+    cloud.filter = [&](std::size_t from, Outgoing& o) {
+        if (from != 2) return true;
+        auto at = std::search(o.datagram.begin(), o.datagram.end(), n.extended_payload.begin(), n.extended_payload.end());
+        if (at != o.datagram.end()) {
+            at[10] ^= 0x01;
+            ++changed;
+        }
+        return true;
+    };
+    auto bad = cloud.resolve(4, u"0.tampered", 10s);
+    EXPECT_GT(changed, 0u);
+    ASSERT_TRUE(bad.has_value());
+    EXPECT_EQ(bad->kind, NodeEvent::Kind::resolve_failed);
+    cloud.filter = nullptr;
+    auto again = cloud.resolve(4, u"0.tampered");
+    ASSERT_TRUE(again && again->kind == NodeEvent::Kind::resolve_found);
+}
+
+// Fuzz seeds with an EXTENDED_PAYLOAD (tests/transport/data/fuzz/pnrp and pnrp_node): an
+// AUTHORITY whose AUTHORITY_BUFFER carries a ROUTE_ENTRY, a CPA with the X flag and a signed
+// EXTENDED_PAYLOAD, as a registered node answers an INQUIRE. Checked to round-trip here; written
+// to $PD_PNRP_FUZZ_SEED_DIR/{pnrp,pnrp_node}/ when that is set (how the committed seeds were made).
+TEST(PnrpExtendedPayload, FuzzSeedsRoundTrip) {
+    const PnrpId id = [] {
+        PnrpId i{};
+        for (std::size_t k = 0; k < i.size(); ++k) i[k] = static_cast<std::uint8_t>(0x10 + k);
+        return i;
+    }();
+    Nonce nonce{};
+    nonce[0] = 0x5a;
+    CpaParams p;
+    p.peer_name = u"0.fuzz-payload";
+    std::copy(id.begin() + 16, id.end(), p.service_location.begin());
+    p.service_addresses = {Cloud::endpoint_of(1)};
+    p.app_endpoints = {app_endpoint(1)};
+    p.friendly_name = u"seed";
+    p.has_extended_payload = true;
+    p.not_after = 0x01dc000000000000ull;
+    p.nonce = nonce;
+    auto cpa = build_cpa(p, *shared_key());
+    ASSERT_TRUE(cpa);
+    auto ep = build_extended_payload(id, nonce, p.not_after, std::nullopt, pattern(200, 7), *shared_key());
+    ASSERT_TRUE(ep);
+    AuthorityBuffer ab;
+    ab.route_entry = RouteEntry{id, kDefaultPort, 0, {Cloud::endpoint_of(1).address}};
+    ab.cpa = *cpa;
+    ab.extended_payload = *ep;
+    const Bytes buffer = encode_authority_buffer(ab);
+    auto back = decode_authority_buffer(buffer);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, ab);
+    const auto frags = fragment_authority(buffer, 0x01020304, 0x0a0b0c0d);
+    ASSERT_EQ(frags.size(), 1u);
+    const Bytes datagram = encode(frags[0]);
+    auto m = decode(datagram);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(std::get<Authority>(*m), frags[0]);
+    if (const char* dir = std::getenv("PD_PNRP_FUZZ_SEED_DIR")) {
+        auto write = [](const std::string& path, const Bytes& b) {
+            std::ofstream f(path, std::ios::binary);
+            f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+            ASSERT_TRUE(f.good()) << path;
+        };
+        write(std::string(dir) + "/pnrp/authority_ext_payload.bin", datagram);
+        write(std::string(dir) + "/pnrp/authority_buffer_ext_payload.bin", buffer);
+        // fuzz_pnrp_node framing: [length LE16][sender][datagram].
+        Bytes framed = {static_cast<std::uint8_t>(datagram.size()), static_cast<std::uint8_t>(datagram.size() >> 8), 0};
+        framed.insert(framed.end(), datagram.begin(), datagram.end());
+        write(std::string(dir) + "/pnrp_node/one-authority_ext_payload.bin", framed);
+    }
 }
 
 }  // namespace

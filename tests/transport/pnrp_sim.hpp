@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,6 +63,7 @@ public:
                 if (!alive(i)) continue;
                 for (auto& o : out) {
                     any = true;
+                    if (filter && !filter(i, o)) continue;
                     auto it = index_.find({o.to.address, o.to.port});
                     if (it == index_.end() || !alive(it->second)) continue;
                     ++delivered_;
@@ -113,6 +115,9 @@ public:
         }
     }
     Time last_event_time() const { return last_event_time_; }
+
+    // Sees (and may change) every datagram node `from` sends; false drops it. Hostile-path tests.
+    std::function<bool(std::size_t from, Outgoing& datagram)> filter;
 
     // Resolves `name` from node i for up to `max` results; runs the simulation until the resolve's
     // last event (NodeEvent::last) or timeout. Every event of the resolve, in order.

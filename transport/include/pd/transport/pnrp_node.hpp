@@ -146,6 +146,7 @@ struct NodeEvent {
     std::vector<Ipv6Endpoint> service_addresses; // the CPA's Service Address List
     std::vector<AppEndpoint> endpoints;          // the CPA's PAYLOAD (application endpoints)
     std::optional<EncodedCpa> cpa;               // the validated CPA
+    std::optional<ExtendedPayload> extended_payload;  // validated (3.1.5.8), when one came
 };
 
 // A name to publish. The CPA is built (and signed with `key`) for each INQUIRE, because it carries
@@ -154,6 +155,9 @@ struct LocalName {
     std::u16string peer_name;
     std::shared_ptr<const p2p::pki::Key> key;
     std::vector<AppEndpoint> endpoints;               // PAYLOAD, 0..10
+    // EXTENDED_PAYLOAD data (2.2.3.3 binary type 0x80000003, 1..4096 bytes; empty: none). Sent,
+    // signed, in the AUTHORITY_BUFFER answering an INQUIRE with the X flag (3.2.5.6).
+    Bytes extended_payload;
     std::optional<std::u16string> friendly_name;
     std::optional<ServiceLocationHalf> location_prefix;  // default: upper 64 bits of addresses[0]
 };
@@ -196,8 +200,12 @@ struct NodeStats {
 //    closer; an answer without a usable new hop pops it too (it has nothing more to give).
 //  - Leaf sets are numeric without wrap-around (the lowest and highest IDs have one side).
 //  - Cloud discovery is the LocalOOB mode only (config.seeds, add_seed()); SSDP / DNS seed
-//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Certificate chains (delegated names), extended payloads, the CLASSIFIER
-//    element, split detection and cloud size estimation are not implemented.
+//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Certificate
+//    chains (delegated names), the CLASSIFIER element, split detection and cloud size estimation
+//    are not implemented. Extended payloads are binary only when published (a received string
+//    payload, 0x80000002, is validated and reported as it came).
+//  - A CPA with the X flag whose AUTHORITY_BUFFER carries no EXTENDED_PAYLOAD is still a match
+//    (reported without one); an EXTENDED_PAYLOAD that fails 3.1.5.8 makes the answer invalid.
 class Node {
 public:
     explicit Node(NodeConfig config);

@@ -21,8 +21,8 @@
 // never does, pnrp_node.hpp) and Node::register_name in each selected cloud that is not
 // SearchOnly. The CPA carries the registration's addresses as its PAYLOAD endpoints (IPv4 as
 // IPv4-mapped IPv6, protocol 6 - a choice: PEER_PNRP_REGISTRATION_INFO names no protocol) and the
-// comment as its friendly name; the extended payload is NOT published (the Node does not
-// implement EXTENDED_PAYLOAD): remote resolvers get an empty payload. Unsecured names ("0.x") are
+// comment as its friendly name; the payload as the EXTENDED_PAYLOAD ([MS-PNRP] 2.2.3.3, binary,
+// up to 4096 bytes), which remote resolvers get with the CPA. Unsecured names ("0.x") are
 // signed with a key of the backend's own; secure names with the publishing identity's key from
 // `identity_key` - without one a secure name is registered on this host only. Update is in place
 // (Node::update_name: the same PNRP ID answers INQUIREs with the new CPA at once, so a resolver
