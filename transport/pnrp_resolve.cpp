@@ -23,6 +23,9 @@
 //    endpoint (step 3: a node asked before may hold a further registration under another ID, and
 //    a flagged node would not return its own IDs), and the cached entry closest to the target
 //    that is not a reported publisher is pushed on the NextHopStack (as step 5 starts a resolve);
+//  - an INQUIRE without a valid answer (a stale registration, a bad CPA) does not end the search
+//    when the BestMatchStack is empty (3.1.5.6.1.1 fails the resolve): that PNRP ID is not
+//    INQUIREd again, its node is flagged like a reported one and a further search starts;
 //  - the LOOKUPs after a match set the A flag (2.2.2.8: "willing to accept returned nodes that
 //    are not closer to the target ID than the Validate PNRP ID"), and their answers' new hops are
 //    taken even when not closer: the other registrations of the name need not be closer to the
@@ -101,8 +104,10 @@ Node::Resolve* Node::resolve_by_sent(std::uint32_t message_id) {
     return nullptr;
 }
 
+// Reported already, or (several results) INQUIREd without a valid answer: not asked again.
 bool Node::already_found(const Resolve& r, const PnrpId& id) {
-    return std::find(r.found.begin(), r.found.end(), id) != r.found.end();
+    return std::find(r.found.begin(), r.found.end(), id) != r.found.end() ||
+           std::find(r.rejected.begin(), r.rejected.end(), id) != r.rejected.end();
 }
 
 // "Sufficiently close (per the ResolveCriteria)" (3.1.4.4.2 step 7), and not reported yet.
@@ -286,9 +291,16 @@ void Node::on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
     }
     // Go on for further matches (see the file comment).
     events_.push_back(std::move(ev));
-    if (!contains_endpoint(r.found_at, r.last_to)) r.found_at.push_back(r.last_to);
     for (const auto& e : ab.cpa->service_addresses)
         if (!contains_endpoint(r.found_at, e)) r.found_at.push_back(e);
+    search_again(r);
+    resolve_step(r, now);
+}
+
+// After a reported (or, with several results, a rejected) publisher: flag it and start a further
+// search (see the file comment). CurrentBestMatch becomes the next unreported BestMatchStack entry.
+void Node::search_again(Resolve& r) {
+    if (!contains_endpoint(r.found_at, r.last_to)) r.found_at.push_back(r.last_to);
     r.suspicious = r.useful = 0;
     r.path = {local_endpoint()};
     std::optional<CacheEntry> restart;
@@ -299,7 +311,6 @@ void Node::on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
     }
     if (restart) r.next_hops.push_back(Hop{route_entry_of(*restart), 0});
     next_best(r);
-    resolve_step(r, now);
 }
 
 bool Node::wide_search(const Resolve& r) const { return cache_.size() < kSmallCache || !r.found.empty(); }
@@ -316,14 +327,18 @@ void Node::next_best(Resolve& r) {
 
 // A LOOKUP or INQUIRE out of retries (3.1.6.3), or an invalid INQUIRE answer.
 void Node::on_resolve_timeout(Resolve& r, Time now) {
-    if (r.last_was_inquire) {
+    if (r.last_was_inquire && r.max_results > 1) {
+        // Several results: that ID is not asked again and the search goes on (file comment).
+        if (r.best) r.rejected.push_back(r.best->id);
+        search_again(r);
+    } else if (r.last_was_inquire) {
         // Pop a new CurrentBestMatch; none left -> failure (3.1.5.6.1.1).
         const PnrpId dropped = r.best ? r.best->id : PnrpId{};
         r.best.reset();
         while (!r.best_stack.empty() && !r.best) {
             r.best = r.best_stack.back();
             r.best_stack.pop_back();
-            if (r.best->id == dropped || already_found(r, r.best->id)) r.best.reset();
+            if (r.best->id == dropped) r.best.reset();
         }
         if (!r.best) {
             finish(r.id, std::nullopt);

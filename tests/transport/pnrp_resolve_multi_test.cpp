@@ -164,6 +164,29 @@ TEST(PnrpMultiResolve, SmallCachesFindEveryRegistration) {
     EXPECT_EQ(complete, tried);
 }
 
+// One of three registrations whose node never answers INQUIREs with a CPA (its answers lost on
+// the way): the search does not end there, the two others are found.
+TEST(PnrpMultiResolve, UnansweredRegistrationDoesNotEndTheSearch) {
+    Cloud cloud;
+    const auto shared = build(cloud, 10, {2, 5, 8});
+    cloud.filter = [](std::size_t from, Outgoing& o) {
+        if (from != 5) return true;
+        auto m = decode(o.datagram);
+        const auto* a = m ? std::get_if<Authority>(&*m) : nullptr;
+        if (!a || a->offset != 0 || a->fragment.size() != a->size) return true;
+        auto ab = decode_authority_buffer(a->fragment);
+        return !(ab && ab->cpa);  // drop the INQUIRE answers
+    };
+    for (std::size_t resolver : {0u, 9u}) {
+        const auto evs = cloud.resolve_all(resolver, kShared, 5);
+        const auto got = founds(evs);
+        EXPECT_EQ(got.size(), 2u) << "from " << resolver;
+        EXPECT_TRUE(got.count(shared.at(2)) && got.count(shared.at(8))) << "from " << resolver;
+        ASSERT_FALSE(evs.empty());
+        EXPECT_EQ(evs.back().kind, NodeEvent::Kind::resolve_done);
+    }
+}
+
 // A name with one registration, asked for several: the one, then resolve_done (not a failure);
 // an unknown name asked for several: resolve_failed.
 TEST(PnrpMultiResolve, FewerThanAskedAndNone) {

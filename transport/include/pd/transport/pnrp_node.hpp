@@ -284,6 +284,7 @@ private:
         bool sent_lookup = false;
         std::size_t max_results = 1;
         std::vector<PnrpId> found;              // PNRP IDs reported so far
+        std::vector<PnrpId> rejected;           // INQUIREd without a valid answer (max_results > 1)
         std::vector<Ipv6Endpoint> found_at;     // their publishers (Flagged Path, see pnrp_resolve.cpp)
     };
     struct Pending {  // Pending List entry (3.1.1)
@@ -355,6 +356,7 @@ private:
     static bool already_found(const Resolve& r, const PnrpId& id);
     bool wide_search(const Resolve& r) const;
     void next_best(Resolve& r);
+    void search_again(Resolve& r);
     void finish(std::uint64_t id, std::optional<NodeEvent> found);
     Resolve* resolve_by_sent(std::uint32_t message_id);
 
