@@ -30,7 +30,7 @@
 // registration get a new registration or a revoke CPA (3.2.4.2).
 //
 // Resolution: this host's table first, then Node::resolve_name in each requested cloud in
-// parallel; endpoints are deduplicated (same name, comment and addresses) and reported at most
+// parallel; endpoints are deduplicated (same comment, addresses and payload) and reported at most
 // max_endpoints times; `done` runs exactly once: ok when every cloud finished (its node found
 // what it was asked for, or ran out of next hops) or max was reached, timeout when the deadline
 // came first. Each cloud's node looks for up to max_endpoints CPAs (less this host's own finds):
