@@ -103,6 +103,18 @@ std::u16string friendly_name_of(const tp::EncodedCpa& cpa) {
     return out;
 }
 
+// Endpoints found more than once (in several clouds, or here and remotely) are reported once:
+// the same comment, addresses and payload.
+std::vector<std::uint8_t> dedup_key(const PnrpEndpoint& e) {
+    std::vector<std::uint8_t> key;
+    for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
+    key.push_back(0);
+    key.push_back(static_cast<std::uint8_t>(e.addresses.size()));
+    for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
+    key.insert(key.end(), e.payload.begin(), e.payload.end());
+    return key;
+}
+
 std::vector<tp::Ipv6> node_addresses(const std::vector<std::array<std::uint8_t, 16>>& in) {
     std::vector<tp::Ipv6> out;
     for (const auto& a : in) {
@@ -208,21 +220,18 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             auto owner = node_resolve_owner.find(ev.resolve_id);
             if (closed || owner == node_resolve_owner.end()) return;
             const std::uint64_t rid = owner->second;
-            node_resolve_owner.erase(owner);
+            if (ev.last) node_resolve_owner.erase(owner);  // that cloud's search ended (NodeEvent)
             auto it = resolves.find(rid);
             if (it == resolves.end()) return;
             Res& r = it->second;
-            r.node_resolves.erase(ev.resolve_id);
+            if (ev.last) r.node_resolves.erase(ev.resolve_id);
             if (ev.kind == tp::NodeEvent::Kind::resolve_found && r.count < r.max) {
                 PnrpEndpoint e;
                 e.peer_name.clear();  // filled by the caller's name below
                 if (ev.cpa) e.comment = friendly_name_of(*ev.cpa);
                 for (const auto& a : ev.endpoints) e.addresses.push_back(sockaddr_of(a, clouds[cloud].link_scope));
-                std::vector<std::uint8_t> key;
-                for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
-                key.push_back(0);
-                for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
-                if (r.seen.insert(key).second) {
+                if (ev.extended_payload) e.payload = ev.extended_payload->data;  // validated by the node (3.1.5.8)
+                if (r.seen.insert(dedup_key(e)).second) {
                     ++r.count;
                     endpoint = std::move(e);
                     found = r.found;
@@ -249,8 +258,9 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
     // kBootstrapPoll, at most kBootstrapPolls times and never past the deadline.
     static constexpr std::chrono::milliseconds kBootstrapPoll{100};
     static constexpr int kBootstrapPolls = 50;
-    void start_node_resolve(std::size_t ci, std::uint64_t nid, std::u16string name, Clock::time_point deadline, int attempt) {
-        clouds[ci].node->with_node([weak = weak_from_this(), ci, nid, name = std::move(name), deadline, attempt](tp::Node& n) mutable {
+    void start_node_resolve(std::size_t ci, std::uint64_t nid, std::u16string name, Clock::time_point deadline,
+                            std::size_t max, int attempt) {
+        clouds[ci].node->with_node([weak = weak_from_this(), ci, nid, name = std::move(name), deadline, max, attempt](tp::Node& n) mutable {
             auto self = weak.lock();
             if (!self) return;
             {
@@ -263,15 +273,15 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             if (n.cache().size() == 0 && attempt < kBootstrapPolls) {
                 if (attempt == 0 && self->clouds[ci].agent) self->clouds[ci].agent->search();
                 auto t = std::make_shared<asio::steady_timer>(self->io, kBootstrapPoll);
-                t->async_wait([weak, t, ci, nid, name = std::move(name), deadline, attempt](boost::system::error_code ec) mutable {
+                t->async_wait([weak, t, ci, nid, name = std::move(name), deadline, max, attempt](boost::system::error_code ec) mutable {
                     auto self = weak.lock();
-                    if (!ec && self) self->start_node_resolve(ci, nid, std::move(name), deadline, attempt + 1);
+                    if (!ec && self) self->start_node_resolve(ci, nid, std::move(name), deadline, max, attempt + 1);
                 });
                 return;
             }
             // The nodes give up a little after the deadline: the timer reports the timeout first.
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::seconds(1);
-            self->clouds[ci].node->resolve_name(nid, std::move(name), std::max(left, std::chrono::milliseconds(1)));
+            self->clouds[ci].node->resolve_name(nid, std::move(name), std::max(left, std::chrono::milliseconds(1)), max);
         });
     }
 
@@ -293,17 +303,18 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
         if (done) done(PnrpStatus::timeout);
     }
 
-    // Publishes `reg` in the network clouds of `selected` (registration `id`, generation `gen`).
-    void publish(std::uint64_t id, std::uint64_t gen, const PnrpRegistration& reg, const std::vector<CloudInfo>& selected) {
+    // The Node's LocalName of `reg`: nullopt when it cannot be published (a secure name whose
+    // identity's key is unknown: registered on this host only).
+    std::optional<tp::LocalName> local_name_of(const PnrpRegistration& reg) {
         p2p::PeerName parsed;
-        if (p2p::parse_peer_name(reg.peer_name, parsed) != p2p::hr::ok) return;
+        if (p2p::parse_peer_name(reg.peer_name, parsed) != p2p::hr::ok) return std::nullopt;
         std::shared_ptr<const p2p::pki::Key> key = own_key;
         if (parsed.secure()) {
             key = options.identity_key ? options.identity_key(reg.publishing_identity) : nullptr;
             if (!key || p2p::pki::authority(*key) != parsed.authority) {
                 PD_WARN("pnrp: no key of identity {} for the secure name {}: registered on this host only",
                         narrow(reg.publishing_identity), narrow(reg.peer_name));
-                return;
+                return std::nullopt;
             }
         }
         tp::LocalName name;
@@ -314,28 +325,71 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             if (auto e = app_endpoint(a)) name.endpoints.push_back(*e);
         }
         if (!reg.comment.empty()) name.friendly_name = reg.comment;
+        // The registration's payload as the EXTENDED_PAYLOAD (2.2.3.3 binary, 1..4096 bytes:
+        // PnrpService refuses more), sent to resolvers that ask with the X flag (3.2.5.6).
+        name.extended_payload = reg.payload;
+        return name;
+    }
+
+    // The clouds of `selected` this host publishes in (served here and not SearchOnly).
+    std::vector<std::size_t> publishing_clouds(const std::vector<CloudInfo>& selected) const {
+        std::vector<std::size_t> out;
         for (const auto& c : selected) {
             auto ci = cloud_index(c.name);
-            if (!ci || clouds[*ci].cfg.search_only) continue;
-            clouds[*ci].node->register_name(name, [weak = weak_from_this(), id, gen, ci = *ci](std::optional<tp::PnrpId> pid) {
-                auto self = weak.lock();
-                if (!self || !pid) {
-                    if (self) PD_WARN("pnrp: the node of {} refused a registration", narrow(self->clouds[ci].cfg.info.name));
-                    return;
-                }
-                bool keep = false;
-                {
-                    std::lock_guard lock(self->mu);
-                    auto it = self->regs.find(id);
-                    if (!self->closed && it != self->regs.end() && it->second.generation == gen) {
-                        it->second.ids[ci] = *pid;
-                        keep = true;
-                    }
-                }
-                // Unregistered or updated while the node was registering: withdraw it (3.2.4.2).
-                if (!keep) self->clouds[ci].node->unregister(*pid);
-            });
+            if (ci && !clouds[*ci].cfg.search_only && std::find(out.begin(), out.end(), *ci) == out.end()) out.push_back(*ci);
         }
+        return out;
+    }
+
+    // Publishes `reg` in the network clouds of `selected` (registration `id`, generation `gen`).
+    void publish(std::uint64_t id, std::uint64_t gen, const PnrpRegistration& reg, const std::vector<CloudInfo>& selected) {
+        auto name = local_name_of(reg);
+        if (!name) return;
+        for (auto ci : publishing_clouds(selected)) publish_in(id, gen, *name, ci);
+    }
+
+    void publish_in(std::uint64_t id, std::uint64_t gen, const tp::LocalName& name, std::size_t ci) {
+        clouds[ci].node->register_name(name, [weak = weak_from_this(), id, gen, ci](std::optional<tp::PnrpId> pid) {
+            auto self = weak.lock();
+            if (!self || !pid) {
+                if (self) PD_WARN("pnrp: the node of {} refused a registration", narrow(self->clouds[ci].cfg.info.name));
+                return;
+            }
+            bool keep = false;
+            {
+                std::lock_guard lock(self->mu);
+                auto it = self->regs.find(id);
+                if (!self->closed && it != self->regs.end() && it->second.generation == gen && !it->second.ids.count(ci)) {
+                    it->second.ids[ci] = *pid;
+                    keep = true;
+                }
+            }
+            // Unregistered or updated while the node was registering: withdraw it (3.2.4.2).
+            if (!keep) self->clouds[ci].node->unregister(*pid);
+        });
+    }
+
+    // Updates registration `id` in cloud `ci` in place (Node::update_name: same PNRP ID, the
+    // answers to INQUIREs carry the new CPA from now on). Should the node refuse, the old ID is
+    // withdrawn and the name registered anew there.
+    void update_in(std::uint64_t id, std::uint64_t gen, const tp::LocalName& name, std::size_t ci, const tp::PnrpId& pid) {
+        clouds[ci].node->update_name(pid, name, [weak = weak_from_this(), id, gen, name, ci, pid](bool ok) {
+            auto self = weak.lock();
+            if (!self || ok) return;
+            PD_WARN("pnrp: the node of {} refused an update in place: registering anew", narrow(self->clouds[ci].cfg.info.name));
+            bool again = false;
+            {
+                std::lock_guard lock(self->mu);
+                auto it = self->regs.find(id);
+                if (!self->closed && it != self->regs.end() && it->second.generation == gen) {
+                    auto at = it->second.ids.find(ci);
+                    if (at != it->second.ids.end() && at->second == pid) it->second.ids.erase(at);
+                    again = true;
+                }
+            }
+            self->clouds[ci].node->unregister(pid);
+            if (again) self->publish_in(id, gen, name, ci);
+        });
     }
 
     // Withdraws what registration `id` published (revoke CPAs, 3.2.4.2). Caller holds mu.
@@ -520,20 +574,37 @@ PnrpStatus NetworkBackend::register_name(std::uint64_t id, const PnrpRegistratio
     return PnrpStatus::ok;
 }
 
+// In place where the name is published already (update_in: same PNRP ID, no moment without a
+// record); published anew in clouds newly selected, withdrawn (revoke CPA, 3.2.4.2) from clouds
+// no longer selected, or everywhere when the new registration cannot be published.
 PnrpStatus NetworkBackend::update(std::uint64_t id, const PnrpRegistration& reg, const std::vector<CloudInfo>& clouds) {
     if (auto st = impl_->local->update(id, reg, clouds); st != PnrpStatus::ok) return st;
+    const auto name = impl_->local_name_of(reg);
+    const auto wanted = name ? impl_->publishing_clouds(clouds) : std::vector<std::size_t>{};
     std::uint64_t gen;
-    std::vector<std::pair<std::size_t, tp::PnrpId>> old;
+    std::vector<std::pair<std::size_t, tp::PnrpId>> in_place, withdraw;
+    std::vector<std::size_t> fresh;
     {
         std::lock_guard lock(impl_->mu);
         auto it = impl_->regs.find(id);
         if (it == impl_->regs.end()) return PnrpStatus::not_found;
-        old = impl_->take_ids(it->second);
+        // A new generation: a registration still on its way to a node (no ID recorded yet) is
+        // withdrawn when it arrives, and made again here.
         gen = it->second.generation = impl_->next_generation++;
+        for (const auto& [ci, pid] : impl_->take_ids(it->second)) {
+            if (std::find(wanted.begin(), wanted.end(), ci) != wanted.end()) {
+                in_place.emplace_back(ci, pid);
+                it->second.ids[ci] = pid;
+            } else {
+                withdraw.emplace_back(ci, pid);
+            }
+        }
+        for (auto ci : wanted)
+            if (!it->second.ids.count(ci)) fresh.push_back(ci);
     }
-    // A CPA cannot change: the old one is revoked and a new one published (a choice, 3.2.4).
-    for (const auto& [ci, pid] : old) impl_->clouds[ci].node->unregister(pid);
-    impl_->publish(id, gen, reg, clouds);
+    for (const auto& [ci, pid] : withdraw) impl_->clouds[ci].node->unregister(pid);
+    for (const auto& [ci, pid] : in_place) impl_->update_in(id, gen, *name, ci, pid);
+    for (auto ci : fresh) impl_->publish_in(id, gen, *name, ci);
     return PnrpStatus::ok;
 }
 
@@ -562,11 +633,7 @@ void NetworkBackend::resolve(std::uint64_t id, const std::u16string& peer_name, 
     r.max = max_endpoints;
     r.deadline = deadline;
     for (auto& e : mine) {
-        std::vector<std::uint8_t> key;
-        for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
-        key.push_back(0);
-        for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
-        r.seen.insert(key);
+        r.seen.insert(dedup_key(e));
         ++r.count;
     }
     std::vector<std::pair<std::size_t, std::uint64_t>> starts;
@@ -612,7 +679,10 @@ void NetworkBackend::resolve(std::uint64_t id, const std::u16string& peer_name, 
                 if (auto self = weak.lock()) self->on_deadline(id);
             });
         });
-    for (const auto& [ci, nid] : starts) impl.start_node_resolve(ci, nid, peer_name, deadline, 0);
+    // Each cloud's node looks for as many CPAs as are still wanted (duplicates across clouds and
+    // with this host's own names are dropped in on_node_event; the first `max` distinct ones count).
+    const std::size_t want = max_endpoints > mine.size() ? max_endpoints - mine.size() : 1;
+    for (const auto& [ci, nid] : starts) impl.start_node_resolve(ci, nid, peer_name, deadline, want, 0);
 }
 
 void NetworkBackend::cancel(std::uint64_t resolve_id) {
