@@ -439,12 +439,21 @@ void Node::on_inquire(const Ipv6Endpoint& from, const Inquire& m, Time now) {
         for (const auto& a : config_.addresses) p.service_addresses.push_back(Ipv6Endpoint{config_.port, a});
         p.app_endpoints = it->second.name.endpoints;
         p.friendly_name = it->second.name.friendly_name;
+        p.has_extended_payload = !it->second.name.extended_payload.empty();  // 2.2.3.1 X
         p.not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
         p.nonce = m.nonce.value_or(Nonce{});
         if (auto cpa = build_cpa(p, *it->second.name.key)) ab.cpa = std::move(*cpa);
     }
-    // C: certificate chains (delegated names) and X: extended payloads are not supported; neither
-    // is included (3.2.5.6 "if any").
+    // X: the registration's extended payload, if any (3.2.5.6), built per INQUIRE like the CPA
+    // (3.2.5.8): it carries the INQUIRE's nonce and is signed with the CPA's key, so that the
+    // resolver checks it against both (3.1.5.8). C: certificate chains (delegated names) are not
+    // supported; none is included (3.2.5.6 "if any").
+    if (m.want_extended_payload && !it->second.name.extended_payload.empty()) {
+        const auto not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
+        if (auto ep = build_extended_payload(it->first, m.nonce.value_or(Nonce{}), not_after, std::nullopt,
+                                             it->second.name.extended_payload, *it->second.name.key))
+            ab.extended_payload = std::move(*ep);
+    }
     send_authority(from, ab, m.message_id);
 }
 
@@ -600,6 +609,10 @@ std::optional<PnrpId> Node::register_name(const LocalName& name, Time now, std::
         if (why) *why = "too many registrations";
         return std::nullopt;
     }
+    if (name.extended_payload.size() > kMaxExtPayloadBinary) {  // 2.2.3.3: 1..4096 bytes
+        if (why) *why = "extended payload longer than 4096 bytes";
+        return std::nullopt;
+    }
     // ServiceLocationPrefix: the caller's, else the first 64 bits of a local address; the suffix
     // MUST be random (3.2.4.1).
     const ServiceLocationHalf prefix = name.location_prefix ? *name.location_prefix
@@ -628,6 +641,40 @@ std::optional<PnrpId> Node::register_name(const LocalName& name, Time now, std::
     cache_.add_anchor(*id);
     announce(*id, now);
     return id;
+}
+
+// Update in place (see pnrp_node.hpp): [MS-PNRP] has no update message; a registration's CPA
+// exists only as the answer to an INQUIRE (3.2.5.6-3.2.5.7), so replacing what the answers are
+// built from is the whole update. The PNRP ID, and so every route entry naming it, stays valid.
+bool Node::update_name(const PnrpId& id, const LocalName& name, std::string* why) {
+    auto it = locals_.find(id);
+    if (it == locals_.end()) {
+        if (why) *why = "not registered";
+        return false;
+    }
+    if (!name.key || name.key->empty()) {
+        if (why) *why = "no key";
+        return false;
+    }
+    if (name.extended_payload.size() > kMaxExtPayloadBinary) {  // 2.2.3.3: 1..4096 bytes
+        if (why) *why = "extended payload longer than 4096 bytes";
+        return false;
+    }
+    const auto same = pnrp_id_of_name(name.peer_name, it->second.location, why);
+    if (!same || *same != id) {
+        if (why && same) *why = "another peer name";
+        return false;
+    }
+    CpaParams probe;
+    probe.peer_name = name.peer_name;
+    probe.service_location = it->second.location;
+    probe.service_addresses = {local_endpoint()};
+    probe.app_endpoints = name.endpoints;
+    probe.friendly_name = name.friendly_name;
+    probe.not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
+    if (!build_cpa(probe, *name.key, why)) return false;
+    it->second.name = name;
+    return true;
 }
 
 // 3.2.4.1: resolve "new PNRP ID + 1" with REASON_REGISTRATION, criteria none, and our route entry

@@ -4,6 +4,33 @@
 // processing (3.1.5.6.1 for LOOKUP answers, 3.1.5.6.1.1 for INQUIRE answers). The Outstanding
 // Resolves Table entry (Node::Resolve) holds the spec's NextHopStack, BestMatchStack,
 // CurrentBestMatch, CurrentNextHop, ResolvePath, SuspiciousCount and TotalUsefulHops.
+//
+// Several results (PeerPnrpResolve's *pcEndpoints, PNRPINFO's nMaxResolve): [MS-PNRP] defines
+// no result count on the wire (the LOOKUP of 2.2.2.8 has none) and its resolve ends at the first
+// validated CPA (3.1.5.6.1.1). A name registered by several nodes has one PNRP ID per
+// registration, all sharing the P2P ID (the upper 128 bits) and differing in the service
+// location (3.2.4.1: random suffix), so a resolve with max_results > 1 goes on after each
+// validated CPA, within the same Outstanding Resolves Table entry and deadline:
+//  - the reported PNRP ID is never INQUIREd again (already_found), and the next close-enough
+//    entry of the BestMatchStack becomes CurrentBestMatch (next_best);
+//  - a LOOKUP answer whose node is close enough but not closer than CurrentBestMatch is kept on
+//    the BestMatchStack instead of being lost (3.1.5.6.1 keeps only the closest);
+//  - the publishers already reported go into the Flagged Path of the following LOOKUPs: 3.2.5.2
+//    forbids a responder to return a node whose address is in the Flagged Path, and a flagged
+//    node does not return its own IDs, so the responders return the next registration;
+//  - each further match is a search of its own: SuspiciousCount and TotalUsefulHops start again
+//    at 0 (the limits of 3.1.4.4.2 step 8 bound each), the ResolvePath starts again with the local
+//    endpoint (step 3: a node asked before may hold a further registration under another ID, and
+//    a flagged node would not return its own IDs), and the cached entry closest to the target
+//    that is not a reported publisher is pushed on the NextHopStack (as step 5 starts a resolve);
+//  - an INQUIRE without a valid answer (a stale registration, a bad CPA) does not end the search
+//    when the BestMatchStack is empty (3.1.5.6.1.1 fails the resolve): that PNRP ID is not
+//    INQUIREd again, its node is flagged like a reported one and a further search starts;
+//  - the LOOKUPs after a match set the A flag (2.2.2.8: "willing to accept returned nodes that
+//    are not closer to the target ID than the Validate PNRP ID"), and their answers' new hops are
+//    taken even when not closer: the other registrations of the name need not be closer to the
+//    target than the node asked, only not yet reported.
+// The search ends when max_results CPAs were reported or when step 8 finds no next hop.
 #include <algorithm>
 
 #include "pd/transport/pnrp_cpa.hpp"
@@ -23,9 +50,10 @@ bool contains_endpoint(const std::vector<Ipv6Endpoint>& list, const Ipv6Endpoint
 }  // namespace
 
 bool Node::resolve(std::uint64_t id, const PnrpId& target, Time deadline, Time now, ResolveCriteria criteria,
-                   std::uint16_t precision) {
-    if (resolves_.count(id) || id >= (1ull << 63)) return false;  // ids >= 2^63 are internal
+                   std::uint16_t precision, std::size_t max_results) {
+    if (resolves_.count(id) || id >= (1ull << 63) || max_results == 0) return false;  // ids >= 2^63 are internal
     Resolve r;
+    r.max_results = max_results;
     r.id = id;
     r.target = target;
     r.criteria = criteria;
@@ -35,13 +63,15 @@ bool Node::resolve(std::uint64_t id, const PnrpId& target, Time deadline, Time n
     return start_resolve(std::move(r), std::nullopt, now);
 }
 
-bool Node::resolve_name(std::uint64_t id, std::u16string_view peer_name, Time deadline, Time now, std::uint64_t prefix) {
+bool Node::resolve_name(std::uint64_t id, std::u16string_view peer_name, Time deadline, Time now, std::uint64_t prefix,
+                        std::size_t max_results) {
     auto p2p = p2p_id_of_name(peer_name);
     if (!p2p) return false;
     ServiceLocationHalf hi{}, lo{};
     for (int i = 0; i < 8; ++i) hi[i] = static_cast<std::uint8_t>(prefix >> (56 - 8 * i));
     lo[0] = 0x80;  // 3.1.4.4: ServiceLocationSuffix 0x8000000000000000
-    return resolve(id, make_pnrp_id(*p2p, service_location(hi, lo)), deadline, now, ResolveCriteria::any_peername);
+    return resolve(id, make_pnrp_id(*p2p, service_location(hi, lo)), deadline, now, ResolveCriteria::any_peername, 0,
+                   max_results);
 }
 
 void Node::cancel(std::uint64_t id) { resolves_.erase(id); }
@@ -74,7 +104,15 @@ Node::Resolve* Node::resolve_by_sent(std::uint32_t message_id) {
     return nullptr;
 }
 
+// Reported already, or (several results) INQUIREd without a valid answer: not asked again.
+bool Node::already_found(const Resolve& r, const PnrpId& id) {
+    return std::find(r.found.begin(), r.found.end(), id) != r.found.end() ||
+           std::find(r.rejected.begin(), r.rejected.end(), id) != r.rejected.end();
+}
+
+// "Sufficiently close (per the ResolveCriteria)" (3.1.4.4.2 step 7), and not reported yet.
 bool Node::close_enough(const Resolve& r, const PnrpId& id) const {
+    if (already_found(r, id)) return false;
     switch (r.criteria) {
     case ResolveCriteria::none: return id == r.target;
     case ResolveCriteria::upper_bits: return common_prefix_bits(id, r.target) >= r.precision;
@@ -127,11 +165,14 @@ void Node::send_lookup_or_finish(Resolve& r, Time now) {
     l.criteria = r.criteria;
     l.precision = r.precision;
     l.reason = r.reason;
-    l.accept_not_closer = cache_.size() < kSmallCache;  // SHOULD set A with a small cache
+    l.accept_not_closer = wide_search(r);  // SHOULD set A with a small cache; after a match, see the file comment
     l.best_match = r.best;
-    // Flagged Path = ResolvePath (1..22 entries: the most recent 22 when longer, a choice).
-    l.flagged_path.assign(r.path.size() > kMaxFlaggedPath ? r.path.end() - kMaxFlaggedPath : r.path.begin(),
-                          r.path.end());
+    // Flagged Path = the publishers already reported (the most recent half at most, see the file
+    // comment), then ResolvePath (1..22 entries in all: the most recent ones when longer, a choice).
+    const std::size_t from_found = std::min(r.found_at.size(), kMaxFlaggedPath / 2);
+    l.flagged_path.assign(r.found_at.end() - static_cast<std::ptrdiff_t>(from_found), r.found_at.end());
+    for (auto it = r.path.rbegin(); it != r.path.rend() && l.flagged_path.size() < kMaxFlaggedPath; ++it)
+        if (!contains_endpoint(l.flagged_path, *it)) l.flagged_path.insert(l.flagged_path.begin() + static_cast<std::ptrdiff_t>(from_found), *it);
     ++r.current->use_count;
     r.last_sent = l.message_id;
     r.last_was_inquire = false;
@@ -158,9 +199,16 @@ void Node::on_lookup_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
     }
     const PnrpId from_id = r.current ? r.current->entry.id : PnrpId{};
     const bool had_current = r.current.has_value();
-    if (r.current && (!r.best || closer(r.target, r.current->entry.id, r.best->id))) {
-        if (r.best) r.best_stack.push_back(*r.best);
-        r.best = r.current->entry;
+    if (r.current && !already_found(r, r.current->entry.id)) {
+        if (!r.best || closer(r.target, r.current->entry.id, r.best->id)) {
+            if (r.best) r.best_stack.push_back(*r.best);
+            r.best = r.current->entry;
+        } else if (r.max_results > 1 && close_enough(r, r.current->entry.id) && r.current->entry.id != r.best->id &&
+                   std::none_of(r.best_stack.begin(), r.best_stack.end(),
+                                [&](const RouteEntry& e) { return e.id == r.current->entry.id; })) {
+            // A further match, not closer than CurrentBestMatch: next after it (see the file comment).
+            r.best_stack.push_back(r.current->entry);
+        }
     }
     if (r.current && r.current->use_count >= kMaxUseCount) r.current.reset();
     std::optional<RouteEntry> new_next;
@@ -182,7 +230,7 @@ void Node::on_lookup_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
     }
     if (new_next && new_next->port > 1024 && !new_next->addresses.empty()) {
         const bool is_closer = !had_current || closer(r.target, new_next->id, from_id);
-        if (is_closer || cache_.size() < kSmallCache) {
+        if (is_closer || wide_search(r)) {
             // Choice: the same entry is not stacked twice (it would only be asked again).
             const bool stacked = std::any_of(r.next_hops.begin(), r.next_hops.end(),
                                              [&](const Hop& h) { return h.entry.id == new_next->id; });
@@ -214,6 +262,9 @@ void Node::on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
         check.route_entry_id = r.best->id;
         check.cert_chain_present = ab.cert_chain.has_value();
         valid = !ab.cpa->revoke && validate_cpa(*ab.cpa, check);
+        // 3.1.5.8: the EXTENDED_PAYLOAD's PNRP ID is the route entry's, its nonce the INQUIRE's,
+        // its signature by the CPA's key; one that fails makes the whole answer invalid.
+        if (valid && ab.extended_payload) valid = validate_extended_payload(*ab.extended_payload, *ab.cpa, check);
     }
     if (!valid) {
         on_resolve_timeout(r, now);
@@ -231,12 +282,56 @@ void Node::on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
     ev.service_addresses = ab.cpa->service_addresses;
     if (ab.cpa->payload) ev.endpoints = ab.cpa->payload->endpoints;
     ev.cpa = *ab.cpa;
-    finish(r.id, std::move(ev));
+    ev.extended_payload = ab.extended_payload;
+    r.found.push_back(r.best->id);
+    ev.last = r.found.size() >= r.max_results;
+    if (ev.last) {
+        finish(r.id, std::move(ev));
+        return;
+    }
+    // Go on for further matches (see the file comment).
+    events_.push_back(std::move(ev));
+    for (const auto& e : ab.cpa->service_addresses)
+        if (!contains_endpoint(r.found_at, e)) r.found_at.push_back(e);
+    search_again(r);
+    resolve_step(r, now);
+}
+
+// After a reported (or, with several results, a rejected) publisher: flag it and start a further
+// search (see the file comment). CurrentBestMatch becomes the next unreported BestMatchStack entry.
+void Node::search_again(Resolve& r) {
+    if (!contains_endpoint(r.found_at, r.last_to)) r.found_at.push_back(r.last_to);
+    r.suspicious = r.useful = 0;
+    r.path = {local_endpoint()};
+    std::optional<CacheEntry> restart;
+    for (const auto& e : cache_.entries()) {
+        if (already_found(r, e.id) || contains_endpoint(r.found_at, e.endpoint)) continue;
+        if (std::any_of(r.next_hops.begin(), r.next_hops.end(), [&](const Hop& h) { return h.entry.id == e.id; })) continue;
+        if (!restart || closer(r.target, e.id, restart->id)) restart = e;
+    }
+    if (restart) r.next_hops.push_back(Hop{route_entry_of(*restart), 0});
+    next_best(r);
+}
+
+bool Node::wide_search(const Resolve& r) const { return cache_.size() < kSmallCache || !r.found.empty(); }
+
+// CurrentBestMatch := the most recent BestMatchStack entry not reported yet (none: empty).
+void Node::next_best(Resolve& r) {
+    r.best.reset();
+    while (!r.best_stack.empty() && !r.best) {
+        r.best = r.best_stack.back();
+        r.best_stack.pop_back();
+        if (already_found(r, r.best->id)) r.best.reset();
+    }
 }
 
 // A LOOKUP or INQUIRE out of retries (3.1.6.3), or an invalid INQUIRE answer.
 void Node::on_resolve_timeout(Resolve& r, Time now) {
-    if (r.last_was_inquire) {
+    if (r.last_was_inquire && r.max_results > 1) {
+        // Several results: that ID is not asked again and the search goes on (file comment).
+        if (r.best) r.rejected.push_back(r.best->id);
+        search_again(r);
+    } else if (r.last_was_inquire) {
         // Pop a new CurrentBestMatch; none left -> failure (3.1.5.6.1.1).
         const PnrpId dropped = r.best ? r.best->id : PnrpId{};
         r.best.reset();
@@ -268,7 +363,7 @@ void Node::finish(std::uint64_t id, std::optional<NodeEvent> found) {
         return;
     }
     NodeEvent ev;
-    ev.kind = NodeEvent::Kind::resolve_failed;
+    ev.kind = r.found.empty() ? NodeEvent::Kind::resolve_failed : NodeEvent::Kind::resolve_done;
     ev.resolve_id = id;
     ev.target = r.target;
     events_.push_back(std::move(ev));

@@ -75,11 +75,19 @@ public:
         });
     }
 
-    void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout) override {
-        asio::post(strand_, [self = shared_from_this(), id, peer_name = std::move(peer_name), timeout] {
+    void update_name(const PnrpId& id, LocalName name, std::function<void(bool)> done) override {
+        asio::post(strand_, [self = shared_from_this(), id, name = std::move(name), done = std::move(done)] {
+            const bool ok = !self->stopped_ && self->node_->update_name(id, name);
+            if (done) done(ok);
+        });
+    }
+
+    void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout,
+                      std::size_t max_results) override {
+        asio::post(strand_, [self = shared_from_this(), id, peer_name = std::move(peer_name), timeout, max_results] {
             if (self->stopped_) return;
             const Time now = Clock::now();
-            if (!self->node_->resolve_name(id, peer_name, now + timeout, now)) {
+            if (!self->node_->resolve_name(id, peer_name, now + timeout, now, 0, max_results)) {
                 NodeEvent ev;
                 ev.kind = NodeEvent::Kind::resolve_failed;
                 ev.resolve_id = id;

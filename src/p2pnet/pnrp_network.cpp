@@ -106,6 +106,18 @@ std::u16string friendly_name_of(const tp::EncodedCpa& cpa) {
     return out;
 }
 
+// Endpoints found more than once (in several clouds, or here and remotely) are reported once:
+// the same comment, addresses and payload.
+std::vector<std::uint8_t> dedup_key(const PnrpEndpoint& e) {
+    std::vector<std::uint8_t> key;
+    for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
+    key.push_back(0);
+    key.push_back(static_cast<std::uint8_t>(e.addresses.size()));
+    for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
+    key.insert(key.end(), e.payload.begin(), e.payload.end());
+    return key;
+}
+
 std::vector<tp::Ipv6> node_addresses(const std::vector<std::array<std::uint8_t, 16>>& in) {
     std::vector<tp::Ipv6> out;
     for (const auto& a : in) {
@@ -361,22 +373,19 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             auto owner = node_resolve_owner.find(ev.resolve_id);
             if (closed || owner == node_resolve_owner.end()) return;
             const std::uint64_t rid = owner->second;
-            node_resolve_owner.erase(owner);
+            if (ev.last) node_resolve_owner.erase(owner);  // that cloud's search ended (NodeEvent)
             auto it = resolves.find(rid);
             if (it == resolves.end()) return;
             Res& r = it->second;
-            r.node_resolves.erase(ev.resolve_id);
+            if (ev.last) r.node_resolves.erase(ev.resolve_id);
             if (ev.kind == tp::NodeEvent::Kind::resolve_found && r.count < r.max) {
                 const auto cloud = find(serial);
                 PnrpEndpoint e;
                 e.peer_name.clear();  // filled by the caller's name below
                 if (ev.cpa) e.comment = friendly_name_of(*ev.cpa);
                 for (const auto& a : ev.endpoints) e.addresses.push_back(sockaddr_of(a, cloud ? cloud->link_scope : 0));
-                std::vector<std::uint8_t> key;
-                for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
-                key.push_back(0);
-                for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
-                if (r.seen.insert(key).second) {
+                if (ev.extended_payload) e.payload = ev.extended_payload->data;  // validated by the node (3.1.5.8)
+                if (r.seen.insert(dedup_key(e)).second) {
                     ++r.count;
                     endpoint = std::move(e);
                     found = r.found;
@@ -403,9 +412,10 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
     // kBootstrapPoll, at most kBootstrapPolls times and never past the deadline.
     static constexpr std::chrono::milliseconds kBootstrapPoll{100};
     static constexpr int kBootstrapPolls = 50;
-    void start_node_resolve(CloudPtr c, std::uint64_t nid, std::u16string name, Clock::time_point deadline, int attempt) {
+    void start_node_resolve(CloudPtr c, std::uint64_t nid, std::u16string name, Clock::time_point deadline,
+                            std::size_t max, int attempt) {
         auto node = c->node;
-        node->with_node([weak = weak_from_this(), c = std::move(c), nid, name = std::move(name), deadline, attempt](tp::Node& n) mutable {
+        node->with_node([weak = weak_from_this(), c = std::move(c), nid, name = std::move(name), deadline, max, attempt](tp::Node& n) mutable {
             auto self = weak.lock();
             if (!self) return;
             {
@@ -418,15 +428,15 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             if (n.cache().size() == 0 && attempt < kBootstrapPolls) {
                 if (attempt == 0 && c->agent) c->agent->search();
                 auto t = std::make_shared<asio::steady_timer>(self->io, kBootstrapPoll);
-                t->async_wait([weak, t, c, nid, name = std::move(name), deadline, attempt](boost::system::error_code ec) mutable {
+                t->async_wait([weak, t, c, nid, name = std::move(name), deadline, max, attempt](boost::system::error_code ec) mutable {
                     auto self = weak.lock();
-                    if (!ec && self) self->start_node_resolve(std::move(c), nid, std::move(name), deadline, attempt + 1);
+                    if (!ec && self) self->start_node_resolve(std::move(c), nid, std::move(name), deadline, max, attempt + 1);
                 });
                 return;
             }
             // The nodes give up a little after the deadline: the timer reports the timeout first.
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::seconds(1);
-            c->node->resolve_name(nid, std::move(name), std::max(left, std::chrono::milliseconds(1)));
+            c->node->resolve_name(nid, std::move(name), std::max(left, std::chrono::milliseconds(1)), max);
         });
     }
 
@@ -448,17 +458,18 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
         if (done) done(PnrpStatus::timeout);
     }
 
-    // Publishes `reg` in the network clouds of `selected` (registration `id`, generation `gen`).
-    void publish(std::uint64_t id, std::uint64_t gen, const PnrpRegistration& reg, const std::vector<CloudInfo>& selected) {
+    // The Node's LocalName of `reg`: nullopt when it cannot be published (a secure name whose
+    // identity's key is unknown: registered on this host only).
+    std::optional<tp::LocalName> local_name_of(const PnrpRegistration& reg) {
         p2p::PeerName parsed;
-        if (p2p::parse_peer_name(reg.peer_name, parsed) != p2p::hr::ok) return;
+        if (p2p::parse_peer_name(reg.peer_name, parsed) != p2p::hr::ok) return std::nullopt;
         std::shared_ptr<const p2p::pki::Key> key = own_key;
         if (parsed.secure()) {
             key = options.identity_key ? options.identity_key(reg.publishing_identity) : nullptr;
             if (!key || p2p::pki::authority(*key) != parsed.authority) {
                 PD_WARN("pnrp: no key of identity {} for the secure name {}: registered on this host only",
                         narrow(reg.publishing_identity), narrow(reg.peer_name));
-                return;
+                return std::nullopt;
             }
         }
         tp::LocalName name;
@@ -469,30 +480,76 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             if (auto e = app_endpoint(a)) name.endpoints.push_back(*e);
         }
         if (!reg.comment.empty()) name.friendly_name = reg.comment;
+        // The registration's payload as the EXTENDED_PAYLOAD (2.2.3.3 binary, 1..4096 bytes:
+        // PnrpService refuses more), sent to resolvers that ask with the X flag (3.2.5.6).
+        name.extended_payload = reg.payload;
+        return name;
+    }
+
+    // The clouds of `selected` this host publishes in (running here and not SearchOnly).
+    std::vector<CloudPtr> publishing_clouds(const std::vector<CloudInfo>& selected) {
+        std::vector<CloudPtr> out;
+        std::lock_guard lock(mu);
         for (const auto& sc : selected) {
-            auto c = find_locked(sc.name);
-            if (!c || c->cfg.search_only) continue;
-            c->node->register_name(name, [weak = weak_from_this(), id, gen, wc = std::weak_ptr<CloudRt>(c)](std::optional<tp::PnrpId> pid) {
-                auto self = weak.lock();
-                auto c = wc.lock();
-                if (!self || !c) return;
-                if (!pid) {
-                    PD_WARN("pnrp: the node of {} refused a registration", narrow(c->cfg.info.name));
-                    return;
-                }
-                bool keep = false;
-                {
-                    std::lock_guard lock(self->mu);
-                    auto it = self->regs.find(id);
-                    if (!self->closed && it != self->regs.end() && it->second.generation == gen && self->find(c->serial)) {
-                        it->second.ids[c->serial] = *pid;
-                        keep = true;
-                    }
-                }
-                // Unregistered or updated while the node was registering: withdraw it (3.2.4.2).
-                if (!keep) c->node->unregister(*pid);
-            });
+            auto c = find(sc.name);
+            if (c && !c->cfg.search_only && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
         }
+        return out;
+    }
+
+    // Publishes `reg` in the network clouds of `selected` (registration `id`, generation `gen`).
+    void publish(std::uint64_t id, std::uint64_t gen, const PnrpRegistration& reg, const std::vector<CloudInfo>& selected) {
+        auto name = local_name_of(reg);
+        if (!name) return;
+        for (const auto& c : publishing_clouds(selected)) publish_in(id, gen, *name, c);
+    }
+
+    void publish_in(std::uint64_t id, std::uint64_t gen, const tp::LocalName& name, const CloudPtr& c) {
+        c->node->register_name(name, [weak = weak_from_this(), id, gen, wc = std::weak_ptr<CloudRt>(c)](std::optional<tp::PnrpId> pid) {
+            auto self = weak.lock();
+            auto c = wc.lock();
+            if (!self || !c) return;
+            if (!pid) {
+                PD_WARN("pnrp: the node of {} refused a registration", narrow(c->cfg.info.name));
+                return;
+            }
+            bool keep = false;
+            {
+                std::lock_guard lock(self->mu);
+                auto it = self->regs.find(id);
+                if (!self->closed && it != self->regs.end() && it->second.generation == gen && self->find(c->serial) &&
+                    !it->second.ids.count(c->serial)) {
+                    it->second.ids[c->serial] = *pid;
+                    keep = true;
+                }
+            }
+            // Unregistered, updated or its cloud gone while the node was registering: withdraw it (3.2.4.2).
+            if (!keep) c->node->unregister(*pid);
+        });
+    }
+
+    // Updates registration `id` in cloud `c` in place (Node::update_name: same PNRP ID, the
+    // answers to INQUIREs carry the new CPA from now on). Should the node refuse, the old ID is
+    // withdrawn and the name registered anew there.
+    void update_in(std::uint64_t id, std::uint64_t gen, const tp::LocalName& name, const CloudPtr& c, const tp::PnrpId& pid) {
+        c->node->update_name(pid, name, [weak = weak_from_this(), id, gen, name, wc = std::weak_ptr<CloudRt>(c), pid](bool ok) {
+            auto self = weak.lock();
+            auto c = wc.lock();
+            if (!self || !c || ok) return;
+            PD_WARN("pnrp: the node of {} refused an update in place: registering anew", narrow(c->cfg.info.name));
+            bool again = false;
+            {
+                std::lock_guard lock(self->mu);
+                auto it = self->regs.find(id);
+                if (!self->closed && it != self->regs.end() && it->second.generation == gen && self->find(c->serial)) {
+                    auto at = it->second.ids.find(c->serial);
+                    if (at != it->second.ids.end() && at->second == pid) it->second.ids.erase(at);
+                    again = true;
+                }
+            }
+            c->node->unregister(pid);
+            if (again) self->publish_in(id, gen, name, c);
+        });
     }
 
     // What registration `r` published, with the nodes to revoke it from (3.2.4.2). Caller holds mu.
@@ -836,20 +893,38 @@ PnrpStatus NetworkBackend::register_name(std::uint64_t id, const PnrpRegistratio
     return PnrpStatus::ok;
 }
 
+// In place where the name is published already (update_in: same PNRP ID, no moment without a
+// record); published anew in clouds newly selected (or started since), withdrawn (revoke CPA,
+// 3.2.4.2) from clouds no longer selected, or everywhere when the new registration cannot be
+// published. PnrpService's refreshes (new automatic addresses, clouds that came or went) come here.
 PnrpStatus NetworkBackend::update(std::uint64_t id, const PnrpRegistration& reg, const std::vector<CloudInfo>& clouds) {
     if (auto st = impl_->local->update(id, reg, clouds); st != PnrpStatus::ok) return st;
+    const auto name = impl_->local_name_of(reg);
+    const auto wanted = name ? impl_->publishing_clouds(clouds) : std::vector<Impl::CloudPtr>{};
     std::uint64_t gen;
-    std::vector<std::pair<Impl::CloudPtr, tp::PnrpId>> old;
+    std::vector<std::pair<Impl::CloudPtr, tp::PnrpId>> in_place, withdraw;
+    std::vector<Impl::CloudPtr> fresh;
     {
         std::lock_guard lock(impl_->mu);
         auto it = impl_->regs.find(id);
         if (it == impl_->regs.end()) return PnrpStatus::not_found;
-        old = impl_->take_ids(it->second);
+        // A new generation: a registration still on its way to a node (no ID recorded yet) is
+        // withdrawn when it arrives, and made again here.
         gen = it->second.generation = impl_->next_generation++;
+        for (const auto& [c, pid] : impl_->take_ids(it->second)) {
+            if (std::find(wanted.begin(), wanted.end(), c) != wanted.end()) {
+                in_place.emplace_back(c, pid);
+                it->second.ids[c->serial] = pid;
+            } else {
+                withdraw.emplace_back(c, pid);
+            }
+        }
+        for (const auto& c : wanted)
+            if (!it->second.ids.count(c->serial)) fresh.push_back(c);
     }
-    // A CPA cannot change: the old one is revoked and a new one published (a choice, 3.2.4).
-    for (const auto& [c, pid] : old) c->node->unregister(pid);
-    impl_->publish(id, gen, reg, clouds);
+    for (const auto& [c, pid] : withdraw) c->node->unregister(pid);
+    for (const auto& [c, pid] : in_place) impl_->update_in(id, gen, *name, c, pid);
+    for (const auto& c : fresh) impl_->publish_in(id, gen, *name, c);
     return PnrpStatus::ok;
 }
 
@@ -878,11 +953,7 @@ void NetworkBackend::resolve(std::uint64_t id, const std::u16string& peer_name, 
     r.max = max_endpoints;
     r.deadline = deadline;
     for (auto& e : mine) {
-        std::vector<std::uint8_t> key;
-        for (char16_t ch : e.comment) key.push_back(static_cast<std::uint8_t>(ch)), key.push_back(static_cast<std::uint8_t>(ch >> 8));
-        key.push_back(0);
-        for (const auto& a : e.addresses) key.insert(key.end(), a.begin(), a.end());
-        r.seen.insert(key);
+        r.seen.insert(dedup_key(e));
         ++r.count;
     }
     std::vector<std::pair<Impl::CloudPtr, std::uint64_t>> starts;
@@ -928,7 +999,10 @@ void NetworkBackend::resolve(std::uint64_t id, const std::u16string& peer_name, 
                 if (auto self = weak.lock()) self->on_deadline(id);
             });
         });
-    for (auto& [c, nid] : starts) impl.start_node_resolve(std::move(c), nid, peer_name, deadline, 0);
+    // Each cloud's node looks for as many CPAs as are still wanted (duplicates across clouds and
+    // with this host's own names are dropped in on_node_event; the first `max` distinct ones count).
+    const std::size_t want = max_endpoints > mine.size() ? max_endpoints - mine.size() : 1;
+    for (auto& [c, nid] : starts) impl.start_node_resolve(std::move(c), nid, peer_name, deadline, want, 0);
 }
 
 void NetworkBackend::cancel(std::uint64_t resolve_id) {

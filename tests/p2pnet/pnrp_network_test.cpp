@@ -11,9 +11,11 @@
 
 #include <net/if.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace pd::p2pnet {
@@ -144,7 +146,7 @@ TEST(PnrpNetwork, RegisterResolveUpdateUnregister) {
     EXPECT_EQ(found[0].peer_name, u"0.netbackend-a");
     EXPECT_EQ(found[0].comment, u"hello from A");
     EXPECT_EQ(found[0].addresses, reg.addresses);
-    EXPECT_TRUE(found[0].payload.empty());  // extended payloads are not published (pnrp_network.hpp)
+    EXPECT_EQ(found[0].payload, reg.payload);  // the EXTENDED_PAYLOAD (pnrp_network.hpp)
 
     // C, asynchronously, one cloud by name: one `found`, then `done` once.
     ASSERT_TRUE(resolve_until(c, u"0.netbackend-a", [](const auto& f) { return !f.empty(); }));
@@ -164,10 +166,23 @@ TEST(PnrpNetwork, RegisterResolveUpdateUnregister) {
     ASSERT_EQ(found.size(), 1u);
     EXPECT_EQ(found[0].payload, reg.payload);
 
-    // Update: the new comment and port reach B.
-    ASSERT_EQ(a.service->update(1, h, registration(u"0.netbackend-a", u"updated", 4322)), PnrpStatus::ok);
-    ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [](const auto& f) {
-        return f.size() == 1 && f[0].comment == u"updated";
+    // Update: the new comment, port and a payload of the largest size (4096 bytes, carried in
+    // several AUTHORITY fragments) reach B.
+    auto big = registration(u"0.netbackend-a", u"updated", 4322);
+    big.payload.resize(4096);
+    for (std::size_t i = 0; i < big.payload.size(); ++i) big.payload[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    ASSERT_EQ(a.service->update(1, h, big), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [&](const auto& f) {
+        return f.size() == 1 && f[0].comment == u"updated" && f[0].payload == big.payload;
+    }));
+    // No payload: none reported.
+    ASSERT_EQ(a.service->update(1, h, [] {
+        auto r = registration(u"0.netbackend-a", u"no payload", 4323);
+        r.payload.clear();
+        return r;
+    }()), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [&](const auto& f) {
+        return f.size() == 1 && f[0].comment == u"no payload" && f[0].payload.empty();
     }));
 
     // Unregister: B stops resolving it, for good.
@@ -175,6 +190,83 @@ TEST(PnrpNetwork, RegisterResolveUpdateUnregister) {
     ASSERT_TRUE(resolve_until(b, u"0.netbackend-a", [](const auto& f) { return f.empty(); }));
     EXPECT_TRUE(resolve_sync(c, u"0.netbackend-a").empty());
     EXPECT_TRUE(resolve_sync(b, u"0.netbackend-a").empty());
+}
+
+// One unsecured name registered by three machines: a resolution for up to 5 gets the three
+// (one endpoint each, both clouds deduplicated), for up to 2 gets two; done comes when the
+// search is over, well before the bound.
+TEST(PnrpNetwork, NameOfSeveralMachinesYieldsEachUpToMax) {
+    Peer a = make_peer();
+    ASSERT_TRUE(a.backend);
+    Peer b = make_peer(&a), c = make_peer(&a), d = make_peer(&a);
+    ASSERT_TRUE(b.backend && c.backend && d.backend);
+    introduce(a, b);
+    introduce(a, c);
+    introduce(a, d);
+    const std::u16string name = u"0.netbackend-shared";
+    std::uint64_t ha = 0, hb = 0, hc = 0;
+    ASSERT_EQ(a.service->register_name(1, registration(name, u"on A", 4701), &ha), PnrpStatus::ok);
+    ASSERT_EQ(b.service->register_name(1, registration(name, u"on B", 4702), &hb), PnrpStatus::ok);
+    ASSERT_EQ(c.service->register_name(1, registration(name, u"on C", 4703), &hc), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(d, name, [](const auto& f) { return f.size() == 3; }, 30));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = start_resolve(d, name, 5, 8000ms);
+    ASSERT_TRUE(r->wait(12s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 6s) << "done should not wait for the bound";
+    {
+        std::lock_guard l(r->m);
+        EXPECT_EQ(r->status, PnrpStatus::ok);
+        ASSERT_EQ(r->found.size(), 3u);
+        std::set<std::u16string> comments;
+        for (const auto& e : r->found) comments.insert(e.comment);
+        EXPECT_EQ(comments, (std::set<std::u16string>{u"on A", u"on B", u"on C"}));
+    }
+    auto two = start_resolve(d, name, 2, 8000ms);
+    ASSERT_TRUE(two->wait(12s));
+    std::this_thread::sleep_for(300ms);
+    {
+        std::lock_guard l(two->m);
+        EXPECT_EQ(two->done_calls, 1);
+        EXPECT_EQ(two->status, PnrpStatus::ok);
+        EXPECT_EQ(two->found.size(), 2u);
+    }
+    // B itself: its own registration from its table, the two others from the network.
+    EXPECT_TRUE(resolve_until(b, name, [](const auto& f) { return f.size() == 3; }));
+}
+
+// Updates are in place (Node::update_name): resolutions running continually on B while A updates
+// its registration several times all find the name - the old record or the new one.
+TEST(PnrpNetwork, UpdateInPlaceNeverLeavesAGap) {
+    Peer a = make_peer();
+    ASSERT_TRUE(a.backend);
+    Peer b = make_peer(&a);
+    ASSERT_TRUE(b.backend);
+    introduce(a, b);
+    const std::u16string name = u"0.netbackend-upd";
+    std::uint64_t h = 0;
+    ASSERT_EQ(a.service->register_name(1, registration(name, u"v0", 4800), &h), PnrpStatus::ok);
+    ASSERT_TRUE(resolve_until(b, name, [](const auto& f) { return f.size() == 1; }));
+    std::atomic<bool> stop{false};
+    std::atomic<int> resolved{0}, empty{0};
+    std::thread reader([&] {
+        while (!stop) {
+            const auto f = resolve_sync(b, name);
+            ++resolved;
+            // Two when the clouds answered either side of an update (old record in one, new in the other).
+            if (f.empty() || f.size() > 2) ++empty;
+        }
+    });
+    for (int v = 1; v <= 5; ++v) {
+        std::this_thread::sleep_for(150ms);
+        const std::u16string comment = u"v" + std::u16string(1, static_cast<char16_t>(u'0' + v));
+        ASSERT_EQ(a.service->update(1, h, registration(name, comment, static_cast<std::uint16_t>(4800 + v))), PnrpStatus::ok);
+    }
+    std::this_thread::sleep_for(300ms);
+    stop = true;
+    reader.join();
+    EXPECT_GT(resolved.load(), 5);
+    EXPECT_EQ(empty.load(), 0) << "of " << resolved.load() << " resolutions";
+    EXPECT_TRUE(resolve_until(b, name, [](const auto& f) { return f.size() == 1 && f[0].comment == u"v5"; }));
 }
 
 // A secure name is signed with its publishing identity's key (identity_key) and resolves remotely;

@@ -10,7 +10,9 @@
 // code paths with state. Properties checked after every datagram (abort() on a break):
 //  - the node's tables stay within their configured bounds (NodeConfig::max_*);
 //  - every datagram it wants to send decodes with the codec (it never emits malformed bytes);
-//  - an outstanding resolve ends with at most one event, and only resolves it started end.
+//  - an outstanding resolve (up to 3 results) reports found events, then ends with exactly one
+//    last event (NodeEvent::last), and only resolves it started report.
+// The registered name carries an extended payload, so INQUIREs get an EXTENDED_PAYLOAD back.
 #include "pd/transport/pnrp_node.hpp"
 
 #include <chrono>
@@ -55,7 +57,9 @@ void check(pnrp::Node& node, const pnrp::NodeConfig& cfg, std::set<std::uint64_t
     for (const auto& out : node.drain_outgoing())
         if (!pnrp::decode(out.datagram)) std::abort();
     for (const auto& ev : node.drain_events()) {
-        if (!open.erase(ev.resolve_id)) std::abort();  // an event for a resolve that is not outstanding
+        if (!open.count(ev.resolve_id)) std::abort();  // an event for a resolve that is not outstanding
+        if (!ev.last && ev.kind != pnrp::NodeEvent::Kind::resolve_found) std::abort();
+        if (ev.last) open.erase(ev.resolve_id);
     }
 }
 
@@ -82,9 +86,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     app.port = 4321;
     app.protocol = 6;
     name.endpoints = {app};
+    name.extended_payload = {0x50, 0x4e, 0x52, 0x50};
     if (!node.register_name(name, now)) std::abort();
     node.open(now);
-    if (node.resolve_name(1, u"0.target", now + 60s, now)) open.insert(1);
+    if (node.resolve_name(1, u"0.target", now + 60s, now, 0, 3)) open.insert(1);
     check(node, cfg, open);
 
     std::span<const std::uint8_t> in(data, size);

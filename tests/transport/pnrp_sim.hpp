@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,6 +63,7 @@ public:
                 if (!alive(i)) continue;
                 for (auto& o : out) {
                     any = true;
+                    if (filter && !filter(i, o)) continue;
                     auto it = index_.find({o.to.address, o.to.port});
                     if (it == index_.end() || !alive(it->second)) continue;
                     ++delivered_;
@@ -113,6 +115,36 @@ public:
         }
     }
     Time last_event_time() const { return last_event_time_; }
+
+    // Sees (and may change) every datagram node `from` sends; false drops it. Hostile-path tests.
+    std::function<bool(std::size_t from, Outgoing& datagram)> filter;
+
+    // Resolves `name` from node i for up to `max` results; runs the simulation until the resolve's
+    // last event (NodeEvent::last) or timeout. Every event of the resolve, in order.
+    std::vector<NodeEvent> resolve_all(std::size_t i, const std::u16string& name, std::size_t max,
+                                       std::chrono::milliseconds timeout = 30s) {
+        std::vector<NodeEvent> got;
+        const std::uint64_t id = ++resolve_ids_;
+        if (!nodes_[i]->resolve_name(id, name, now_ + timeout, now_, 0, max)) return got;
+        const Time end = now_ + timeout + 1s;
+        for (;;) {
+            deliver();
+            for (auto it = events_[i].begin(); it != events_[i].end();) {
+                if (it->resolve_id != id) {
+                    ++it;
+                    continue;
+                }
+                got.push_back(*it);
+                it = events_[i].erase(it);
+                if (got.back().last) {
+                    last_event_time_ = now_;
+                    return got;
+                }
+            }
+            if (now_ >= end) return got;
+            run(100ms, 100ms);
+        }
+    }
 
 private:
     void collect() {

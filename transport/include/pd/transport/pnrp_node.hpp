@@ -132,15 +132,21 @@ struct Outgoing {
     Bytes datagram;  // one encoded PNRP message (pnrp_wire encode())
 };
 
+// A resolve reports each validated CPA as it is found (resolve_found) and ends with exactly one
+// event whose `last` is true: the found event that reached the resolve's maximum, resolve_failed
+// (nothing found), or resolve_done (at least one found, then the search ran out or the deadline
+// came). With max_results 1 the first resolve_found is the last event.
 struct NodeEvent {
-    enum class Kind { resolve_found, resolve_failed };
+    enum class Kind { resolve_found, resolve_failed, resolve_done };
     Kind kind = Kind::resolve_failed;
+    bool last = true;
     std::uint64_t resolve_id = 0;
     PnrpId target{};
     PnrpId found_id{};                           // the PNRP ID whose CPA was validated
     std::vector<Ipv6Endpoint> service_addresses; // the CPA's Service Address List
     std::vector<AppEndpoint> endpoints;          // the CPA's PAYLOAD (application endpoints)
     std::optional<EncodedCpa> cpa;               // the validated CPA
+    std::optional<ExtendedPayload> extended_payload;  // validated (3.1.5.8), when one came
 };
 
 // A name to publish. The CPA is built (and signed with `key`) for each INQUIRE, because it carries
@@ -149,6 +155,9 @@ struct LocalName {
     std::u16string peer_name;
     std::shared_ptr<const p2p::pki::Key> key;
     std::vector<AppEndpoint> endpoints;               // PAYLOAD, 0..10
+    // EXTENDED_PAYLOAD data (2.2.3.3 binary type 0x80000003, 1..4096 bytes; empty: none). Sent,
+    // signed, in the AUTHORITY_BUFFER answering an INQUIRE with the X flag (3.2.5.6).
+    Bytes extended_payload;
     std::optional<std::u16string> friendly_name;
     std::optional<ServiceLocationHalf> location_prefix;  // default: upper 64 bits of addresses[0]
 };
@@ -170,8 +179,12 @@ struct NodeStats {
 //  - A cache entry keeps one endpoint (the route entry's first address); RFC 3484 address
 //    selection is not done: the first address of a ROUTE_ENTRY is used.
 //  - PickBestMatchFromLocalIds is always false: a node does not resolve its own names.
-//  - ResolveCriteria: none = exact ID; any/nearest/nearest64 peer name = same P2P ID (the first
-//    one found wins, no "nearest" ranking); upper_bits = common prefix >= precision.
+//  - ResolveCriteria: none = exact ID; any/nearest/nearest64 peer name = same P2P ID (no
+//    "nearest" ranking: matches are reported in the order found); upper_bits = common prefix >=
+//    precision.
+//  - A resolve reports up to max_results distinct CPAs: after each match it goes on with the
+//    reported publishers in the Flagged Path (pnrp_resolve.cpp, "Several results"); the spec's
+//    resolve ends at the first match and has no result count on the wire.
 //  - LOOKUP responders pick the closest remote match deterministically (the spec: a random choice
 //    weighted towards the closest).
 //  - An INQUIRE whose retries run out during a resolve is handled like an invalid CPA (pop the
@@ -187,8 +200,12 @@ struct NodeStats {
 //    closer; an answer without a usable new hop pops it too (it has nothing more to give).
 //  - Leaf sets are numeric without wrap-around (the lowest and highest IDs have one side).
 //  - Cloud discovery is the LocalOOB mode only (config.seeds, add_seed()); SSDP / DNS seed
-//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Certificate chains (delegated names), extended payloads, the CLASSIFIER
-//    element, split detection and cloud size estimation are not implemented.
+//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Certificate
+//    chains (delegated names), the CLASSIFIER element, split detection and cloud size estimation
+//    are not implemented. Extended payloads are binary only when published (a received string
+//    payload, 0x80000002, is validated and reported as it came).
+//  - A CPA with the X flag whose AUTHORITY_BUFFER carries no EXTENDED_PAYLOAD is still a match
+//    (reported without one); an EXTENDED_PAYLOAD that fails 3.1.5.8 makes the answer invalid.
 class Node {
 public:
     explicit Node(NodeConfig config);
@@ -207,19 +224,30 @@ public:
 
     // 3.2.4.1. Returns the registered PNRP ID, nullopt (reason in *why) on failure.
     std::optional<PnrpId> register_name(const LocalName& name, Time now, std::string* why = nullptr);
+    // Updates registration `id` in place: the same peer name and PNRP ID (service location), new
+    // endpoints / friendly name / key. Every INQUIRE answered after this call gets a CPA built
+    // from `name` (3.2.5.7: a CPA is built per INQUIRE, with a fresh Not After), and no other node
+    // holds the old CPA (route entries carry IDs and node endpoints only), so a resolver finds the
+    // old or the new record at any instant, never neither. `name.location_prefix` is ignored (the
+    // ID stays). False (reason in *why) when `id` is not registered here, the name differs or the
+    // key cannot sign for it.
+    bool update_name(const PnrpId& id, const LocalName& name, std::string* why = nullptr);
     // 3.2.4.2: revoke CPA flooded to the leaf set. False if `id` is not registered here.
     bool unregister(const PnrpId& id, Time now);
 
-    // 3.1.4.4.2 with REASON_APP_REQUEST. Ends with one NodeEvent for `id`: found (CPA validated)
-    // or failed (no next hop left, or `deadline` passed). False (and no event) when the
-    // Outstanding Resolves Table is full or `id` is already in use or >= 2^63 (reserved for the
-    // node's own registration resolves). The event may come from within this call (empty cache).
+    // 3.1.4.4.2 with REASON_APP_REQUEST. Reports up to `max_results` (>= 1) distinct validated
+    // CPAs (distinct PNRP IDs: the same name registered by several nodes, or several times), then
+    // ends (see NodeEvent): when max_results were found, when no next hop is left, or when
+    // `deadline` passed. False (and no event) when the Outstanding Resolves Table is full or `id`
+    // is already in use or >= 2^63 (reserved for the node's own registration resolves), or
+    // max_results is 0. Events may come from within this call (empty cache).
     bool resolve(std::uint64_t id, const PnrpId& target, Time deadline, Time now,
-                 ResolveCriteria criteria = ResolveCriteria::none, std::uint16_t precision = 0);
+                 ResolveCriteria criteria = ResolveCriteria::none, std::uint16_t precision = 0,
+                 std::size_t max_results = 1);
     // 3.1.4.4 / 3.1.4.4.1: the PNRP ID of `peer_name` with ServiceLocationPrefix `prefix` (0 by
     // default, a choice) and suffix 0x8000000000000000, resolved with RESOLVE_CRITERIA_ANY_PEERNAME.
     bool resolve_name(std::uint64_t id, std::u16string_view peer_name, Time deadline, Time now,
-                      std::uint64_t prefix = 0);
+                      std::uint64_t prefix = 0, std::size_t max_results = 1);
     void cancel(std::uint64_t id);
 
     std::vector<Outgoing> drain_outgoing();
@@ -254,6 +282,10 @@ private:
         Nonce inquire_nonce{};
         Ipv6Endpoint last_to{};
         bool sent_lookup = false;
+        std::size_t max_results = 1;
+        std::vector<PnrpId> found;              // PNRP IDs reported so far
+        std::vector<PnrpId> rejected;           // INQUIREd without a valid answer (max_results > 1)
+        std::vector<Ipv6Endpoint> found_at;     // their publishers (Flagged Path, see pnrp_resolve.cpp)
     };
     struct Pending {  // Pending List entry (3.1.1)
         Ipv6Endpoint to;
@@ -321,6 +353,10 @@ private:
     void on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now);
     void on_resolve_timeout(Resolve& r, Time now);
     bool close_enough(const Resolve& r, const PnrpId& id) const;
+    static bool already_found(const Resolve& r, const PnrpId& id);
+    bool wide_search(const Resolve& r) const;
+    void next_best(Resolve& r);
+    void search_again(Resolve& r);
     void finish(std::uint64_t id, std::optional<NodeEvent> found);
     Resolve* resolve_by_sent(std::uint32_t message_id);
 

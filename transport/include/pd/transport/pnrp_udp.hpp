@@ -50,8 +50,12 @@ public:
     // Node::register_name on the strand; `done` gets the PNRP ID or nullopt (on the strand).
     virtual void register_name(LocalName name, std::function<void(std::optional<PnrpId>)> done) = 0;
     virtual void unregister(const PnrpId& id) = 0;
-    // Node::resolve_name with deadline now + timeout; a refused resolve reports resolve_failed.
-    virtual void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout) = 0;
+    // Node::update_name on the strand; `done` gets its result (on the strand).
+    virtual void update_name(const PnrpId& id, LocalName name, std::function<void(bool)> done) = 0;
+    // Node::resolve_name with deadline now + timeout and up to max_results CPAs (events as
+    // NodeEvent describes); a refused resolve reports resolve_failed.
+    virtual void resolve_name(std::uint64_t id, std::u16string peer_name, std::chrono::milliseconds timeout,
+                              std::size_t max_results = 1) = 0;
     // Node::cancel on the strand: no event for `id` after it ran.
     virtual void cancel(std::uint64_t id) = 0;
     // Node::add_seed on the strand (a node found by SSDP, or a seed configured later).

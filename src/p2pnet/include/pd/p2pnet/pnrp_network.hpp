@@ -46,17 +46,20 @@
 // never does, pnrp_node.hpp) and Node::register_name in each selected cloud that is not
 // SearchOnly. The CPA carries the registration's addresses as its PAYLOAD endpoints (IPv4 as
 // IPv4-mapped IPv6, protocol 6 - a choice: PEER_PNRP_REGISTRATION_INFO names no protocol) and the
-// comment as its friendly name; the extended payload is NOT published (the Node does not
-// implement EXTENDED_PAYLOAD): remote resolvers get an empty payload. Unsecured names ("0.x") are
+// comment as its friendly name; the payload as the EXTENDED_PAYLOAD ([MS-PNRP] 2.2.3.3, binary,
+// up to 4096 bytes), which remote resolvers get with the CPA. Unsecured names ("0.x") are
 // signed with a key of the backend's own; secure names with the publishing identity's key from
-// `identity_key` - without one a secure name is registered on this host only. Update = unregister
-// (revoke CPA, 3.2.4.2) and register anew.
+// `identity_key` - without one a secure name is registered on this host only. Update is in place
+// (Node::update_name: the same PNRP ID answers INQUIREs with the new CPA at once, so a resolver
+// finds the old or the new record, never neither); only clouds added to or dropped from the
+// registration get a new registration or a revoke CPA (3.2.4.2).
 //
 // Resolution: this host's table first, then Node::resolve_name in each requested cloud in
-// parallel; endpoints are deduplicated (same name, comment and addresses) and reported at most
-// max_endpoints times; `done` runs exactly once: ok when every cloud finished (found or not) or
-// max was reached, timeout when the deadline came first. A Node finds one CPA per resolve (the
-// first match wins, pnrp_node.hpp), so one cloud yields at most one remote endpoint per resolve.
+// parallel; endpoints are deduplicated (same comment, addresses and payload) and reported at most
+// max_endpoints times; `done` runs exactly once: ok when every cloud finished (its node found
+// what it was asked for, or ran out of next hops) or max was reached, timeout when the deadline
+// came first. Each cloud's node looks for up to max_endpoints CPAs (less this host's own finds):
+// a name registered by several machines yields an endpoint per machine.
 //
 // Thread-safety: every method from any thread; callbacks run on the backend's thread (or, for
 // this host's own registrations, in resolve()) with no lock held; the change listener runs on the
