@@ -347,7 +347,7 @@ struct PnrpService::Impl {
     // every registration is published again where its selector now points (a cloud that appeared,
     // or was restarted, gets it; one that went away loses it) and, when made with automatic
     // addresses, with the addresses of now. Explicit addresses stay as given. Only registrations
-    // whose clouds or addresses changed are touched (an update revokes and republishes, 3.2.4).
+    // whose clouds or addresses changed are touched (NetworkBackend updates them in place).
     void refresh(const std::vector<std::u16string>& restarted) {
         std::lock_guard publish(publish_mu);
         const auto all = backend->clouds();
