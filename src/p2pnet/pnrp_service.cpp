@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <tuple>
 
 #ifdef _WIN32
 #include <winsock2.h>
@@ -188,7 +189,11 @@ std::vector<SockaddrBytes> machine_addresses(std::uint16_t port) {
 }
 
 std::vector<CloudInfo> machine_clouds() {
-    std::vector<CloudInfo> out{CloudInfo{u"Global_", PnrpScope::global, 0, PnrpCloudState::active}};
+    // The state as LocalBackend knows it: no node, no other node ever found - PNRP_CLOUD_STATE_ALONE
+    // ("the local node bootstrapped, but found no other nodes in the cloud", pnrpdef.h); names
+    // still register and resolve on this host. NetworkBackend reports its nodes' own states.
+    constexpr auto kState = PnrpCloudState::alone;
+    std::vector<CloudInfo> out{CloudInfo{u"Global_", PnrpScope::global, 0, kState}};
     for (const auto& i : interfaces()) {
         if (i.v6.empty()) continue;
         std::u16string name;
@@ -201,7 +206,7 @@ std::vector<CloudInfo> machine_clouds() {
         if (name.empty())
             name = !i.name.empty() && i.name.front() == '{' ? u"LinkLocal_" + widen(i.name)
                                                            : u"LinkLocal_{" + widen(i.name) + u"}";
-        out.push_back(CloudInfo{name, PnrpScope::link_local, i.index, PnrpCloudState::active});
+        out.push_back(CloudInfo{name, PnrpScope::link_local, i.index, kState});
     }
     return out;
 }
@@ -282,12 +287,20 @@ void LocalBackend::cancel(std::uint64_t) {}  // resolutions complete inside reso
 
 struct PnrpService::Impl {
     std::shared_ptr<CloudBackend> backend;
+    // Orders what is handed to the backend's register/update/unregister (the calls of the clients
+    // and the refreshes of refresh()), so that a refresh never publishes an older state of a
+    // registration after a newer one. Taken before `mu`; the backend calls no callback of ours there.
+    std::mutex publish_mu;
     std::mutex mu;
     std::uint64_t next_id = 1;
     struct Reg {
         std::uint64_t owner;
         PnrpRegistration reg;  // addresses resolved
         std::vector<CloudInfo> clouds;
+        // PEER_PNRP_AUTO_ADDRESSES / NULL info: reg.addresses are the machine's, kept current
+        // (PeerPnrpRegister remarks: "the infrastructure will keep the addresses registered up to
+        // date as addresses change or cloud availability changes").
+        bool auto_addresses = false;
     };
     std::map<std::uint64_t, Reg> regs;
     struct Res {
@@ -296,8 +309,8 @@ struct PnrpService::Impl {
     std::map<std::uint64_t, Res> resolves;  // running resolutions
 
     // The clouds a selector designates; cloud_not_found for an unknown name (or no cloud at all).
-    PnrpStatus select(const CloudSelector& sel, std::vector<CloudInfo>& out) {
-        const auto all = backend->clouds();
+    PnrpStatus select(const CloudSelector& sel, std::vector<CloudInfo>& out) { return select_from(backend->clouds(), sel, out); }
+    static PnrpStatus select_from(const std::vector<CloudInfo>& all, const CloudSelector& sel, std::vector<CloudInfo>& out) {
         out.clear();
         for (const auto& c : all) {
             if (sel.kind == CloudSelector::Kind::all ||
@@ -323,6 +336,47 @@ struct PnrpService::Impl {
         return PnrpStatus::ok;
     }
 
+    static std::vector<std::u16string> names_of(const std::vector<CloudInfo>& clouds) {
+        std::vector<std::u16string> out;
+        for (const auto& c : clouds) out.push_back(lower(c.name));
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    // The backend's clouds or the machine's addresses changed (CloudBackend::set_change_listener):
+    // every registration is published again where its selector now points (a cloud that appeared,
+    // or was restarted, gets it; one that went away loses it) and, when made with automatic
+    // addresses, with the addresses of now. Explicit addresses stay as given. Only registrations
+    // whose clouds or addresses changed are touched (NetworkBackend updates them in place).
+    void refresh(const std::vector<std::u16string>& restarted) {
+        std::lock_guard publish(publish_mu);
+        const auto all = backend->clouds();
+        std::map<std::uint16_t, std::vector<SockaddrBytes>> addresses;  // by port
+        std::vector<std::tuple<std::uint64_t, PnrpRegistration, std::vector<CloudInfo>>> updates;
+        {
+            std::lock_guard lock(mu);
+            for (auto& [id, r] : regs) {
+                std::vector<CloudInfo> clouds;
+                select_from(all, r.reg.cloud, clouds);  // none left: published nowhere until one comes back
+                bool changed = names_of(clouds) != names_of(r.clouds);
+                for (const auto& c : clouds)
+                    changed = changed || std::find(restarted.begin(), restarted.end(), lower(c.name)) != restarted.end();
+                if (r.auto_addresses) {
+                    auto a = addresses.find(r.reg.port);
+                    if (a == addresses.end()) a = addresses.emplace(r.reg.port, machine_addresses(r.reg.port)).first;
+                    if (a->second != r.reg.addresses) {
+                        r.reg.addresses = a->second;
+                        changed = true;
+                    }
+                }
+                if (!changed) continue;
+                r.clouds = clouds;
+                updates.emplace_back(id, r.reg, clouds);
+            }
+        }
+        for (const auto& [id, reg, clouds] : updates) backend->update(id, reg, clouds);
+    }
+
     static bool overlap(const std::vector<CloudInfo>& a, const std::vector<CloudInfo>& b) {
         for (const auto& x : a)
             for (const auto& y : b)
@@ -333,9 +387,13 @@ struct PnrpService::Impl {
 
 PnrpService::PnrpService(std::shared_ptr<CloudBackend> backend) : impl_(std::make_shared<Impl>()) {
     impl_->backend = backend ? std::move(backend) : std::make_shared<LocalBackend>();
+    impl_->backend->set_change_listener([weak = std::weak_ptr<Impl>(impl_)](const std::vector<std::u16string>& restarted) {
+        if (auto self = weak.lock()) self->refresh(restarted);
+    });
 }
 
 PnrpService::~PnrpService() {
+    impl_->backend->set_change_listener({});
     std::vector<std::uint64_t> regs, resolves;
     {
         std::lock_guard lock(impl_->mu);
@@ -344,6 +402,7 @@ PnrpService::~PnrpService() {
         impl_->regs.clear();
     }
     for (auto id : resolves) impl_->backend->cancel(id);
+    std::lock_guard publish(impl_->publish_mu);  // after a refresh that is under way
     for (auto id : regs) impl_->backend->unregister(id);
 }
 
@@ -351,10 +410,12 @@ std::vector<CloudInfo> PnrpService::clouds() { return impl_->backend->clouds(); 
 
 PnrpStatus PnrpService::register_name(std::uint64_t owner, PnrpRegistration reg, std::uint64_t* handle) {
     if (!handle) return PnrpStatus::invalid_arg;
+    const bool auto_addresses = reg.auto_addresses;
     if (auto st = Impl::prepare(reg); st != PnrpStatus::ok) return st;
     std::vector<CloudInfo> clouds;
     if (auto st = impl_->select(reg.cloud, clouds); st != PnrpStatus::ok) return st;
     std::uint64_t id;
+    std::lock_guard publish(impl_->publish_mu);
     {
         std::lock_guard lock(impl_->mu);
         // One name once per node in a cloud (p2p-facts §4.1: re-registering needs
@@ -362,7 +423,7 @@ PnrpStatus PnrpService::register_name(std::uint64_t owner, PnrpRegistration reg,
         for (const auto& [rid, r] : impl_->regs)
             if (r.reg.peer_name == reg.peer_name && Impl::overlap(r.clouds, clouds)) return PnrpStatus::duplicate_name;
         id = impl_->next_id++;
-        impl_->regs.emplace(id, Impl::Reg{owner, reg, clouds});
+        impl_->regs.emplace(id, Impl::Reg{owner, reg, clouds, auto_addresses});
     }
     // Published outside the lock (the backend may call out); undone when the backend refuses.
     const PnrpStatus st = impl_->backend->register_name(id, reg, clouds);
@@ -383,9 +444,11 @@ PnrpStatus PnrpService::update(std::uint64_t owner, std::uint64_t handle, PnrpRe
         if (it == impl_->regs.end() || it->second.owner != owner) return PnrpStatus::not_found;
         reg.peer_name = it->second.reg.peer_name;
     }
+    const bool auto_addresses = reg.auto_addresses;
     if (auto st = Impl::prepare(reg); st != PnrpStatus::ok) return st;
     std::vector<CloudInfo> clouds;
     if (auto st = impl_->select(reg.cloud, clouds); st != PnrpStatus::ok) return st;
+    std::lock_guard publish(impl_->publish_mu);
     {
         std::lock_guard lock(impl_->mu);
         auto it = impl_->regs.find(handle);
@@ -395,11 +458,13 @@ PnrpStatus PnrpService::update(std::uint64_t owner, std::uint64_t handle, PnrpRe
                 return PnrpStatus::duplicate_name;
         it->second.reg = reg;
         it->second.clouds = clouds;
+        it->second.auto_addresses = auto_addresses;
     }
     return impl_->backend->update(handle, reg, clouds);
 }
 
 PnrpStatus PnrpService::unregister(std::uint64_t owner, std::uint64_t handle) {
+    std::lock_guard publish(impl_->publish_mu);
     {
         std::lock_guard lock(impl_->mu);
         auto it = impl_->regs.find(handle);
@@ -465,6 +530,7 @@ void PnrpService::drop_owner(std::uint64_t owner) {
             if (r.owner == owner) resolves.push_back(id);
     }
     for (auto id : resolves) impl_->backend->cancel(id);
+    std::lock_guard publish(impl_->publish_mu);
     for (auto id : regs) impl_->backend->unregister(id);
 }
 

@@ -11,11 +11,36 @@
 //    an SsdpAgent with the Global search target (3.1.4.2.2) answers and searches on every
 //    interface, so that Global_ works on a LAN without infrastructure.
 //  - LinkLocal_<...>: one per interface PnrpService lists (machine_clouds(), matched by scope id =
-//    interface index), on an ephemeral port (SSDP advertises it; a choice: the clouds cannot all
+//    interface index; the list follows the interfaces, see "Interface changes"), on an ephemeral port (SSDP advertises it; a choice: the clouds cannot all
 //    share 3540 on one socket per cloud), bootstrapped from the link-local seeds and from an
 //    SsdpAgent (LinkLocal search target) on that interface.
 // SSDP searches run at start and then every `search_interval` while the cloud's cache is empty,
 // else every `search_interval_joined` (bounded: one search per interval per cloud).
+//
+// Interface changes (issue 13): every `refresh_interval` a thread of the backend lists the clouds
+// again (clouds_source / machine_network_clouds(): interfaces, addresses and pnrp_config(); on
+// Linux an rtnetlink link/address notification starts a refresh at once, interface_watch.hpp;
+// elsewhere the interval is the only trigger) and resolves the seeds given as host names (system resolver,
+// AF_INET6; one that does not resolve is logged once and skipped until it does). On the io thread:
+// a cloud that is no longer listed is stopped (its node's registrations and running resolutions
+// there end); a cloud that appeared is started; a cloud whose node used an address that is gone
+// (or whose interface index changed) is started again - a Node's Local Endpoint List is fixed
+// (pnrp_node.hpp), and addresses added to an interface do not restart it; new seed addresses are
+// added to the nodes. Then the change listener (PnrpService) runs: it republishes the
+// registrations whose clouds changed and those with automatic addresses when the machine's
+// addresses changed (PeerPnrpRegister remarks), see pnrp_service.cpp.
+//
+// Cloud state (PNRP_CLOUD_STATE, pnrpdef.h; PEER_PNRP_CLOUD_INFO carries none, the host channel
+// does), from what the cloud's node knows (its route cache, polled every `state_interval`):
+// ACTIVE when the cache holds at least one other node; SYNCHRONISING while it is empty during the
+// first `synchronise_window` after the node started (SSDP search and SOLICITs to the seeds under
+// way: "the cloud is in the process of being initialized"); ALONE when it is still or again empty
+// after that ("the local node bootstrapped, but found no other nodes in the cloud. This can also be
+// the result of a network issue, like a firewall"; the page notes that a node may lose its network
+// while ALONE without going to NO_NET - our node cannot tell the two apart either). Not reported:
+// VIRTUAL (a cloud is listed only once its node runs), DISABLED (a cloud disabled by policy is not
+// listed, as before), DEAD and NO_NET (lost connection to the network: a cloud whose interface or
+// addresses went away is removed or restarted instead).
 //
 // Registrations: this host's table (LocalBackend, so that the host resolves its own names: a Node
 // never does, pnrp_node.hpp) and Node::register_name in each selected cloud that is not
@@ -37,9 +62,11 @@
 // a name registered by several machines yields an endpoint per machine.
 //
 // Thread-safety: every method from any thread; callbacks run on the backend's thread (or, for
-// this host's own registrations, in resolve()) with no lock held. The destructor stops the nodes
-// and agents and joins the thread: no callback runs after it returned, and running resolutions
-// get no `done` (PnrpService cancels its resolutions before it lets the backend go).
+// this host's own registrations, in resolve()) with no lock held; the change listener runs on the
+// refresh thread, with no lock of the backend held. A resolution whose only remaining cloud goes
+// away completes (ok) then. The destructor stops the refresh thread, the nodes and agents and
+// joins the threads: no callback runs after it returned, and running resolutions get no `done`
+// (PnrpService cancels its resolutions before it lets the backend go).
 #pragma once
 
 #include "pd/p2pnet/pnrp_service.hpp"
@@ -72,6 +99,12 @@ struct NetworkOptions {
     std::chrono::milliseconds retransmit{1000};
     std::chrono::seconds search_interval{5};
     std::chrono::seconds search_interval_joined{60};
+    std::chrono::milliseconds refresh_interval{5000};    // interfaces, addresses and seed names
+    std::chrono::milliseconds state_interval{1000};      // route cache sizes for the cloud state
+    std::chrono::milliseconds synchronise_window{10000}; // SYNCHRONISING before ALONE
+    // The clouds to serve, listed again at each refresh. Empty: `clouds` when it is not empty
+    // (fixed; only their seed names are resolved again), else machine_network_clouds().
+    std::function<std::vector<NetworkCloud>()> clouds_source;
     // The key of a publishing identity (secure names); nullptr when unknown.
     std::function<std::shared_ptr<const p2p::pki::Key>(const std::u16string& identity)> identity_key;
 };
@@ -81,6 +114,15 @@ struct NetworkOptions {
 std::vector<NetworkCloud> machine_network_clouds();
 // The key of `identity` from the user store (user_store.hpp), nullptr when it has none.
 std::shared_ptr<const p2p::pki::Key> user_identity_key(const std::u16string& identity);
+// The seeds with host names resolved: numeric seeds as given, "name" / "name:port" replaced by
+// "[v6]:port" for each IPv6 address the system resolver gives (default port 3540, [MS-PNRP] 2.1;
+// IPv4 results are dropped: PNRP v4.0 is IPv6-only). Seeds that give no address go to *failed.
+// Blocks on the resolver.
+std::vector<std::string> resolve_seed_names(const std::vector<std::string>& seeds,
+                                            std::vector<std::string>* failed = nullptr);
+// The state a cloud reports (see above) from its route cache and the time since its node started.
+PnrpCloudState network_cloud_state(std::size_t cache_entries, std::chrono::steady_clock::duration since_start,
+                                   std::chrono::milliseconds synchronise_window);
 
 class NetworkBackend : public CloudBackend {
 public:
@@ -96,6 +138,7 @@ public:
                  std::uint32_t max_endpoints, std::chrono::steady_clock::time_point deadline,
                  std::function<void(PnrpEndpoint)> found, std::function<void(PnrpStatus)> done) override;
     void cancel(std::uint64_t resolve_id) override;
+    void set_change_listener(ChangeListener listener) override;
 
     // The UDP port of a cloud's node (0: no such cloud). For tests and logs.
     std::uint16_t port(const std::u16string& cloud);

@@ -96,7 +96,8 @@ const char* to_string(PnrpStatus s);
 // The addresses published for automatic registrations: every up, non-loopback IPv6 address
 // (link-local ones with their scope id) and IPv4 address of the machine, with `port`.
 std::vector<SockaddrBytes> machine_addresses(std::uint16_t port);
-// The clouds of this machine as named above (Global_ first).
+// The clouds of this machine as named above (Global_ first), listed anew at each call, in the state
+// LocalBackend reports (ALONE: it has no node; NetworkBackend reports its nodes' states).
 std::vector<CloudInfo> machine_clouds();
 
 // A peer name PNRP accepts: pd::p2p::parse_peer_name's syntax ([MS-PNRP] 2.2.4) with a non-empty
@@ -127,6 +128,14 @@ public:
                          std::uint32_t max_endpoints, std::chrono::steady_clock::time_point deadline,
                          std::function<void(PnrpEndpoint)> found, std::function<void(PnrpStatus)> done) = 0;
     virtual void cancel(std::uint64_t resolve_id) = 0;
+    // `listener` runs after each refresh of the clouds and addresses (a backend that watches the
+    // interfaces: NetworkBackend), on a thread of the backend with no lock of the backend held;
+    // `restarted` names the clouds (lower case) whose nodes are new since the last call (a cloud
+    // that appeared, or one started again because an address it used went away): what was
+    // published there is gone and must be published again. An empty listener removes it; once
+    // set_change_listener({}) returned, the old listener does not start again.
+    using ChangeListener = std::function<void(const std::vector<std::u16string>& restarted)>;
+    virtual void set_change_listener(ChangeListener listener) { (void)listener; }
 };
 
 // The backend of this host only: what is registered resolves, nothing else. Resolution completes
@@ -151,7 +160,9 @@ private:
 };
 
 // Registrations and resolutions of the user's processes. Thread-safe; callbacks run without the
-// service's lock held.
+// service's lock held. When the backend reports a change (CloudBackend::set_change_listener), the
+// registrations follow: published where their cloud selector now points, and those made with
+// automatic addresses with the machine's addresses of now (PeerPnrpRegister remarks).
 class PnrpService {
 public:
     static constexpr std::chrono::seconds resolve_bound{30};  // p2p-facts §4.1
