@@ -51,6 +51,9 @@ using channel::Reader;
 using channel::Type;
 using channel::Writer;
 using channel::frame;
+// A session whose unsent answers exceed this is not read until they are down to half of it: a
+// client that sends requests and never reads cannot make the host queue answers without bound.
+constexpr std::size_t kPauseReading = 1u << 20;
 
 void put_event(Writer& w, const p2p::GroupEvent& e)
 {
@@ -204,7 +207,9 @@ private:
         std::array<std::uint8_t, 4> len{};
         Bytes body;
         std::deque<Bytes> out;
+        std::size_t queued = 0;  // bytes in `out`
         bool writing = false, closed = false;
+        bool paused = false;     // not reading: too much waits for the client (kPauseReading)
         std::uint64_t owner = 0;  // its PNRP registrations and resolutions (pnrp_host.cpp)
         explicit Session(tcp::socket s) : socket(std::move(s)) {}
     };
@@ -240,6 +245,13 @@ private:
                                               asio::bind_executor(self->strand_, [self, s](boost::system::error_code ec2, std::size_t) {
                                                   if (ec2 || !self->handle(s))
                                                       return self->drop(s);
+                                                  // A client that does not read its answers stops
+                                                  // being read: its requests wait in its own
+                                                  // socket, not as answers in this process.
+                                                  if (s->queued > kPauseReading) {
+                                                      s->paused = true;
+                                                      return;
+                                                  }
                                                   self->read(s);
                                               }));
                          }));
@@ -250,6 +262,7 @@ private:
         if (s->closed)
             return;
         s->out.push_back(frame(w));
+        s->queued += s->out.back().size();
         if (!s->writing)
             write(s);
     }
@@ -258,12 +271,17 @@ private:
         s->writing = true;
         asio::async_write(s->socket, asio::buffer(s->out.front()),
                           asio::bind_executor(strand_, [self = shared_from_this(), s](boost::system::error_code ec, std::size_t) {
+                              s->queued -= s->out.front().size();
                               s->out.pop_front();
                               s->writing = false;
                               if (ec)
                                   return self->drop(s);
                               if (!s->out.empty())
                                   self->write(s);
+                              if (s->paused && s->queued <= kPauseReading / 2 && !s->closed) {
+                                  s->paused = false;
+                                  self->read(s);
+                              }
                           }));
     }
 

@@ -813,4 +813,67 @@ TEST_F(Host, OneClientFromManyThreadsWhileTheHostStops)
     host.reset();
 }
 
+// A client that sends requests and never reads the answers: the host must not queue them without
+// bound. Each round here is a 4 KiB request (an update of no registration) and a resolve answered
+// with a 4 KiB payload. The host stops reading from a channel while too much waits for it, so the
+// client's writes stall once the kernel's buffers are full; the other clients are served
+// meanwhile, and once the client reads again the host reads its requests again.
+TEST_F(Host, AClientThatNeverReadsCannotGrowTheHostWithoutBound)
+{
+    auto a = attach();
+    ASSERT_TRUE(a);
+    PnrpRegistration r = reg(u"big");
+    r.payload.assign(PnrpService::max_payload, 0x42);
+    std::uint64_t h = 0;
+    ASSERT_EQ(a->register_name(r, h), PnrpStatus::ok);
+
+    RawClient raw(*store);
+    constexpr std::uint32_t kRounds = 40000;  // 330 MB each way if nothing held it up
+    std::atomic<std::uint32_t> sent{0};
+    std::atomic<bool> finished{false};
+    std::thread writer([&] {
+        for (std::uint32_t i = 0; i < kRounds; ++i) {
+            ch::Writer w = head(ch::Type::pnrp_update, 100 + 2 * i);
+            w.u64(0xdead0000u + i);
+            ch::put_registration(w, r);
+            ch::Writer q = head(ch::Type::pnrp_resolve, 101 + 2 * i);
+            q.str(u"0.hosttest");
+            put_selector(q, CloudSelector{});
+            q.u32(1), q.u32(1000);
+            auto bytes = ch::frame(w);
+            auto more = ch::frame(q);
+            bytes.insert(bytes.end(), more.begin(), more.end());
+            boost::system::error_code ec;
+            boost::asio::write(raw.s, boost::asio::buffer(bytes), ec);
+            if (ec)
+                break;
+            ++sent;
+        }
+        finished = true;
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const std::uint32_t s1 = sent;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const std::uint32_t s2 = sent;
+    std::cout << "rounds written by the client that never reads: " << s1 << " after 2 s, " << s2 << " after 3 s\n";
+    EXPECT_FALSE(finished.load()) << "the host read all " << kRounds << " rounds of a client that reads nothing";
+    EXPECT_EQ(s1, s2) << "the host keeps reading a client that reads nothing";
+    EXPECT_LT(s2, 5000u);  // 40 MB: the kernel's socket buffers hold a few MB, the host 1 MB
+    // Other clients are served meanwhile.
+    auto b = attach();
+    ASSERT_TRUE(b);
+    auto [eps, st] = resolve(*b, u"0.hosttest");
+    EXPECT_EQ(eps.size(), 1u);
+    // The client reads: the host drains its queue and reads its requests again.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    std::size_t answers = 0;
+    while (std::chrono::steady_clock::now() < until && raw.next())
+        ++answers;
+    EXPECT_GT(sent.load(), s2) << "the host did not read the client again once it read its answers (" << answers
+                               << " messages read)";
+    boost::system::error_code ec;
+    raw.s.shutdown(tcp::socket::shutdown_both, ec);
+    writer.join();
+}
+
 }  // namespace
