@@ -876,4 +876,85 @@ TEST_F(Host, AClientThatNeverReadsCannotGrowTheHostWithoutBound)
     writer.join();
 }
 
+// Anyone on the machine can connect to the host's loopback port; only the hello's token (from the
+// user's store) lets a channel in. Before it, a frame longer than a hello is refused at once: the
+// host does not take in (and allocate) a body of up to kMaxBody for a peer it does not know.
+TEST_F(Host, BeforeTheHelloNoFrameLongerThanAHelloIsTakenIn)
+{
+    std::uint16_t port = 0;
+    pd::p2p::Bytes token;
+    ASSERT_TRUE(ch::read_rendezvous(*store, port, token));
+    boost::asio::io_context cio;
+    std::vector<std::unique_ptr<tcp::socket>> socks;
+    for (int i = 0; i < 16; ++i) {
+        auto s = std::make_unique<tcp::socket>(cio);
+        s->connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+        const std::uint32_t n = static_cast<std::uint32_t>(ch::kMaxBody);
+        std::array<std::uint8_t, 4> len = {static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
+                                           static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};
+        boost::asio::write(*s, boost::asio::buffer(len));
+        timeval tv{1, 0};
+        ::setsockopt(s->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        socks.push_back(std::move(s));
+    }
+    for (auto& s : socks) {
+        // Plain recv(): Asio's blocking read ignores SO_RCVTIMEO. 0 = end of stream.
+        char one = 0;
+        const auto got = ::recv(s->native_handle(), &one, 1, 0);
+        EXPECT_TRUE(got == 0 || (got < 0 && errno == ECONNRESET))
+            << "the host still waits for the 16 MiB body of a peer that said no hello: " << std::strerror(errno);
+    }
+    // The user's clients are served as ever.
+    auto a = attach();
+    ASSERT_TRUE(a);
+    std::vector<CloudInfo> clouds;
+    EXPECT_EQ(a->clouds(clouds), PnrpStatus::ok);
+}
+
+// A connection that never says hello is closed after HostOptions::hello_timeout: anyone on the
+// machine can connect, and such connections would hold the host's descriptors (and keep it from
+// its idle exit) forever.
+TEST_F(Host, AConnectionWithoutAHelloIsClosedInTime)
+{
+    host->stop();
+    host.reset();
+    HostOptions o;
+    o.idle_exit = std::chrono::milliseconds(300);
+    o.hello_timeout = std::chrono::milliseconds(500);
+    host = HostServer::start(io, store, o);
+    ASSERT_TRUE(host);
+    boost::asio::io_context cio;
+    tcp::socket s(cio);
+    s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), host->port()));
+    timeval tv{5, 0};
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const auto t0 = std::chrono::steady_clock::now();
+    char one = 0;
+    const auto got = ::recv(s.native_handle(), &one, 1, 0);  // Asio's blocking read ignores SO_RCVTIMEO
+    EXPECT_EQ(got, 0) << "still open 5 s later: " << std::strerror(errno);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+    // The host, idle again, exits (idle_exit) instead of serving the silent peer forever.
+    std::promise<void> idle;
+    auto idle_f = idle.get_future();
+    std::thread waiter([&] {
+        host->wait_idle();
+        idle.set_value();
+    });
+    const bool exited = idle_f.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    EXPECT_TRUE(exited) << "the host does not reach its idle exit";
+    if (!exited)
+        host->stop();
+    waiter.join();
+    // A client that says hello at once is not affected by the deadline.
+    host->stop();
+    host = HostServer::start(io, store, o);
+    ASSERT_TRUE(host);
+    auto a = attach();
+    ASSERT_TRUE(a);
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    std::vector<CloudInfo> clouds;
+    EXPECT_EQ(a->clouds(clouds), PnrpStatus::ok);
+    EXPECT_TRUE(a->alive());
+}
+
 }  // namespace

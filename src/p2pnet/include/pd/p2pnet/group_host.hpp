@@ -37,6 +37,7 @@ namespace pd::p2pnet {
 
 struct HostOptions {
     std::chrono::milliseconds idle_exit{30000};  // no client for this long: the host stops
+    std::chrono::milliseconds hello_timeout{10000};  // a connection without a valid hello by then is closed
 };
 
 class HostServer {
