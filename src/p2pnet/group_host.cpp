@@ -313,7 +313,12 @@ private:
             if (type != Type::hello)
                 return false;
             Guid token = r.guid();
-            if (!r.done() || !std::equal(token.b.begin(), token.b.end(), token_.begin()))
+            // Compared in constant time: an early exit would tell a local guesser, by timing, how
+            // many leading bytes of its guess were right.
+            std::uint8_t diff = 0;
+            for (std::size_t i = 0; i < token.b.size(); ++i)
+                diff |= static_cast<std::uint8_t>(token.b[i] ^ token_[i]);
+            if (!r.done() || diff != 0)
                 return false;
             s->authenticated = true;
             s->hello_deadline->cancel();

@@ -909,6 +909,19 @@ TEST_F(Host, BeforeTheHelloNoFrameLongerThanAHelloIsTakenIn)
         EXPECT_TRUE(got == 0 || (got < 0 && errno == ECONNRESET))
             << "the host still waits for the 16 MiB body of a peer that said no hello: " << std::strerror(errno);
     }
+    // A hello whose token is wrong in any one byte (first, middle, last) is refused.
+    for (std::size_t at : {std::size_t{0}, std::size_t{7}, std::size_t{15}}) {
+        tcp::socket s(cio);
+        s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+        ch::Writer hello = head(ch::Type::hello, 1);
+        pd::p2p::Guid t;
+        std::memcpy(t.b.data(), token.data(), 16);
+        t.b[at] ^= 0x01;
+        hello.guid(t);
+        boost::asio::write(s, boost::asio::buffer(ch::frame(hello)));
+        char one = 0;
+        EXPECT_EQ(::recv(s.native_handle(), &one, 1, 0), 0) << "a token wrong in byte " << at << " was taken";
+    }
     // The user's clients are served as ever.
     auto a = attach();
     ASSERT_TRUE(a);
