@@ -95,7 +95,7 @@ void randomize(std::mt19937& rng, A& a) {
 TEST(PnrpFlood, NodeStaysBoundedAndStillResolvesUnderAHostileNetwork) {
     const auto& ns = pd::test::PrivateNetns::get();
     if (!ns.ok) GTEST_SKIP() << ns.why;
-    ASSERT_EQ(std::system("ip -6 route add local 2001:db8:f::/64 dev lo && "
+    ASSERT_EQ(std::system("ip -6 route replace local 2001:db8:f::/64 dev lo && "
                           "sysctl -qw net.ipv6.ip_nonlocal_bind=1"),
               0);
 
