@@ -297,16 +297,26 @@ void drop_handles()
 }
 
 // ---- flat blocks -------------------------------------------------------------------------------
-// Hands out a handle of `kind` for `obj` in *out. When the table is full, `undo` withdraws what the
-// call had started in the host (the registration or the resolve) and the call fails with
-// E_OUTOFMEMORY: nothing is left behind that no handle reaches.
+// Hands out a handle of `kind` for `obj` (of Startup period `epoch`) in *out. When the table is
+// full, `undo` withdraws what the call had started in the host (the registration or the resolve)
+// and the call fails with E_OUTOFMEMORY: nothing is left behind that no handle reaches. The same
+// when the final Shutdown ran on another thread since the call began: its drop_handles() may have
+// passed already, and a handle of a dead period is refused by every function (so could never be
+// closed), so it is withdrawn and the call fails as after that Shutdown.
 template <typename T, typename Handle, typename Undo>
-HRESULT hand_out(std::uint8_t kind, const std::shared_ptr<T>& obj, Handle* out, Undo&& undo)
+HRESULT hand_out(std::uint8_t kind, const std::shared_ptr<T>& obj, std::uint64_t epoch, Handle* out, Undo&& undo)
 {
     std::uint64_t v = handles().insert(kind, obj);
     if (!v) {
         undo();
         return E_OUTOFMEMORY;
+    }
+    // Shutdown moves the epoch on before it drops the handles: either it drops this one, or this
+    // check sees the new epoch.
+    if (!live_epoch(epoch)) {
+        handles().remove<T>(v, kind);
+        undo();
+        return PEER_E_NOT_INITIALIZED;
     }
     *out = static_cast<Handle>(to_handle(v));
     return S_OK;
@@ -470,7 +480,7 @@ HRESULT WINAPI PeerPnrpRegister(PCWSTR pcwzPeerName, PPEER_PNRP_REGISTRATION_INF
         }
         if (HRESULT h = to_hr(c->register_name(reg, r->host_handle)); FAILED(h))
             return h;
-        return hand_out(kRegistration, r, phRegistration, [&] { c->unregister(r->host_handle); });
+        return hand_out(kRegistration, r, epoch, phRegistration, [&] { c->unregister(r->host_handle); });
     });
 }
 
@@ -651,7 +661,7 @@ HRESULT WINAPI PeerPnrpStartResolve(PCWSTR pcwzPeerName, PCWSTR pcwzCloudName, U
             r->id);
         if (HRESULT h = to_hr(st); FAILED(h))
             return h;
-        return hand_out(kResolution, r, phResolve, [&] { c->cancel(r->id); });
+        return hand_out(kResolution, r, epoch, phResolve, [&] { c->cancel(r->id); });
     });
 }
 

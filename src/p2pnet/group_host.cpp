@@ -51,6 +51,11 @@ using channel::Reader;
 using channel::Type;
 using channel::Writer;
 using channel::frame;
+// A session whose unsent answers exceed this is not read until they are down to half of it: a
+// client that sends requests and never reads cannot make the host queue answers without bound.
+constexpr std::size_t kPauseReading = 1u << 20;
+// A hello's body: type, request ID, the token.
+constexpr std::size_t kHelloBody = 1 + 4 + 16;
 
 void put_event(Writer& w, const p2p::GroupEvent& e)
 {
@@ -204,8 +209,11 @@ private:
         std::array<std::uint8_t, 4> len{};
         Bytes body;
         std::deque<Bytes> out;
+        std::size_t queued = 0;  // bytes in `out`
         bool writing = false, closed = false;
+        bool paused = false;     // not reading: too much waits for the client (kPauseReading)
         std::uint64_t owner = 0;  // its PNRP registrations and resolutions (pnrp_host.cpp)
+        std::unique_ptr<asio::steady_timer> hello_deadline;  // dropped without a hello by then
         explicit Session(tcp::socket s) : socket(std::move(s)) {}
     };
     using Key = std::pair<std::u16string, std::u16string>;  // (identity, group)
@@ -218,6 +226,16 @@ private:
                 return;
             auto sess = std::make_shared<Session>(std::move(s));
             sess->owner = ++self->next_owner_;
+            // Anyone on the machine can connect: a peer that does not prove the token in time is
+            // dropped (it would hold a descriptor, and keep the host from its idle exit, forever).
+            sess->hello_deadline = std::make_unique<asio::steady_timer>(self->strand_, self->options_.hello_timeout);
+            sess->hello_deadline->async_wait(asio::bind_executor(
+                self->strand_, [weak = self->weak_from_this(), ws = std::weak_ptr<Session>(sess)](boost::system::error_code e) {
+                    auto srv = weak.lock();
+                    auto ss = ws.lock();
+                    if (!e && srv && ss && !srv->finished_ && !ss->authenticated)
+                        srv->drop(ss);
+                }));
             self->sessions_.insert(sess);
             self->idle_timer_.cancel();
             self->read(sess);
@@ -233,13 +251,22 @@ private:
                                  return self->drop(s);
                              std::uint32_t n = s->len[0] | (s->len[1] << 8) | (s->len[2] << 16) |
                                                (static_cast<std::uint32_t>(s->len[3]) << 24);
-                             if (n < 5 || n > kMaxBody)
+                             // Before its hello a peer is anyone on the machine: no frame
+                             // longer than a hello (and no buffer for one) until it proved the token.
+                             if (n < 5 || n > (s->authenticated ? kMaxBody : kHelloBody))
                                  return self->drop(s);
                              s->body.resize(n);
                              asio::async_read(s->socket, asio::buffer(s->body),
                                               asio::bind_executor(self->strand_, [self, s](boost::system::error_code ec2, std::size_t) {
                                                   if (ec2 || !self->handle(s))
                                                       return self->drop(s);
+                                                  // A client that does not read its answers stops
+                                                  // being read: its requests wait in its own
+                                                  // socket, not as answers in this process.
+                                                  if (s->queued > kPauseReading) {
+                                                      s->paused = true;
+                                                      return;
+                                                  }
                                                   self->read(s);
                                               }));
                          }));
@@ -250,6 +277,7 @@ private:
         if (s->closed)
             return;
         s->out.push_back(frame(w));
+        s->queued += s->out.back().size();
         if (!s->writing)
             write(s);
     }
@@ -258,12 +286,17 @@ private:
         s->writing = true;
         asio::async_write(s->socket, asio::buffer(s->out.front()),
                           asio::bind_executor(strand_, [self = shared_from_this(), s](boost::system::error_code ec, std::size_t) {
+                              s->queued -= s->out.front().size();
                               s->out.pop_front();
                               s->writing = false;
                               if (ec)
                                   return self->drop(s);
                               if (!s->out.empty())
                                   self->write(s);
+                              if (s->paused && s->queued <= kPauseReading / 2 && !s->closed) {
+                                  s->paused = false;
+                                  self->read(s);
+                              }
                           }));
     }
 
@@ -280,9 +313,15 @@ private:
             if (type != Type::hello)
                 return false;
             Guid token = r.guid();
-            if (!r.done() || !std::equal(token.b.begin(), token.b.end(), token_.begin()))
+            // Compared in constant time: an early exit would tell a local guesser, by timing, how
+            // many leading bytes of its guess were right.
+            std::uint8_t diff = 0;
+            for (std::size_t i = 0; i < token.b.size(); ++i)
+                diff |= static_cast<std::uint8_t>(token.b[i] ^ token_[i]);
+            if (!r.done() || diff != 0)
                 return false;
             s->authenticated = true;
+            s->hello_deadline->cancel();
             w.u32(hr::ok);
             send(s, w);
             return true;
@@ -455,6 +494,8 @@ private:
         if (s->closed)
             return;
         s->closed = true;
+        if (s->hello_deadline)
+            s->hello_deadline->cancel();
         boost::system::error_code ec;
         s->socket.close(ec);
         std::vector<Key> keys;
@@ -489,6 +530,8 @@ private:
         idle_timer_.cancel();
         for (auto& s : sessions_) {
             s->closed = true;
+            if (s->hello_deadline)
+                s->hello_deadline->cancel();  // a pending timer would hold the io_context up
             s->socket.close(ec);
             pnrp_->drop(s->owner);
         }

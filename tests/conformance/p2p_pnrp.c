@@ -22,7 +22,9 @@
  *   p2p_pnrp.exe auto NAME                 (internal) NAME resolves with at least one address
  *   p2p_pnrp.exe hold NAME READY DONE      (internal) registers NAME, sets event READY, waits for
  *                                          event DONE, exits without Unregister / Shutdown
- *   p2p_pnrp.exe appear NAME               (internal) NAME resolves within 30 s */
+ *   p2p_pnrp.exe appear NAME               (internal) NAME resolves within 30 s
+ *   p2p_pnrp.exe shutdown NAME             (internal) the final Shutdown under a running Resolve of
+ *                                          NAME, then Startup / Shutdown from many threads */
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
@@ -833,6 +835,462 @@ static void test_host_restart(void)
     run_child(args);
 }
 
+/* ---- 7. Hostile use: races, stale and foreign handles, limits --------------------------------- */
+
+/* A child that holds NAME registered (child_hold) until end_hold(). */
+struct hold {
+    HANDLE ready, done;
+    PROCESS_INFORMATION pi;
+};
+
+static BOOL start_hold(struct hold *h, PCWSTR name, const char *tag)
+{
+    char exe[MAX_PATH], cmd[1024], ready_name[64], done_name[64];
+    STARTUPINFOA si;
+
+    snprintf(ready_name, sizeof(ready_name), "p2p_pnrp_%s_ready_%lu", tag, GetCurrentProcessId());
+    snprintf(done_name, sizeof(done_name), "p2p_pnrp_%s_done_%lu", tag, GetCurrentProcessId());
+    h->ready = CreateEventA(NULL, TRUE, FALSE, ready_name);
+    h->done = CreateEventA(NULL, TRUE, FALSE, done_name);
+    GetModuleFileNameA(NULL, exe, sizeof(exe));
+    snprintf(cmd, sizeof(cmd), "\"%s\" hold %s %s %s", exe, wn(name), ready_name, done_name);
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    if (!ok(h->ready && h->done && CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &h->pi),
+            "cannot start the child: %lu\n", GetLastError()))
+        return FALSE;
+    return ok(WaitForSingleObject(h->ready, 60000) == WAIT_OBJECT_0, "the child did not register within 60 s\n");
+}
+
+static void end_hold(struct hold *h)
+{
+    DWORD code = 1;
+    SetEvent(h->done);
+    ok(WaitForSingleObject(h->pi.hProcess, 60000) == WAIT_OBJECT_0, "the hold child did not exit\n");
+    GetExitCodeProcess(h->pi.hProcess, &code);
+    ok(code == 0, "the hold child failed (exit code %lu, see its output)\n", code);
+    CloseHandle(h->pi.hThread);
+    CloseHandle(h->pi.hProcess);
+    CloseHandle(h->ready);
+    CloseHandle(h->done);
+}
+
+/* GetEndpoint on one resolution from a second thread while the first ends it. */
+struct drainer {
+    HRESOLUTION h;
+    volatile LONG stop;
+    LONG got, bad;
+    HRESULT bad_hr;
+};
+
+static DWORD WINAPI drain_thread(void *p)
+{
+    struct drainer *d = p;
+    while (!d->stop) {
+        PEER_PNRP_ENDPOINT_INFO *ep = NULL;
+        HRESULT hr = PeerPnrpGetEndpoint(d->h, &ep);
+        if (hr == S_OK) {
+            if (ep)
+                PeerFreeData(ep);
+            else
+                InterlockedIncrement(&d->bad);
+            InterlockedIncrement(&d->got);
+        } else if (hr == E_INVALIDARG) {
+            break; /* EndResolve won: the handle is closed */
+        } else if (hr != PEER_E_NO_MORE && hr != HRESULT_FROM_WIN32(ERROR_IO_PENDING) && hr != PEER_E_NOT_FOUND &&
+                   hr != PEER_E_TIMEOUT) {
+            /* [doc] PeerPnrpGetEndpoint lists E_INVALIDARG, E_OUTOFMEMORY and PEER_E_NO_MORE; the
+             * state "no endpoint yet" is undocumented (p2p-facts §8): the codes PNRP uses for it and
+             * for an ended resolution are tolerated, nothing else. */
+            d->bad_hr = hr;
+            InterlockedIncrement(&d->bad);
+        }
+    }
+    return 0;
+}
+
+static void test_hostile(void)
+{
+    WCHAR name[64], held[64], at_limit[160], cloud[2002];
+    WCHAR *huge;
+    PEER_PNRP_REGISTRATION_INFO info;
+    PEER_PNRP_ENDPOINT_INFO *eps = NULL, *ep = NULL;
+    HREGISTRATION reg = NULL;
+    HRESOLUTION res = NULL;
+    HANDLE ev, ev2;
+    struct hold hold;
+    char args[512];
+    ULONG n, i, rounds_ok = 0;
+    HRESULT hr;
+
+    /* Handles of one kind given to the functions of the other: E_INVALIDARG ([doc] the only
+     * parameter error of Unregister, UpdateRegistration, GetEndpoint, EndResolve), and both
+     * handles still work afterwards. */
+    make_name(name, 64, L"pnrpcross");
+    info_init(&info, global_cloud[0] ? global_cloud : NULL, L"cross");
+    hr = PeerPnrpRegister(name, &info, &reg);
+    ok_hr(hr, S_OK, "Register(%s)", wn(name));
+    ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    ok_hr(PeerPnrpStartResolve(name, NULL, 1, ev, &res), S_OK, "StartResolve(%s)", wn(name));
+    if (reg && res) {
+        ok_hr(PeerPnrpGetEndpoint((HRESOLUTION)reg, &ep), E_INVALIDARG, "GetEndpoint(a registration handle)");
+        ok(ep == NULL, "GetEndpoint(a registration handle) returned an endpoint\n");
+        ok_hr(PeerPnrpEndResolve((HRESOLUTION)reg), E_INVALIDARG, "EndResolve(a registration handle)");
+        ok_hr(PeerPnrpUnregister((HREGISTRATION)res), E_INVALIDARG, "Unregister(a resolution handle)");
+        ok_hr(PeerPnrpUpdateRegistration((HREGISTRATION)res, &info), E_INVALIDARG,
+              "UpdateRegistration(a resolution handle)");
+        ok_hr(PeerPnrpUpdateRegistration(reg, &info), S_OK, "UpdateRegistration after the misuse");
+    }
+    if (res)
+        ok_hr(PeerPnrpEndResolve(res), S_OK, "EndResolve after the misuse");
+    if (reg)
+        ok_hr(PeerPnrpUnregister(reg), S_OK, "Unregister after the misuse");
+
+    /* The app closes its event while the resolution runs: the pages do not forbid it, the
+     * resolution must neither fail the process nor signal whatever object reuses the handle value
+     * with our copy gone (not checked: Windows may signal the value itself). EndResolve still
+     * closes it. */
+    res = NULL;
+    hr = PeerPnrpStartResolve(name, NULL, 10, ev, &res);
+    ok_hr(hr, S_OK, "StartResolve(%s) with an event closed next", wn(name));
+    CloseHandle(ev);
+    ev2 = CreateEventW(NULL, FALSE, FALSE, NULL);
+    Sleep(200);
+    if (SUCCEEDED(hr)) {
+        ep = NULL;
+        hr = PeerPnrpGetEndpoint(res, &ep);
+        ok(hr == S_OK || hr == PEER_E_NO_MORE || hr == HRESULT_FROM_WIN32(ERROR_IO_PENDING),
+           "GetEndpoint after the app closed its event: %#lx\n", (unsigned long)hr);
+        if (hr == S_OK && ep)
+            PeerFreeData(ep);
+        ok_hr(PeerPnrpEndResolve(res), S_OK, "EndResolve after the app closed its event");
+    }
+    CloseHandle(ev2);
+
+    /* cMaxEndpoints is a ULONG ([doc] PeerPnrpStartResolve): the largest is accepted. */
+    ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    res = NULL;
+    hr = PeerPnrpStartResolve(name, NULL, 0xffffffffu, ev, &res);
+    ok_hr(hr, S_OK, "StartResolve(max 0xffffffff)");
+    if (SUCCEEDED(hr))
+        ok_hr(PeerPnrpEndResolve(res), S_OK, "EndResolve of StartResolve(max 0xffffffff)");
+
+    /* Length limits: a classifier of 149 characters is a valid name ([doc] PeerCreatePeerName:
+     * at most 149), 150 is not (test_misuse); a name of 100,000 characters is no name; a cloud name
+     * of 2,000 characters names no cloud (cloud names are at most 256, PEER_PNRP_CLOUD_INFO). */
+    at_limit[0] = '0';
+    at_limit[1] = '.';
+    for (i = 2; i < 151; i++)
+        at_limit[i] = 'a' + (i % 26);
+    at_limit[151] = 0;
+    huge = malloc(100001 * sizeof(WCHAR));
+    huge[0] = '0';
+    huge[1] = '.';
+    for (i = 2; i < 100000; i++)
+        huge[i] = 'b';
+    huge[100000] = 0;
+    ok_bad_name(PeerPnrpRegister(huge, &info, &reg), "Register", huge);
+    n = 5;
+    ok_bad_name(PeerPnrpResolve(huge, NULL, &n, &eps), "Resolve", huge);
+    ok_bad_name(PeerPnrpStartResolve(huge, NULL, 1, ev, &res), "StartResolve", huge);
+    free(huge);
+    for (i = 0; i < 2000; i++)
+        cloud[i] = 'C';
+    cloud[2000] = 0;
+    n = 5;
+    ok_hr_in(PeerPnrpResolve(name, cloud, &n, &eps), PEER_E_CLOUD_NOT_FOUND, E_INVALIDARG, NO_HR, NO_HR,
+             "Resolve in a cloud of 2000 characters");
+    ok_hr_in(PeerPnrpStartResolve(name, cloud, 1, ev, &res), PEER_E_CLOUD_NOT_FOUND, E_INVALIDARG, NO_HR, NO_HR,
+             "StartResolve in a cloud of 2000 characters");
+    info_init(&info, cloud, L"x");
+    ok_hr_in(PeerPnrpRegister(name, &info, &reg), PEER_E_CLOUD_NOT_FOUND, E_INVALIDARG, NO_HR, NO_HR,
+             "Register in a cloud of 2000 characters");
+    info_init(&info, global_cloud[0] ? global_cloud : NULL, L"at-limit");
+    reg = NULL;
+    hr = PeerPnrpRegister(at_limit, &info, &reg);
+    ok_hr(hr, S_OK, "Register(a classifier of 149 characters)");
+    if (SUCCEEDED(hr)) {
+        snprintf(args, sizeof(args), "resolve %s at-limit", wn(at_limit));
+        run_child(args);
+        ok_hr(PeerPnrpUnregister(reg), S_OK, "Unregister(a classifier of 149 characters)");
+    }
+    CloseHandle(ev);
+
+    /* A name of another process: resolutions that deliver its endpoint, ended at every moment. */
+    make_name(held, 64, L"pnrprace");
+    if (!start_hold(&hold, held, "race"))
+        return;
+    /* Resolve with the largest maximum: what there is, not more. */
+    n = 0xffffffffu;
+    eps = NULL;
+    hr = PeerPnrpResolve(held, NULL, &n, &eps);
+    ok_hr(hr, S_OK, "Resolve(%s, max 0xffffffff)", wn(held));
+    if (SUCCEEDED(hr)) {
+        ok(n >= 1 && n <= 16 && eps, "Resolve(max 0xffffffff): %lu endpoints\n", n);
+        for (i = 0; eps && i < n; i++)
+            check_endpoint("Resolve(max 0xffffffff)", &eps[i], held, L"held");
+        PeerFreeData(eps);
+    }
+    /* EndResolve at once, after 0-2 ms, or while a second thread drains: S_OK every time, the
+     * handle dead afterwards, every endpoint a thread got a whole one. */
+    for (i = 0; i < 60; i++) {
+        struct drainer d;
+        HANDLE t = NULL;
+        ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+        res = NULL;
+        hr = PeerPnrpStartResolve(held, NULL, 10, ev, &res);
+        if (FAILED(hr)) {
+            ok_hr(hr, S_OK, "StartResolve(%s), round %lu", wn(held), i);
+            CloseHandle(ev);
+            break;
+        }
+        memset(&d, 0, sizeof(d));
+        d.h = res;
+        if (i % 3 == 2)
+            t = CreateThread(NULL, 0, drain_thread, &d, 0, NULL);
+        if (i % 3 == 1)
+            Sleep(i % 2);
+        hr = PeerPnrpEndResolve(res);
+        d.stop = 1;
+        if (t) {
+            ok(WaitForSingleObject(t, 10000) == WAIT_OBJECT_0, "the draining thread hangs\n");
+            CloseHandle(t);
+            ok(d.bad == 0, "round %lu: GetEndpoint during EndResolve: %ld bad results (last %#lx)\n", i, d.bad,
+               (unsigned long)d.bad_hr);
+        }
+        ep = NULL;
+        if (ok_hr(hr, S_OK, "EndResolve, round %lu", i) &&
+            ok_hr(PeerPnrpGetEndpoint(res, &ep), E_INVALIDARG, "GetEndpoint after EndResolve, round %lu", i) &&
+            ok_hr(PeerPnrpEndResolve(res), E_INVALIDARG, "EndResolve twice, round %lu", i))
+            rounds_ok++;
+        ok(ep == NULL, "GetEndpoint after EndResolve returned an endpoint\n");
+        CloseHandle(ev);
+    }
+    ok(rounds_ok == 60, "%lu of 60 rounds of EndResolve against delivery behaved\n", rounds_ok);
+
+    /* Shutdown under running calls, in a process of its own (the final Shutdown ends this
+     * process's Startup period). */
+    snprintf(args, sizeof(args), "shutdown %s", wn(held));
+    run_child(args);
+    end_hold(&hold);
+}
+
+/* shutdown NAME: the final PeerPnrpShutdown while another thread resolves NAME synchronously and
+ * a resolution is open; then Startup / Shutdown from many threads at once. */
+struct resolver {
+    PCWSTR name;
+    LONG calls;
+    HRESULT last;
+};
+
+static DWORD WINAPI resolve_until_shutdown(void *p)
+{
+    struct resolver *r = p;
+    for (;;) {
+        PEER_PNRP_ENDPOINT_INFO *eps = NULL;
+        ULONG n = 10;
+        HRESULT hr = PeerPnrpResolve(r->name, NULL, &n, &eps);
+        if (SUCCEEDED(hr) && eps)
+            PeerFreeData(eps);
+        r->last = hr;
+        if (InterlockedIncrement(&r->calls) > 100000 || hr == PEER_E_NOT_INITIALIZED)
+            break;
+    }
+    return 0;
+}
+
+struct nester {
+    PCWSTR name;
+    LONG bad;
+    HRESULT bad_hr;
+    const char *bad_what;
+};
+
+static void nester_fail(struct nester *s, const char *what, HRESULT hr)
+{
+    InterlockedIncrement(&s->bad);
+    s->bad_hr = hr;
+    s->bad_what = what;
+}
+
+/* Startup; GetCloudInfo; a whole resolution; Shutdown - 25 times, while other threads do the same
+ * and the main thread holds a Startup of its own: every call succeeds. */
+static DWORD WINAPI nest_thread(void *p)
+{
+    struct nester *s = p;
+    HANDLE ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    int i;
+    for (i = 0; i < 25; i++) {
+        PEER_PNRP_CLOUD_INFO *clouds = NULL;
+        HRESOLUTION res = NULL;
+        ULONG n = 0;
+        HRESULT hr;
+        if (FAILED(hr = PeerPnrpStartup(PNRP_VERSION))) {
+            nester_fail(s, "Startup", hr);
+            continue;
+        }
+        if (FAILED(hr = PeerPnrpGetCloudInfo(&n, &clouds)))
+            nester_fail(s, "GetCloudInfo", hr);
+        else
+            PeerFreeData(clouds);
+        if (FAILED(hr = PeerPnrpStartResolve(s->name, NULL, 0, ev, &res))) {
+            nester_fail(s, "StartResolve", hr);
+        } else {
+            DWORD start = GetTickCount();
+            while (GetTickCount() - start < FOUND_WAIT_MS && WaitForSingleObject(ev, 1000) != WAIT_FAILED) {
+                PEER_PNRP_ENDPOINT_INFO *ep = NULL;
+                hr = PeerPnrpGetEndpoint(res, &ep);
+                if (hr == S_OK && ep)
+                    PeerFreeData(ep);
+                if (hr == PEER_E_NO_MORE)
+                    break;
+                if (hr == E_INVALIDARG) {
+                    nester_fail(s, "GetEndpoint", hr);
+                    break;
+                }
+            }
+            if (FAILED(hr = PeerPnrpEndResolve(res)))
+                nester_fail(s, "EndResolve", hr);
+        }
+        if (FAILED(hr = PeerPnrpShutdown()))
+            nester_fail(s, "Shutdown", hr);
+    }
+    CloseHandle(ev);
+    return 0;
+}
+
+/* Startup / Shutdown from 0 to 1 and back, 40 times, while nest_user() uses the API: whatever it
+ * sees is a documented answer for the moment it asks. */
+static DWORD WINAPI flip_thread(void *p)
+{
+    struct nester *s = p;
+    int i;
+    for (i = 0; i < 40; i++) {
+        HRESULT hr = PeerPnrpStartup(PNRP_VERSION);
+        if (FAILED(hr))
+            nester_fail(s, "flip Startup", hr);
+        Sleep(i % 3);
+        if (FAILED(hr = PeerPnrpShutdown()))
+            nester_fail(s, "flip Shutdown", hr);
+    }
+    return 0;
+}
+
+static int child_shutdown(char **argv)
+{
+    PWSTR name = arg_w(argv[2]);
+    WCHAR own[64];
+    struct resolver r;
+    struct nester s;
+    HANDLE t, ts[6], ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    HRESOLUTION res = NULL, res2 = NULL;
+    HREGISTRATION reg = NULL;
+    PEER_PNRP_REGISTRATION_INFO info;
+    PEER_PNRP_ENDPOINT_INFO *ep = NULL;
+    volatile LONG flips_done = 0;
+    int i;
+    HRESULT hr;
+
+    if (!pnrp_startup())
+        goto out;
+    make_name(own, 64, L"pnrpshut");
+    info_init(&info, NULL, L"shutdown");
+    ok_hr(PeerPnrpRegister(own, &info, &reg), S_OK, "child: Register(%s)", wn(own));
+    ok_hr(PeerPnrpStartResolve(name, NULL, 10, ev, &res), S_OK, "child: StartResolve(%s)", wn(name));
+    ok_hr(PeerPnrpStartResolve(L"0.pnrpnobodyhasthisname", NULL, 10, ev, &res2), S_OK, "child: StartResolve(nobody)");
+    memset(&r, 0, sizeof(r));
+    r.name = name;
+    t = CreateThread(NULL, 0, resolve_until_shutdown, &r, 0, NULL);
+    while (r.calls < 3 && WaitForSingleObject(t, 10) == WAIT_TIMEOUT)
+        ;
+    /* [doc] PeerPnrpShutdown "releases all resources associated with it": the running synchronous
+     * resolution ends (whatever it returns), every later call fails with PEER_E_NOT_INITIALIZED. */
+    ok_hr(PeerPnrpShutdown(), S_OK, "child: Shutdown under a running Resolve");
+    ok(WaitForSingleObject(t, 40000) == WAIT_OBJECT_0, "child: Resolve still runs 40 s after the final Shutdown\n");
+    CloseHandle(t);
+    ok_hr(r.last, PEER_E_NOT_INITIALIZED, "child: Resolve after the final Shutdown (%ld calls)", r.calls);
+    /* Handles of the ended Startup period: no initialisation to use them with (PEER_E_NOT_INITIALIZED,
+     * as before any Startup) or dead (E_INVALIDARG). */
+    ok_hr_in(PeerPnrpGetEndpoint(res, &ep), PEER_E_NOT_INITIALIZED, E_INVALIDARG, NO_HR, NO_HR,
+             "child: GetEndpoint after the final Shutdown");
+    ok_hr_in(PeerPnrpEndResolve(res2), PEER_E_NOT_INITIALIZED, E_INVALIDARG, NO_HR, NO_HR,
+             "child: EndResolve after the final Shutdown");
+    ok_hr_in(PeerPnrpUnregister(reg), PEER_E_NOT_INITIALIZED, E_INVALIDARG, NO_HR, NO_HR,
+             "child: Unregister after the final Shutdown");
+    /* A new Startup period: the old handles stay dead (E_INVALIDARG), and the name is free again. */
+    if (!pnrp_startup())
+        goto out;
+    ep = NULL;
+    ok_hr(PeerPnrpGetEndpoint(res, &ep), E_INVALIDARG, "child: GetEndpoint(handle of the last Startup period)");
+    ok(ep == NULL, "child: GetEndpoint(stale handle) returned an endpoint\n");
+    ok_hr(PeerPnrpEndResolve(res), E_INVALIDARG, "child: EndResolve(handle of the last Startup period)");
+    ok_hr(PeerPnrpEndResolve(res2), E_INVALIDARG, "child: EndResolve(handle of the last Startup period)");
+    ok_hr(PeerPnrpUnregister(reg), E_INVALIDARG, "child: Unregister(handle of the last Startup period)");
+    ok_hr(PeerPnrpUpdateRegistration(reg, &info), E_INVALIDARG, "child: UpdateRegistration(stale handle)");
+    reg = NULL;
+    hr = PeerPnrpRegister(own, &info, &reg);
+    ok_hr(hr, S_OK, "child: Register(%s) again after the final Shutdown withdrew it", wn(own));
+    if (SUCCEEDED(hr))
+        ok_hr(PeerPnrpUnregister(reg), S_OK, "child: Unregister(%s)", wn(own));
+
+    /* Startup / Shutdown nested from six threads at once, each using the API in between. */
+    memset(&s, 0, sizeof(s));
+    s.name = name;
+    for (i = 0; i < 6; i++)
+        ts[i] = CreateThread(NULL, 0, nest_thread, &s, 0, NULL);
+    ok(WaitForMultipleObjects(6, ts, TRUE, 120000) == WAIT_OBJECT_0, "child: the nesting threads hang\n");
+    for (i = 0; i < 6; i++)
+        CloseHandle(ts[i]);
+    ok(s.bad == 0, "child: %ld failures under nested Startup / Shutdown (last: %s %#lx)\n", s.bad,
+       s.bad_what ? s.bad_what : "-", (unsigned long)s.bad_hr);
+    /* Exactly one Startup is left (this thread's). */
+    ok_hr(PeerPnrpShutdown(), S_OK, "child: the last Shutdown");
+    ok_hr(PeerPnrpShutdown(), PEER_E_NOT_INITIALIZED, "child: Shutdown once more");
+
+    /* The API comes and goes under a thread that uses it. */
+    memset(&s, 0, sizeof(s));
+    s.name = name;
+    t = CreateThread(NULL, 0, flip_thread, &s, 0, NULL);
+    while (WaitForSingleObject(t, 0) == WAIT_TIMEOUT) {
+        HRESULT h1, h2 = S_OK;
+        res = NULL;
+        h1 = PeerPnrpStartResolve(name, NULL, 10, ev, &res);
+        if (SUCCEEDED(h1)) {
+            ep = NULL;
+            h2 = PeerPnrpGetEndpoint(res, &ep);
+            if (h2 == S_OK && ep)
+                PeerFreeData(ep);
+            else if (h2 != PEER_E_NO_MORE && h2 != HRESULT_FROM_WIN32(ERROR_IO_PENDING) && h2 != E_INVALIDARG &&
+                     h2 != PEER_E_NOT_INITIALIZED && h2 != PEER_E_SERVICE_NOT_AVAILABLE)
+                nester_fail(&s, "GetEndpoint while the API comes and goes", h2);
+            h2 = PeerPnrpEndResolve(res);
+            if (h2 != S_OK && h2 != E_INVALIDARG && h2 != PEER_E_NOT_INITIALIZED)
+                nester_fail(&s, "EndResolve while the API comes and goes", h2);
+        } else if (h1 != PEER_E_NOT_INITIALIZED && h1 != PEER_E_SERVICE_NOT_AVAILABLE) {
+            nester_fail(&s, "StartResolve while the API comes and goes", h1);
+        }
+        flips_done++;
+    }
+    CloseHandle(t);
+    ok(s.bad == 0, "child: %ld undocumented answers while the API came and went (last: %s %#lx)\n", s.bad,
+       s.bad_what ? s.bad_what : "-", (unsigned long)s.bad_hr);
+    ok_hr(PeerPnrpShutdown(), PEER_E_NOT_INITIALIZED, "child: Shutdown after the flips (%ld uses)", flips_done);
+    /* And it still works. */
+    if (pnrp_startup()) {
+        PEER_PNRP_ENDPOINT_INFO *eps = NULL;
+        ULONG n = 10;
+        hr = PeerPnrpResolve(name, NULL, &n, &eps);
+        ok_hr(hr, S_OK, "child: Resolve(%s) after everything", wn(name));
+        if (SUCCEEDED(hr))
+            PeerFreeData(eps);
+        pnrp_shutdown();
+    }
+out:
+    CloseHandle(ev);
+    free(name);
+    return wt_summary("p2p_pnrp child shutdown");
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "resolve"))
@@ -845,6 +1303,8 @@ int main(int argc, char **argv)
         return child_hold(argv);
     if (argc >= 3 && !strcmp(argv[1], "appear"))
         return child_appear(argv);
+    if (argc >= 3 && !strcmp(argv[1], "shutdown"))
+        return child_shutdown(argv);
 
     p2p_use_store(store, MAX_PATH, L"p2p_pnrp", TRUE);
     test_not_initialized();
@@ -857,6 +1317,7 @@ int main(int argc, char **argv)
         test_auto_addresses();
         test_child_exit();
         test_host_restart();
+        test_hostile();
         pnrp_shutdown();
     }
     p2p_drop_store(store);

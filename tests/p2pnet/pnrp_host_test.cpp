@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <future>
 #include <random>
 #include <thread>
@@ -347,6 +348,631 @@ TEST_F(Host, ClientClosedUnderStartingResolvesAndDestroyedFromItsCallback)
     auto d = attach();
     ASSERT_TRUE(d);
     EXPECT_TRUE(resolve(*d, u"0.nobody-here").first.empty());
+}
+
+
+// ---- Hostile clients -------------------------------------------------------------------------
+
+namespace ch = pd::p2pnet::channel;
+
+// A hand-made client of the host's channel that says hello and then sends whatever it is given.
+struct RawClient {
+    boost::asio::io_context cio;
+    tcp::socket s{cio};
+
+    explicit RawClient(const pd::p2p::UserStore& store)
+    {
+        std::uint16_t port = 0;
+        pd::p2p::Bytes token;
+        EXPECT_TRUE(ch::read_rendezvous(store, port, token));
+        s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+        ch::Writer hello;
+        pd::p2p::Guid t;
+        std::memcpy(t.b.data(), token.data(), 16);
+        hello.guid(t);
+        EXPECT_EQ(request(ch::Type::hello, 1, hello), 0);
+    }
+    // A frame of exactly `body` (no type or ID added).
+    void send_body(const pd::p2p::Bytes& body)
+    {
+        ch::Writer w;
+        w.b = body;
+        boost::system::error_code ec;
+        boost::asio::write(s, boost::asio::buffer(ch::frame(w)), ec);
+    }
+    // The next message's body, or nothing when the host closed the channel.
+    std::optional<pd::p2p::Bytes> next()
+    {
+        std::array<std::uint8_t, 4> len{};
+        boost::system::error_code ec;
+        boost::asio::read(s, boost::asio::buffer(len), ec);
+        if (ec)
+            return std::nullopt;
+        pd::p2p::Bytes body(len[0] | (len[1] << 8) | (len[2] << 16) | (std::size_t{len[3]} << 24));
+        boost::asio::read(s, boost::asio::buffer(body), ec);
+        if (ec)
+            return std::nullopt;
+        return body;
+    }
+    // The status byte of the result of request `id` (skipping pushed messages); -1: closed.
+    int request(ch::Type type, std::uint32_t id, const ch::Writer& args)
+    {
+        ch::Writer w;
+        w.u8(static_cast<std::uint8_t>(type));
+        w.u32(id);
+        w.b.insert(w.b.end(), args.b.begin(), args.b.end());
+        send_body(w.b);
+        return result_of(id);
+    }
+    int result_of(std::uint32_t id)
+    {
+        for (;;) {
+            auto b = next();
+            if (!b)
+                return -1;
+            if (b->size() >= 6 && (*b)[0] == static_cast<std::uint8_t>(ch::Type::result) &&
+                ((*b)[1] | (*b)[2] << 8 | (*b)[3] << 16 | static_cast<std::uint32_t>((*b)[4]) << 24) == id)
+                return (*b)[5];
+        }
+    }
+    // True when the host closes the channel (EOF or reset) rather than answering.
+    bool closed_by_host()
+    {
+        for (;;) {
+            auto b = next();
+            if (!b)
+                return true;
+            if (!b->empty() && (*b)[0] == static_cast<std::uint8_t>(ch::Type::result))
+                return false;
+        }
+    }
+};
+
+ch::Writer head(ch::Type t, std::uint32_t id = 7)
+{
+    ch::Writer w;
+    w.u8(static_cast<std::uint8_t>(t));
+    w.u32(id);
+    return w;
+}
+
+// Every PNRP request malformed in each of its fields (short, oversized, counts that lie, values out
+// of range, bytes left over): each closes its own channel without an answer, the host survives all
+// of them, and a name registered before still resolves for a well-behaved client.
+TEST_F(Host, MalformedFieldsOfEveryPnrpRequestCloseTheirChannelOnly)
+{
+    auto a = attach();
+    ASSERT_TRUE(a);
+    std::uint64_t h = 0;
+    ASSERT_EQ(a->register_name(reg(u"survivor"), h), PnrpStatus::ok);
+
+    std::vector<std::pair<std::string, pd::p2p::Bytes>> cases;
+    auto add = [&](std::string what, const ch::Writer& w) { cases.emplace_back(std::move(what), w.b); };
+    {
+        auto w = head(ch::Type::pnrp_clouds);
+        w.u8(0);
+        add("clouds + a byte", w);
+    }
+    auto registration = [](ch::Writer& w, auto&& tweak) {
+        // str name, selector(u8 kind, str), u8 auto, u32 port, u32 n + addresses, str comment, bytes, str
+        tweak(w);
+    };
+    (void)registration;
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.u32(0xffffffffu);  // name of 4 G characters
+        add("register: name length 0xffffffff", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.u32(1u << 20);  // 1 M characters announced, 2 given
+        w.u8('0'), w.u8(0), w.u8('.'), w.u8(0);
+        add("register: name length lies", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.str(u"0.x");
+        add("register: ends after the name", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.str(u"0.x");
+        w.u8(9), w.str(u"");  // no such selector kind
+        w.u8(0), w.u32(0), w.u32(0), w.str(u""), w.bytes({}), w.str(u"");
+        add("register: selector kind 9", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.str(u"0.x");
+        w.u8(0), w.str(u"");
+        w.u8(2), w.u32(0), w.u32(0), w.str(u""), w.bytes({}), w.str(u"");
+        add("register: auto 2", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.str(u"0.x");
+        w.u8(0), w.str(u"");
+        w.u8(1), w.u32(0x10000), w.u32(0), w.str(u""), w.bytes({}), w.str(u"");
+        add("register: port 65536", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.str(u"0.x");
+        w.u8(0), w.str(u"");
+        w.u8(0), w.u32(0), w.u32(0xffffffffu);  // 4 G addresses
+        add("register: 0xffffffff addresses", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.str(u"0.x");
+        w.u8(0), w.str(u"");
+        w.u8(0), w.u32(0), w.u32(1), w.bytes(pd::p2p::Bytes(29, 0));  // longer than any sockaddr
+        w.str(u""), w.bytes({}), w.str(u"");
+        add("register: a 29-byte address", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        w.str(u"0.x");
+        w.u8(0), w.str(u"");
+        w.u8(0), w.u32(0), w.u32(0), w.str(u"");
+        w.u32(0xfffffff0u);  // payload of 4 G bytes announced
+        add("register: payload length lies", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        ch::put_registration(w, reg(u"x"));
+        w.u8(1);
+        add("register + a byte", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_update);
+        w.u32(1);  // half a handle
+        add("update: half a handle", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_update);
+        w.u64(h);
+        w.str(u"0.x");
+        add("update: registration cut short", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_unregister);
+        w.u64(h);
+        w.u8(0);
+        add("unregister + a byte", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_resolve);
+        w.str(u"0.hosttest");
+        w.u8(0), w.str(u"");
+        w.u32(4097), w.u32(1000);  // more than the host's bound per resolution
+        add("resolve: max 4097", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_resolve);
+        w.str(u"0.hosttest");
+        w.u8(0), w.str(u"");
+        w.u32(10);  // no bound
+        add("resolve: no bound", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_resolve);
+        w.str(u"0.hosttest");
+        w.u8(0xff), w.str(u"");
+        w.u32(10), w.u32(10);
+        add("resolve: selector kind 255", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_cancel);
+        w.u8(1), w.u8(2), w.u8(3);
+        add("cancel: 3 bytes", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_owner);
+        add("owner: no pid", w);
+    }
+    {
+        auto w = head(static_cast<ch::Type>(57));  // next to the PNRP range, no such request
+        add("type 57", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_found);  // a host-to-client message sent to the host
+        ch::put_endpoint(w, PnrpEndpoint{});
+        add("pnrp_found to the host", w);
+    }
+    {
+        auto w = head(ch::Type::pnrp_register);
+        add("register: nothing after the ID", w);
+    }
+
+    for (const auto& [what, body] : cases) {
+        RawClient raw(*store);
+        raw.send_body(body);
+        EXPECT_TRUE(raw.closed_by_host()) << what;
+    }
+    // Frames whose length is no body: shorter than type + ID, longer than the channel allows.
+    for (std::uint32_t n : {0u, 4u, static_cast<std::uint32_t>(ch::kMaxBody + 1), 0xffffffffu}) {
+        RawClient raw(*store);
+        std::array<std::uint8_t, 4> len = {static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
+                                           static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};
+        boost::asio::write(raw.s, boost::asio::buffer(len));
+        EXPECT_TRUE(raw.closed_by_host()) << "frame length " << n;
+    }
+    // pnrp_owner twice is malformed too (once per channel).
+    {
+        RawClient raw(*store);
+        ch::Writer pid;
+        pid.u32(static_cast<std::uint32_t>(::getpid()));
+        EXPECT_EQ(raw.request(ch::Type::pnrp_owner, 2, pid), static_cast<int>(PnrpStatus::ok));
+        EXPECT_EQ(raw.request(ch::Type::pnrp_owner, 3, pid), -1);
+    }
+
+    auto b = attach();
+    ASSERT_TRUE(b);
+    auto [eps, st] = resolve(*b, u"0.hosttest");
+    EXPECT_EQ(st, PnrpStatus::ok);
+    ASSERT_EQ(eps.size(), 1u);
+    EXPECT_EQ(eps[0].comment, u"survivor");
+    EXPECT_TRUE(a->alive());
+}
+
+// Well-formed requests with hostile values are answered with statuses, not obeyed: other owners'
+// handles, processes that do not exist, an endless bound, a maximum of 0, cancels of nothing.
+TEST_F(Host, HostileButWellFormedRequestsGetStatuses)
+{
+    auto a = attach();
+    ASSERT_TRUE(a);
+    std::uint64_t h = 0;
+    ASSERT_EQ(a->register_name(reg(u"owned"), h), PnrpStatus::ok);
+
+    RawClient raw(*store);
+    std::uint32_t id = 10;
+    {
+        ch::Writer w;
+        w.u64(h);
+        EXPECT_EQ(raw.request(ch::Type::pnrp_unregister, ++id, w), static_cast<int>(PnrpStatus::not_found));
+    }
+    {
+        ch::Writer w;
+        w.u64(h);
+        ch::put_registration(w, reg(u"stolen"));
+        EXPECT_EQ(raw.request(ch::Type::pnrp_update, ++id, w), static_cast<int>(PnrpStatus::not_found));
+    }
+    for (std::uint64_t bogus : {std::uint64_t{0}, ~std::uint64_t{0}, h + 1000}) {
+        ch::Writer w;
+        w.u64(bogus);
+        EXPECT_EQ(raw.request(ch::Type::pnrp_unregister, ++id, w), static_cast<int>(PnrpStatus::not_found));
+    }
+    for (std::uint32_t rid : {0u, 1u, 0xffffffffu}) {
+        ch::Writer w;
+        w.u32(rid);
+        EXPECT_EQ(raw.request(ch::Type::pnrp_cancel, ++id, w), static_cast<int>(PnrpStatus::ok));
+    }
+    {
+        ch::Writer w;
+        w.str(u"0.hosttest");
+        put_selector(w, CloudSelector{});
+        w.u32(0), w.u32(1000);
+        EXPECT_EQ(raw.request(ch::Type::pnrp_resolve, ++id, w), static_cast<int>(PnrpStatus::invalid_arg));
+    }
+    {
+        // An endless bound is capped (resolve_bound): the resolve completes.
+        ch::Writer w;
+        w.str(u"0.hosttest");
+        put_selector(w, CloudSelector{});
+        w.u32(4096), w.u32(0xffffffffu);
+        const std::uint32_t rid = ++id;
+        EXPECT_EQ(raw.request(ch::Type::pnrp_resolve, rid, w), static_cast<int>(PnrpStatus::ok));
+        bool done = false;
+        int found = 0;
+        while (!done) {
+            auto b = raw.next();
+            ASSERT_TRUE(b);
+            ASSERT_GE(b->size(), 5u);
+            const std::uint32_t bid = (*b)[1] | (*b)[2] << 8 | (*b)[3] << 16 | static_cast<std::uint32_t>((*b)[4]) << 24;
+            EXPECT_EQ(bid, rid);
+            found += (*b)[0] == static_cast<std::uint8_t>(ch::Type::pnrp_found);
+            done = (*b)[0] == static_cast<std::uint8_t>(ch::Type::pnrp_done);
+        }
+        EXPECT_EQ(found, 1);
+    }
+    {
+        ch::Writer w;
+        w.u32(0x7ffffff0u);  // no such process
+        EXPECT_EQ(raw.request(ch::Type::pnrp_owner, ++id, w), static_cast<int>(PnrpStatus::invalid_arg));
+    }
+    {
+        ch::Writer w;
+        w.u32(0);  // "every process of the group" to kill(): no process of a client
+        EXPECT_EQ(raw.request(ch::Type::pnrp_owner, ++id, w), static_cast<int>(PnrpStatus::invalid_arg));
+    }
+    // The owner's name is untouched.
+    auto [eps, st] = resolve(*a, u"0.hosttest");
+    ASSERT_EQ(eps.size(), 1u);
+    EXPECT_EQ(eps[0].comment, u"owned");
+}
+
+// Random bodies of every PNRP request type and random lengths, 300 channels: the host survives
+// (ASan / UBSan watch every parse) and still serves.
+TEST_F(Host, RandomBodiesDoNotHurtTheHost)
+{
+    std::mt19937 rng(1234);
+    for (int i = 0; i < 300; ++i) {
+        RawClient raw(*store);
+        pd::p2p::Bytes body(5 + rng() % 64);
+        for (auto& x : body)
+            x = static_cast<std::uint8_t>(rng());
+        body[0] = static_cast<std::uint8_t>(50 + rng() % 8);
+        // Small counts now and then, so that parses get deep.
+        for (std::size_t k = 5; k + 4 <= body.size(); k += 4)
+            if (rng() % 3 == 0)
+                body[k + 1] = body[k + 2] = body[k + 3] = 0, body[k] %= 8;
+        raw.send_body(body);
+        raw.closed_by_host();  // answered or closed: either is fine for garbage
+    }
+    auto c = attach();
+    ASSERT_TRUE(c);
+    std::uint64_t h = 0;
+    ASSERT_EQ(c->register_name(reg(u"after garbage"), h), PnrpStatus::ok);
+    auto [eps, st] = resolve(*c, u"0.hosttest");
+    ASSERT_EQ(eps.size(), 1u);
+    EXPECT_EQ(eps[0].comment, u"after garbage");
+}
+
+// One client used from eight threads at once (register / update / unregister / resolve / cancel /
+// clouds) while the host is stopped under them: every call returns, with a status it may return;
+// every resolve that started gets exactly one `done`; afterwards every call fails cleanly. Runs
+// under ASan and TSan (label concurrency).
+TEST_F(Host, OneClientFromManyThreadsWhileTheHostStops)
+{
+    auto c = attach();
+    ASSERT_TRUE(c);
+    std::atomic<int> started{0}, done{0}, twice{0}, bad{0};
+    std::atomic<bool> stop{false};
+    auto allowed = [](PnrpStatus s) {
+        return s == PnrpStatus::ok || s == PnrpStatus::not_found || s == PnrpStatus::duplicate_name ||
+               s == PnrpStatus::service_unavailable;
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            std::mt19937 rng(t);
+            std::vector<std::uint64_t> mine;
+            for (int i = 0; i < 400 && !stop; ++i) {
+                PnrpRegistration r = reg(u"t");
+                r.peer_name = u"0.thread" + std::u16string(1, static_cast<char16_t>(u'a' + t)) +
+                              std::u16string(1, static_cast<char16_t>(u'a' + rng() % 4));
+                switch (rng() % 6) {
+                case 0: {
+                    std::uint64_t h = 0;
+                    auto s = c->register_name(r, h);
+                    if (s == PnrpStatus::ok)
+                        mine.push_back(h);
+                    bad += !allowed(s);
+                    break;
+                }
+                case 1:
+                    if (!mine.empty())
+                        bad += !allowed(c->update(mine[rng() % mine.size()], reg(u"u")));
+                    break;
+                case 2:
+                    if (!mine.empty()) {
+                        auto k = rng() % mine.size();
+                        bad += !allowed(c->unregister(mine[k]));
+                        mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(k));
+                    }
+                    break;
+                case 3:
+                case 4: {
+                    auto once = std::make_shared<std::atomic<int>>(0);
+                    std::uint64_t id = 0;
+                    auto s = c->resolve(
+                        r.peer_name, {}, 4, std::chrono::seconds(2), [](PnrpEndpoint) {},
+                        [&, once](PnrpStatus) {
+                            if (once->fetch_add(1) > 0)
+                                ++twice;
+                            ++done;
+                        },
+                        id);
+                    if (s == PnrpStatus::ok) {
+                        ++started;
+                        if (rng() % 2)
+                            c->cancel(id);
+                    } else {
+                        bad += s != PnrpStatus::service_unavailable;
+                    }
+                    break;
+                }
+                default: {
+                    std::vector<CloudInfo> clouds;
+                    auto s = c->clouds(clouds);
+                    bad += s != PnrpStatus::ok && s != PnrpStatus::service_unavailable;
+                }
+                }
+            }
+        });
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    host->stop();
+    for (auto& t : threads)
+        t.join();
+    for (int i = 0; i < 500 && (done != started || c->alive()); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_GT(started.load(), 0);  // the calls ran before the stop, not only after it
+    EXPECT_EQ(done.load(), started.load());
+    EXPECT_EQ(twice.load(), 0);
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_FALSE(c->alive());
+    std::uint64_t h = 0;
+    EXPECT_EQ(c->register_name(reg(u"late"), h), PnrpStatus::service_unavailable);
+    std::uint64_t id = 0;
+    EXPECT_EQ(c->resolve(u"0.x", {}, 1, std::chrono::seconds(1), [](PnrpEndpoint) {}, [](PnrpStatus) {}, id),
+              PnrpStatus::service_unavailable);
+    std::vector<CloudInfo> clouds;
+    EXPECT_EQ(c->clouds(clouds), PnrpStatus::service_unavailable);
+    c.reset();
+    host.reset();
+}
+
+// A client that sends requests and never reads the answers: the host must not queue them without
+// bound. Each round here is a 4 KiB request (an update of no registration) and a resolve answered
+// with a 4 KiB payload. The host stops reading from a channel while too much waits for it, so the
+// client's writes stall once the kernel's buffers are full; the other clients are served
+// meanwhile, and once the client reads again the host reads its requests again.
+TEST_F(Host, AClientThatNeverReadsCannotGrowTheHostWithoutBound)
+{
+    auto a = attach();
+    ASSERT_TRUE(a);
+    PnrpRegistration r = reg(u"big");
+    r.payload.assign(PnrpService::max_payload, 0x42);
+    std::uint64_t h = 0;
+    ASSERT_EQ(a->register_name(r, h), PnrpStatus::ok);
+
+    RawClient raw(*store);
+    constexpr std::uint32_t kRounds = 40000;  // 330 MB each way if nothing held it up
+    std::atomic<std::uint32_t> sent{0};
+    std::atomic<bool> finished{false};
+    std::thread writer([&] {
+        for (std::uint32_t i = 0; i < kRounds; ++i) {
+            ch::Writer w = head(ch::Type::pnrp_update, 100 + 2 * i);
+            w.u64(0xdead0000u + i);
+            ch::put_registration(w, r);
+            ch::Writer q = head(ch::Type::pnrp_resolve, 101 + 2 * i);
+            q.str(u"0.hosttest");
+            put_selector(q, CloudSelector{});
+            q.u32(1), q.u32(1000);
+            auto bytes = ch::frame(w);
+            auto more = ch::frame(q);
+            bytes.insert(bytes.end(), more.begin(), more.end());
+            boost::system::error_code ec;
+            boost::asio::write(raw.s, boost::asio::buffer(bytes), ec);
+            if (ec)
+                break;
+            ++sent;
+        }
+        finished = true;
+    });
+    // Until the writes stall (or all went through), sampled every 500 ms; then 1 s more.
+    std::uint32_t s1 = 0, s2 = sent;
+    for (int i = 0; i < 40 && (s1 != s2 || s2 == 0); ++i) {
+        s1 = s2;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        s2 = sent;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const std::uint32_t s3 = sent;
+    std::cout << "rounds written by the client that never reads: " << s2 << ", 1 s later " << s3 << "\n";
+    EXPECT_FALSE(finished.load()) << "the host read all " << kRounds << " rounds of a client that reads nothing";
+    EXPECT_EQ(s2, s3) << "the host keeps reading a client that reads nothing";
+    EXPECT_LT(s3, 5000u);  // 40 MB: the kernel's socket buffers hold a few MB, the host 1 MB
+    // Other clients are served meanwhile.
+    auto b = attach();
+    ASSERT_TRUE(b);
+    auto [eps, st] = resolve(*b, u"0.hosttest");
+    EXPECT_EQ(eps.size(), 1u);
+    // The client reads: the host drains its queue and reads its requests again.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    std::size_t answers = 0;
+    while (std::chrono::steady_clock::now() < until && raw.next())
+        ++answers;
+    EXPECT_GT(sent.load(), s3) << "the host did not read the client again once it read its answers (" << answers
+                               << " messages read)";
+    boost::system::error_code ec;
+    raw.s.shutdown(tcp::socket::shutdown_both, ec);
+    writer.join();
+}
+
+// Anyone on the machine can connect to the host's loopback port; only the hello's token (from the
+// user's store) lets a channel in. Before it, a frame longer than a hello is refused at once: the
+// host does not take in (and allocate) a body of up to kMaxBody for a peer it does not know.
+TEST_F(Host, BeforeTheHelloNoFrameLongerThanAHelloIsTakenIn)
+{
+    std::uint16_t port = 0;
+    pd::p2p::Bytes token;
+    ASSERT_TRUE(ch::read_rendezvous(*store, port, token));
+    boost::asio::io_context cio;
+    std::vector<std::unique_ptr<tcp::socket>> socks;
+    for (int i = 0; i < 16; ++i) {
+        auto s = std::make_unique<tcp::socket>(cio);
+        s->connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+        const std::uint32_t n = static_cast<std::uint32_t>(ch::kMaxBody);
+        std::array<std::uint8_t, 4> len = {static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
+                                           static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};
+        boost::asio::write(*s, boost::asio::buffer(len));
+        timeval tv{1, 0};
+        ::setsockopt(s->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        socks.push_back(std::move(s));
+    }
+    for (auto& s : socks) {
+        // Plain recv(): Asio's blocking read ignores SO_RCVTIMEO. 0 = end of stream.
+        char one = 0;
+        const auto got = ::recv(s->native_handle(), &one, 1, 0);
+        EXPECT_TRUE(got == 0 || (got < 0 && errno == ECONNRESET))
+            << "the host still waits for the 16 MiB body of a peer that said no hello: " << std::strerror(errno);
+    }
+    // A hello whose token is wrong in any one byte (first, middle, last) is refused.
+    for (std::size_t at : {std::size_t{0}, std::size_t{7}, std::size_t{15}}) {
+        tcp::socket s(cio);
+        s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+        ch::Writer hello = head(ch::Type::hello, 1);
+        pd::p2p::Guid t;
+        std::memcpy(t.b.data(), token.data(), 16);
+        t.b[at] ^= 0x01;
+        hello.guid(t);
+        boost::asio::write(s, boost::asio::buffer(ch::frame(hello)));
+        char one = 0;
+        EXPECT_EQ(::recv(s.native_handle(), &one, 1, 0), 0) << "a token wrong in byte " << at << " was taken";
+    }
+    // The user's clients are served as ever.
+    auto a = attach();
+    ASSERT_TRUE(a);
+    std::vector<CloudInfo> clouds;
+    EXPECT_EQ(a->clouds(clouds), PnrpStatus::ok);
+}
+
+// A connection that never says hello is closed after HostOptions::hello_timeout: anyone on the
+// machine can connect, and such connections would hold the host's descriptors (and keep it from
+// its idle exit) forever.
+TEST_F(Host, AConnectionWithoutAHelloIsClosedInTime)
+{
+    host->stop();
+    host.reset();
+    HostOptions o;
+    o.idle_exit = std::chrono::milliseconds(300);
+    o.hello_timeout = std::chrono::milliseconds(500);
+    host = HostServer::start(io, store, o);
+    ASSERT_TRUE(host);
+    boost::asio::io_context cio;
+    tcp::socket s(cio);
+    s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), host->port()));
+    timeval tv{5, 0};
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const auto t0 = std::chrono::steady_clock::now();
+    char one = 0;
+    const auto got = ::recv(s.native_handle(), &one, 1, 0);  // Asio's blocking read ignores SO_RCVTIMEO
+    EXPECT_EQ(got, 0) << "still open 5 s later: " << std::strerror(errno);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+    // The host, idle again, exits (idle_exit) instead of serving the silent peer forever.
+    std::promise<void> idle;
+    auto idle_f = idle.get_future();
+    std::thread waiter([&] {
+        host->wait_idle();
+        idle.set_value();
+    });
+    const bool exited = idle_f.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    EXPECT_TRUE(exited) << "the host does not reach its idle exit";
+    if (!exited)
+        host->stop();
+    waiter.join();
+    // A client that says hello at once is not affected by the deadline.
+    host->stop();
+    host = HostServer::start(io, store, o);
+    ASSERT_TRUE(host);
+    auto a = attach();
+    ASSERT_TRUE(a);
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    std::vector<CloudInfo> clouds;
+    EXPECT_EQ(a->clouds(clouds), PnrpStatus::ok);
+    EXPECT_TRUE(a->alive());
 }
 
 }  // namespace

@@ -20,9 +20,11 @@
 //
 // The channel: TCP on 127.0.0.1 (the host's port and a random 128-bit token in the rendezvous file
 // <user store>/grouphost, readable by the user only); every message is a u32 length (LE) and a body
-// that starts with a u8 type and a u32 request ID; the first message must carry the token. Bodies
+// that starts with a u8 type and a u32 request ID; the first message must carry the token, within
+// `hello_timeout` and in a frame no longer than a hello (anyone on the machine can connect). Bodies
 // are bounded (16 MiB, SendData's largest plus headers) and parsed strictly; a malformed message
-// closes that client's channel only.
+// closes that client's channel only. A client with more than 1 MiB of answers unsent is not read
+// until it has taken half of them (a client that never reads cannot grow the host).
 #pragma once
 #include "pd/p2pnet/group_network.hpp"
 
@@ -37,6 +39,7 @@ namespace pd::p2pnet {
 
 struct HostOptions {
     std::chrono::milliseconds idle_exit{30000};  // no client for this long: the host stops
+    std::chrono::milliseconds hello_timeout{10000};  // a connection without a valid hello by then is closed
 };
 
 class HostServer {
