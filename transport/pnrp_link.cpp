@@ -200,6 +200,9 @@ private:
         // A link-local cloud's node is on our link; a Global cloud's AL may name any address.
         if (options_.scope == Scope::link_local && !addr.is_link_local() && !on_link(interfaces_, ip::address(addr)))
             return;
+        // A site cloud's node registers site addresses only (PNRP_SITE_LOCAL_SCOPE, PEER_PNRP_CLOUD_INFO).
+        if (site() && !addr.is_site_local() && !addr.is_link_local() && !on_link(interfaces_, ip::address(addr)))
+            return;
         // A link-local AL names an address on the link the answer came in on.
         if (addr.is_link_local() && search_from_.address().is_v6())
             addr.scope_id(search_from_.address().to_v6().scope_id());
