@@ -262,14 +262,17 @@ TEST(PnrpLink, SiteScopeSearchesOnTheSiteGroup)
     ASSERT_EQ(setsockopt(site.native_handle(), IPPROTO_IPV6, 29 /* IPV6_MULTICAST_ALL */, &off, sizeof off), 0);
     site.bind(udp::endpoint(ip::address_v6::any(), kTestSsdpPort));
     site.set_option(ip::multicast::join_group(ip::make_address_v6(kSsdpSiteGroupV6), link_index()));
+    // Searched again when nothing came within a second, as the backend does (one lost datagram on
+    // a loaded machine does not fail the test; each search reports B at most once).
     a->search();
+    for (int i = 0; i < 4 && !fa.wait_for(1, std::chrono::milliseconds(1000)); ++i) a->search();
     ASSERT_TRUE(fa.wait_for(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    auto nodes = fa.get();
-    ASSERT_EQ(nodes.size(), 1u);
-    EXPECT_EQ(nodes[0].port(), 4032);
-    EXPECT_TRUE(nodes[0].address().to_v6().is_site_local() || nodes[0].address().to_v6().is_link_local())
-        << nodes[0].address().to_string();
+    for (const auto& node : fa.get()) {
+        EXPECT_EQ(node.port(), 4032);  // B only: not A itself, not the link agent
+        EXPECT_TRUE(node.address().to_v6().is_site_local() || node.address().to_v6().is_link_local())
+            << node.address().to_string();
+    }
     EXPECT_EQ(l->answered(), 0u);
     // The search was sent to [ff05::c] with the SiteLocal target.
     std::array<char, 2048> buf{};
