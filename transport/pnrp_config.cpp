@@ -73,6 +73,7 @@ std::optional<std::string> reg_string(const wchar_t* key, const wchar_t* value)
 constexpr const wchar_t* kPolicyPeernet = L"SOFTWARE\\Policies\\Microsoft\\Peernet";
 constexpr const wchar_t* kPolicyGlobal = L"SOFTWARE\\Policies\\Microsoft\\Peernet\\Pnrp\\IPv6-Global";
 constexpr const wchar_t* kPolicyLinkLocal = L"SOFTWARE\\Policies\\Microsoft\\Peernet\\Pnrp\\IPv6-LinkLocal";
+constexpr const wchar_t* kPolicySiteLocal = L"SOFTWARE\\Policies\\Microsoft\\Peernet\\Pnrp\\IPv6-SiteLocal";
 constexpr const wchar_t* kLocalOnly = L"SOFTWARE\\OpenPeerDist\\PNRP";
 constexpr const wchar_t* kNetshGlobal =
     L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\PeerNet\\PNRP\\IPV6-Global\\Global_";
@@ -150,6 +151,7 @@ PnrpConfig pnrp_config()
     if (auto v = reg_dword(kLocalOnly, L"LocalOnly"); v && *v == 1) c.local_only = true;
     read_policy(kPolicyGlobal, c.global);
     read_policy(kPolicyLinkLocal, c.link_local);
+    read_policy(kPolicySiteLocal, c.site_local);
     if (c.global.seeds.empty())
         if (auto v = reg_string(kNetshGlobal, L"SeedServer")) c.global.seeds = split_seed_list(*v);
 #endif
@@ -159,6 +161,7 @@ PnrpConfig pnrp_config()
         if (auto p = parse_port(*v)) c.port = *p;
     if (auto v = env("PD_PNRP_SEEDS")) c.global.seeds = split_seed_list(*v);
     if (auto v = env("PD_PNRP_LINK_SEEDS")) c.link_local.seeds = split_seed_list(*v);
+    if (auto v = env("PD_PNRP_SITE_SEEDS")) c.site_local.seeds = split_seed_list(*v);
     if (auto v = env("PD_PNRP_INTERFACES")) c.interfaces = split_seed_list(*v);
     return c;
 }

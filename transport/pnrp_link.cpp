@@ -30,6 +30,8 @@ bool has_v6(const LocalInterface& li)
     return false;
 }
 
+bool is_site_local(const ip::address& a) { return a.is_v6() && a.to_v6().is_site_local(); }
+
 class Agent final : public SsdpAgent, public std::enable_shared_from_this<Agent> {
 public:
     Agent(asio::io_context& io, AgentOptions o, OnNode cb)
@@ -46,7 +48,8 @@ public:
         searcher_.open(udp::v6(), ec);
         if (!ec) searcher_.set_option(ip::v6_only(true), ec);
         if (!ec) searcher_.bind(udp::endpoint(ip::address_v6::any(), 0), ec);
-        if (!ec) searcher_.set_option(ip::multicast::hops(1), ec);  // link scope: never routed
+        // Link scope: never routed; site scope: across the site's routers ([ff05::c]).
+        if (!ec) searcher_.set_option(ip::multicast::hops(site() ? kSsdpSiteHops : 1), ec);
         if (ec) {
             why = "SSDP search socket: " + ec.message();
             return false;
@@ -63,12 +66,12 @@ public:
         std::size_t joined = 0;
         for (const auto& li : interfaces_) {
             if (!has_v6(li) || li.index == 0) continue;
-            listener_.set_option(ip::multicast::join_group(ip::make_address_v6(kSsdpGroupV6), li.index), ec);
+            listener_.set_option(ip::multicast::join_group(ip::make_address_v6(group()), li.index), ec);
             if (!ec) ++joined;
-            else PD_DEBUG("pnrp ssdp: joining {} on {} failed: {}", kSsdpGroupV6, li.name, ec.message());
+            else PD_DEBUG("pnrp ssdp: joining {} on {} failed: {}", group(), li.name, ec.message());
         }
         if (joined == 0) {
-            why = std::string("no IPv6 interface joined ") + kSsdpGroupV6;
+            why = std::string("no IPv6 interface joined ") + group();
             return false;
         }
         return true;
@@ -98,6 +101,12 @@ public:
     }
 
 private:
+    bool site() const { return options_.scope == Scope::site_local; }
+    const char* group() const { return site() ? kSsdpSiteGroupV6 : kSsdpGroupV6; }
+
+    // A searcher or answerer we talk to: on one of our links, or (site scope) anywhere in the site.
+    bool reachable(const ip::address& a) const { return on_link(interfaces_, a) || (site() && is_site_local(a)); }
+
     void do_search()
     {
         if (stopped_) return;
@@ -107,9 +116,9 @@ private:
             if (!has_v6(li) || li.index == 0) continue;
             error_code ec;
             searcher_.set_option(ip::multicast::outbound_interface(li.index), ec);
-            auto group = ip::make_address_v6(kSsdpGroupV6);
-            group.scope_id(li.index);
-            searcher_.send_to(asio::buffer(*text), udp::endpoint(group, options_.ssdp_port), 0, ec);
+            auto to = ip::make_address_v6(group());
+            if (!site()) to.scope_id(li.index);  // ff02::c names a link: its zone is the interface
+            searcher_.send_to(asio::buffer(*text), udp::endpoint(to, options_.ssdp_port), 0, ec);
             if (ec) PD_DEBUG("pnrp ssdp: M-SEARCH on {} failed: {}", li.name, ec.message());
         }
     }
@@ -118,8 +127,12 @@ private:
     std::optional<ip::address_v6> our_address_for(const ip::address& peer) const
     {
         auto a = local_address_for(interfaces_, peer);
-        if (!a || !a->is_v6()) return std::nullopt;
-        return a->to_v6();
+        if (a && a->is_v6()) return a->to_v6();
+        if (site() && is_site_local(peer))  // elsewhere in the site: our first site-local address
+            for (const auto& li : interfaces_)
+                for (const auto& [mine, len] : li.addresses)
+                    if (is_site_local(mine)) return mine.to_v6();
+        return std::nullopt;
     }
 
     bool is_self(const ip::address_v6& a, std::uint16_t port) const
@@ -148,7 +161,7 @@ private:
         PD_DEBUG("pnrp ssdp: {} bytes on the listener from {} ({})", n, listen_from_.address().to_string(), s ? s->st : "not a search");
         if (!s || s->st != search_target(options_.scope)) return;  // not for PNRP in our scope
         const auto from = listen_from_;
-        if (from.port() == 0 || !on_link(interfaces_, from.address())) return;
+        if (from.port() == 0 || !reachable(from.address())) return;
         auto mine = our_address_for(from.address());
         if (!mine) return;
         Response r;
@@ -181,11 +194,14 @@ private:
         auto r = parse_response(std::string_view(search_buf_.data(), n));
         PD_DEBUG("pnrp ssdp: {} bytes on the searcher from {} ({})", n, search_from_.address().to_string(), r ? r->st : "not a response");
         if (!r || r->st != search_target(options_.scope)) return;  // 3.1.5.1: no cloud entry matches
-        if (!on_link(interfaces_, search_from_.address())) return;
+        if (!reachable(search_from_.address())) return;
         if (is_self(r->address, r->port)) return;
         auto addr = r->address;
         // A link-local cloud's node is on our link; a Global cloud's AL may name any address.
         if (options_.scope == Scope::link_local && !addr.is_link_local() && !on_link(interfaces_, ip::address(addr)))
+            return;
+        // A site cloud's node registers site addresses only (PNRP_SITE_LOCAL_SCOPE, PEER_PNRP_CLOUD_INFO).
+        if (site() && !addr.is_site_local() && !addr.is_link_local() && !on_link(interfaces_, ip::address(addr)))
             return;
         // A link-local AL names an address on the link the answer came in on.
         if (addr.is_link_local() && search_from_.address().is_v6())

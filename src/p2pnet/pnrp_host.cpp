@@ -186,8 +186,9 @@ bool get_status(Reader& r, PnrpStatus& st)
 // (PnrpConfig::local_only: HKLM\SOFTWARE\OpenPeerDist\PNRP LocalOnly = 1, which
 // tools/wine/session.sh sets in the shared test prefix, or PD_PNRP_LOCAL_ONLY=1) or disabled;
 // natively only with PD_PNRP_NETWORK=1 as well, since the native tests run hosts in the machine's
-// own network namespace. Otherwise, or when no cloud can be started, LocalBackend: names resolve
-// among this host's processes only.
+// own network namespace. Otherwise, or when the backend cannot start, LocalBackend: names resolve
+// among this host's processes only. A machine with no IPv6 address yet gets the NetworkBackend
+// too: it starts the clouds when an address appears (pnrp_network.hpp).
 std::shared_ptr<CloudBackend> host_backend()
 {
     const auto cfg = transport::pnrp::pnrp_config();

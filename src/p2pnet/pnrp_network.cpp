@@ -190,6 +190,10 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
     bool closed = false;
     std::uint64_t next_serial = 1;
     std::map<std::uint64_t, CloudPtr> clouds;  // by serial (start order)
+    // Listed clouds without a node (under mu): Global_ on a machine with no IPv6 address yet, a
+    // cloud whose node could not bind. Reported NO_NET; names registered there stay in this host's
+    // table until a refresh starts the node (then PnrpService publishes them: change listener).
+    std::vector<CloudInfo> offline;
     std::uint64_t next_generation = 1;
     std::uint64_t next_node_resolve = 1;
     std::map<std::uint64_t, Reg> regs;
@@ -202,6 +206,18 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
     std::set<std::string> unresolved_seeds;  // refresh thread only: logged once
     std::mutex listener_mu;
     ChangeListener listener;
+
+    // Caller holds mu: the clouds of `want` that have no running node.
+    void list_offline(const std::vector<Desired>& want) {
+        offline.clear();
+        for (const auto& d : want) {
+            if (find(d.cfg.info.name)) continue;
+            CloudInfo info = d.cfg.info;
+            // PNRP_CLOUD_NO_NET (pnrpdef.h): the cloud is there, without a network to run on.
+            info.state = PnrpCloudState::no_net;
+            offline.push_back(std::move(info));
+        }
+    }
 
     // Caller holds mu.
     CloudPtr find(const std::u16string& name) const {
@@ -234,7 +250,7 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
                 failing.insert(f);
             }
             d.link_scope = cfg.info.scope_id;
-            if (cfg.info.scope != PnrpScope::link_local) {  // the first interface's (see machine_network_clouds)
+            if (cfg.info.scope == PnrpScope::global) {  // the first interface's (see machine_network_clouds)
                 transport::PeerConfig pc;
                 pc.interfaces = cfg.interfaces;
                 const auto ifs = transport::local_interfaces(pc);
@@ -656,6 +672,8 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
             arm_search(c, std::chrono::seconds(0));
             restarted.push_back(c->lname);
         }
+        std::lock_guard lock(mu);
+        list_offline(want);
     }
 
     void refresh_loop() {
@@ -719,6 +737,21 @@ std::vector<NetworkCloud> machine_network_clouds() {
             n.ssdp = n.seeds.empty();  // Global_ served by link-local nodes when no seed is configured
             n.interfaces = cfg.interfaces;
             n.port = cfg.port;
+        } else if (c.scope == PnrpScope::site_local) {
+            if (!cfg.site_local.enabled) continue;
+            auto li = std::find_if(ifs.begin(), ifs.end(), [&](const auto& i) { return i.index == c.scope_id; });
+            if (li == ifs.end()) continue;
+            // PNRP_SITE_LOCAL_SCOPE: "only IP addresses defined for the site are allowed to
+            // register" (PEER_PNRP_CLOUD_INFO): the interface's site-local addresses only.
+            for (const auto& [a, len] : li->addresses)
+                if (a.is_v6() && a.to_v6().is_site_local()) n.addresses.push_back(a.to_v6().to_bytes());
+            n.seeds = cfg.site_local.seeds;
+            n.search_only = cfg.site_local.search_only;
+            // [MS-PNRP] 1.5 expects a site cloud's node to know a seed; with none configured the
+            // cloud is found by SSDP with the SiteLocal search target (3.1.4.2.2) on [ff05::c].
+            n.ssdp = n.seeds.empty();
+            n.interfaces = {li->name};
+            n.port = 0;  // ephemeral, as the link clouds (Global_ holds 3540): seeds name their port
         } else {
             if (!cfg.link_local.enabled) continue;
             auto li = std::find_if(ifs.begin(), ifs.end(), [&](const auto& i) { return i.index == c.scope_id; });
@@ -729,7 +762,9 @@ std::vector<NetworkCloud> machine_network_clouds() {
             n.interfaces = {li->name};
             n.port = 0;
         }
-        if (n.addresses.empty()) continue;
+        // Global_ without any IPv6 address (a machine not on an IPv6 network yet) stays listed:
+        // the backend reports it NO_NET and starts its node when an address appears.
+        if (n.addresses.empty() && c.scope != PnrpScope::global) continue;
         // Global_: a link-local first address is usable on the first interface only (UdpNode has
         // one scope id).
         out.push_back(std::move(n));
@@ -816,7 +851,12 @@ std::shared_ptr<NetworkBackend> NetworkBackend::start(NetworkOptions options, st
         if (impl->find(d.cfg.info.name)) continue;
         if (auto c = impl->start_cloud(d, why)) impl->clouds.emplace(c->serial, c);
     }
-    if (impl->clouds.empty()) {
+    impl->list_offline(want);  // (no other thread yet)
+    // A fixed list that gives no node fails. A list that follows the machine starts even with no
+    // node at all (no IPv6 address yet, issue 13): the refresh starts the clouds when addresses
+    // come, and until then names register and resolve on this host.
+    const bool fixed = !impl->options.clouds_source && !impl->options.clouds.empty();
+    if (impl->clouds.empty() && fixed) {
         if (error) *error = "no PNRP cloud could be started" + (why.empty() ? std::string() : ": " + why);
         return nullptr;
     }
@@ -868,6 +908,7 @@ std::vector<CloudInfo> NetworkBackend::clouds() {
             info.state = network_cloud_state(c->cache_entries, now - c->started, impl_->options.synchronise_window);
             out.emplace_back(info.scope == PnrpScope::global ? 0 : 1, std::move(info));
         }
+        for (const auto& info : impl_->offline) out.emplace_back(info.scope == PnrpScope::global ? 0 : 1, info);
     }
     // Global_ first (machine_clouds() order), then in start order.
     std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -40,6 +40,7 @@ std::u16string widen(const std::string& s) { return std::u16string(s.begin(), s.
 
 bool is_link_local6(const std::uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
 bool is_global6(const std::uint8_t* a) { return (a[0] & 0xe0) == 0x20; }  // 2000::/3
+bool is_site_local6(const std::uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0xc0; }  // fec0::/10 (RFC 3513 2.5.6)
 bool is_loopback6(const std::uint8_t* a) {
     static const std::uint8_t lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     return std::memcmp(a, lo, 16) == 0;
@@ -194,7 +195,8 @@ std::vector<CloudInfo> machine_clouds() {
     // still register and resolve on this host. NetworkBackend reports its nodes' own states.
     constexpr auto kState = PnrpCloudState::alone;
     std::vector<CloudInfo> out{CloudInfo{u"Global_", PnrpScope::global, 0, kState}};
-    for (const auto& i : interfaces()) {
+    const auto ifs = interfaces();
+    for (const auto& i : ifs) {
         if (i.v6.empty()) continue;
         std::u16string name;
         for (const auto& a : i.v6)
@@ -207,6 +209,27 @@ std::vector<CloudInfo> machine_clouds() {
             name = !i.name.empty() && i.name.front() == '{' ? u"LinkLocal_" + widen(i.name)
                                                            : u"LinkLocal_{" + widen(i.name) + u"}";
         out.push_back(CloudInfo{name, PnrpScope::link_local, i.index, kState});
+    }
+    // Site clouds after the link clouds (see pnrp_service.hpp, "SiteLocal_"): one per interface
+    // with a site-local address, named after its first one's /64 prefix.
+    std::vector<const Iface*> by_index;  // the lowest index keeps the prefix name (stable order)
+    for (const auto& i : ifs) by_index.push_back(&i);
+    std::sort(by_index.begin(), by_index.end(), [](const Iface* a, const Iface* b) { return a->index < b->index; });
+    for (const Iface* ip : by_index) {
+        const Iface& i = *ip;
+        const auto site = std::find_if(i.v6.begin(), i.v6.end(), [](const auto& a) { return is_site_local6(a.data()); });
+        if (site == i.v6.end()) continue;
+        std::u16string name = u"SiteLocal_" + prefix64(site->data());
+        // Two interfaces in one /64 (a misconfiguration, or two ends of one link on one host):
+        // the one with the higher index has its cloud named after the interface, as a link cloud
+        // without a prefix.
+        const auto taken = [&](const std::u16string& n) {
+            return std::any_of(out.begin(), out.end(), [&](const CloudInfo& c) { return lower(c.name) == lower(n); });
+        };
+        if (taken(name))
+            name = !i.name.empty() && i.name.front() == '{' ? u"SiteLocal_" + widen(i.name) : u"SiteLocal_{" + widen(i.name) + u"}";
+        if (taken(name)) continue;
+        out.push_back(CloudInfo{name, PnrpScope::site_local, i.index, kState});
     }
     return out;
 }

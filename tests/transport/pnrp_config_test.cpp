@@ -44,12 +44,16 @@ TEST(PnrpConfig, EnvironmentNamesPortSeedsAndPolicy)
     setenv("PD_PNRP_PORT", "4540", 1);
     setenv("PD_PNRP_SEEDS", "fd00::1;fd00::2", 1);
     setenv("PD_PNRP_LINK_SEEDS", "[fe80::7%1]:3541", 1);
+    setenv("PD_PNRP_SITE_SEEDS", "[fec0::1:7]:3542;fec0::1:8", 1);
     setenv("PD_PNRP_INTERFACES", "veth0,veth1", 1);
     auto c = pnrp_config();
     EXPECT_TRUE(c.enabled);
     EXPECT_EQ(c.port, 4540);
     EXPECT_EQ(c.global.seeds, (std::vector<std::string>{"fd00::1", "fd00::2"}));
     EXPECT_EQ(c.link_local.seeds, (std::vector<std::string>{"[fe80::7%1]:3541"}));
+    EXPECT_EQ(c.site_local.seeds, (std::vector<std::string>{"[fec0::1:7]:3542", "fec0::1:8"}));
+    EXPECT_TRUE(c.site_local.enabled);
+    EXPECT_FALSE(c.site_local.search_only);
     EXPECT_EQ(c.interfaces, (std::vector<std::string>{"veth0", "veth1"}));
     setenv("PD_PNRP_PORT", "70000", 1);  // invalid: the default stays
     setenv("PD_PNRP_DISABLE", "1", 1);
@@ -61,12 +65,13 @@ TEST(PnrpConfig, EnvironmentNamesPortSeedsAndPolicy)
     EXPECT_TRUE(pnrp_config().local_only);
     setenv("PD_PNRP_LOCAL_ONLY", "yes", 1);  // only 1 / 0 count
     EXPECT_FALSE(pnrp_config().local_only);
-    for (const char* v : {"PD_PNRP_PORT", "PD_PNRP_SEEDS", "PD_PNRP_LINK_SEEDS", "PD_PNRP_INTERFACES", "PD_PNRP_DISABLE",
-                          "PD_PNRP_LOCAL_ONLY"})
+    for (const char* v : {"PD_PNRP_PORT", "PD_PNRP_SEEDS", "PD_PNRP_LINK_SEEDS", "PD_PNRP_SITE_SEEDS", "PD_PNRP_INTERFACES",
+                          "PD_PNRP_DISABLE", "PD_PNRP_LOCAL_ONLY"})
         unsetenv(v);
     c = pnrp_config();
     EXPECT_TRUE(c.enabled);
     EXPECT_FALSE(c.local_only);
     EXPECT_TRUE(c.global.seeds.empty());
+    EXPECT_TRUE(c.site_local.seeds.empty());
     EXPECT_EQ(c.port, kPnrpPort);
 }

@@ -11,6 +11,11 @@
 #include <gtest/gtest.h>
 
 #include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
 
 #include <boost/asio/ip/multicast.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -227,4 +232,64 @@ TEST(PnrpLink, GarbageAndForeignAnswersAreIgnored)
     a->stop();
     boost::system::error_code ec;
     evil.close(ec);
+}
+
+// Site scope (the SiteLocal_ clouds): the M-SEARCH goes to the site-local SSDP group [ff05::c]
+// with the SiteLocal search target; agents of that scope answer with a site-local address, link
+// agents stay silent.
+TEST(PnrpLink, SiteScopeSearchesOnTheSiteGroup)
+{
+    NEED_NETNS();
+    ASSERT_EQ(std::system("ip addr replace fec0:0:0:9::1/64 dev pnv0 nodad"), 0);
+    pd::test::IoThread t;
+    Found fa, fb, fl;
+    std::string err;
+    Stopper stop;
+    auto a = SsdpAgent::start(t.io, options(4031, Scope::site_local), fa.callback(), &err);
+    ASSERT_TRUE(a) << err;
+    stop.agents.push_back(a);
+    auto b = SsdpAgent::start(t.io, options(4032, Scope::site_local), fb.callback(), &err);
+    ASSERT_TRUE(b) << err;
+    stop.agents.push_back(b);
+    auto l = SsdpAgent::start(t.io, options(4033, Scope::link_local), fl.callback(), &err);
+    ASSERT_TRUE(l) << err;
+    stop.agents.push_back(l);
+    // A listener of [ff05::c] only (IPV6_MULTICAST_ALL off: no other group's datagrams).
+    udp::socket site(t.io);
+    site.open(udp::v6());
+    site.set_option(boost::asio::socket_base::reuse_address(true));
+    int off = 0;
+    ASSERT_EQ(setsockopt(site.native_handle(), IPPROTO_IPV6, 29 /* IPV6_MULTICAST_ALL */, &off, sizeof off), 0);
+    site.bind(udp::endpoint(ip::address_v6::any(), kTestSsdpPort));
+    site.set_option(ip::multicast::join_group(ip::make_address_v6(kSsdpSiteGroupV6), link_index()));
+    // Searched again when nothing came within a second, as the backend does (one lost datagram on
+    // a loaded machine does not fail the test; each search reports B at most once).
+    a->search();
+    for (int i = 0; i < 4 && !fa.wait_for(1, std::chrono::milliseconds(1000)); ++i) a->search();
+    ASSERT_TRUE(fa.wait_for(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (const auto& node : fa.get()) {
+        EXPECT_EQ(node.port(), 4032);  // B only: not A itself, not the link agent
+        EXPECT_TRUE(node.address().to_v6().is_site_local() || node.address().to_v6().is_link_local())
+            << node.address().to_string();
+    }
+    EXPECT_EQ(l->answered(), 0u);
+    // The search was sent to [ff05::c] with the SiteLocal target.
+    std::array<char, 2048> buf{};
+    udp::endpoint from;
+    std::size_t n = 0;
+    for (int i = 0; i < 4 && n == 0; ++i) {
+        pollfd p{site.native_handle(), POLLIN, 0};
+        if (poll(&p, 1, 2000) <= 0) break;  // bounded: nothing came
+        n = site.receive_from(boost::asio::buffer(buf), from);
+        auto s = parse_search(std::string_view(buf.data(), n));
+        if (!s || s->st != search_target(Scope::site_local)) n = 0;
+    }
+    EXPECT_GT(n, 0u);
+    a->stop();
+    b->stop();
+    l->stop();
+    boost::system::error_code ec;
+    site.close(ec);
+    [[maybe_unused]] int rc = std::system("ip addr del fec0:0:0:9::1/64 dev pnv0 2>/dev/null");
 }

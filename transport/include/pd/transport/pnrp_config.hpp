@@ -10,14 +10,16 @@
 // Windows itself reads:
 //  - group policy (p2p-pnrp.admx) HKLM\SOFTWARE\Policies\Microsoft\Peernet:
 //      Disabled (DWORD 1: no PNRP at all);
-//      Pnrp\IPv6-Global and Pnrp\IPv6-LinkLocal: SeedServer (REG_SZ, ';'-separated IPv6 addresses
-//      or names), Disabled (DWORD 1: that cloud is not created), SearchOnly (DWORD 1: resolve
-//      only, nothing is registered);
+//      Pnrp\IPv6-Global, Pnrp\IPv6-SiteLocal and Pnrp\IPv6-LinkLocal (the <Scope> names of
+//      [MS-PNRP] 3.1.4.2.2: Global, SiteLocal, LinkLocal): SeedServer (REG_SZ, ';'-separated IPv6
+//      addresses or names), Disabled (DWORD 1: that scope's clouds are not created), SearchOnly
+//      (DWORD 1: resolve only, nothing is registered);
 //  - netsh's place (`netsh p2p pnrp cloud set seed`):
 //      HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\PeerNet\PNRP\IPV6-Global\Global_
 //      SeedServer (REG_SZ or REG_MULTI_SZ), used when the policy names none.
 // Environment: PD_PNRP_DISABLE=1, PD_PNRP_LOCAL_ONLY (see PnrpConfig), PD_PNRP_PORT (UDP port, default 3540, [MS-PNRP] 2.1),
-// PD_PNRP_SEEDS (Global cloud seeds), PD_PNRP_LINK_SEEDS (link-local seeds), PD_PNRP_INTERFACES
+// PD_PNRP_SEEDS (Global cloud seeds), PD_PNRP_LINK_SEEDS (link-local seeds), PD_PNRP_SITE_SEEDS
+// (site-local seeds: [MS-PNRP] 1.5 assumes a node of a Site Local cloud knows a seed), PD_PNRP_INTERFACES
 // (comma-separated interface names; empty = every up interface with IPv6).
 // The Microsoft seed servers are never contacted: their names no longer resolve, and a lookup
 // would leave the machine.
@@ -51,6 +53,7 @@ struct PnrpConfig {
     std::vector<std::string> interfaces;
     CloudPolicy global;
     CloudPolicy link_local;
+    CloudPolicy site_local;  // the SiteLocal_ clouds (one per interface with a fec0::/10 address)
 };
 
 // This machine's configuration (see above).

@@ -14,7 +14,10 @@
 //    distinct nodes that answer, each once per search, through `on_node`. Our own answer (which
 //    multicast loopback brings back) is not reported.
 // Answers from sources that are not on one of our links are ignored (a PNRP link-local cloud never
-// spans a router). `on_node` runs on the io_context's thread, on the agent's strand. stop() may be
+// spans a router). Scope::site_local (the SiteLocal_ clouds) uses the site-local SSDP group
+// [ff05::c] instead, with a hop limit of kSsdpSiteHops: a site spans routers, so searches and
+// answers from site-local (fec0::/10) sources off our links are accepted too, and an answer to one
+// advertises our first site-local address (there is no subnet of ours that holds the searcher). `on_node` runs on the io_context's thread, on the agent's strand. stop() may be
 // called from any thread (also from `on_node`): it closes the sockets on the strand, and no
 // `on_node` starts once it has been called.
 #pragma once

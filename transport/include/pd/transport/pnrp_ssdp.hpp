@@ -31,6 +31,11 @@ namespace pd::transport::pnrp_ssdp {
 
 inline constexpr std::uint16_t kSsdpPort = 1900;
 inline constexpr const char* kSsdpGroupV6 = "ff02::c";  // link-local SSDP group ([UPNPARCH1] 1.1.2)
+// Site-local SSDP group ([UPNPARCH1] 1.1.2: FF05::C), used for the SiteLocal clouds' search.
+inline constexpr const char* kSsdpSiteGroupV6 = "ff05::c";
+// Hop limit of a site-scope M-SEARCH: [UPNPARCH1] 1.1.2 has SSDP's multicast TTL "default to 4"
+// (UDA 1.0); the routers at the site boundary stop it whatever it is (ff05::/16 scope).
+inline constexpr int kSsdpSiteHops = 4;
 inline constexpr std::size_t kMaxDatagram = 2048;
 inline constexpr std::size_t kMaxHeaders = 32;
 inline constexpr std::size_t kMaxSyncTargets = 5;  // CloudDiscoverySSDPTargetCount bound, 3.1.5.1

@@ -14,8 +14,20 @@
 //    interface index; the list follows the interfaces, see "Interface changes"), on an ephemeral port (SSDP advertises it; a choice: the clouds cannot all
 //    share 3540 on one socket per cloud), bootstrapped from the link-local seeds and from an
 //    SsdpAgent (LinkLocal search target) on that interface.
+//  - SiteLocal_<...>: one per interface with a site-local (fec0::/10) address (machine_clouds(),
+//    scope id = interface index), like a link cloud on an ephemeral port, its node with the
+//    interface's site-local addresses only (PNRP_SITE_LOCAL_SCOPE: "only IP addresses defined for
+//    the site"), bootstrapped from the site-local seeds (PD_PNRP_SITE_SEEDS, IPv6-SiteLocal
+//    SeedServer; [MS-PNRP] 1.3/1.5: a site node is expected to know a seed) or, with none
+//    configured, from an SsdpAgent with the SiteLocal search target (3.1.4.2.2) on the site-local
+//    SSDP group [ff05::c] (pnrp_link.hpp).
 // SSDP searches run at start and then every `search_interval` while the cloud's cache is empty,
 // else every `search_interval_joined` (bounded: one search per interval per cloud).
+//
+// No IPv6 address at start (issue 13): Global_ is listed without a node (NO_NET, below) and the
+// backend starts anyway, with no node at all if need be; the refresh starts the clouds when the
+// first usable address appears, and the change listener publishes the names registered meanwhile.
+// Only a fixed `clouds` list that gives no node makes start() fail.
 //
 // Interface changes (issue 13): every `refresh_interval` a thread of the backend lists the clouds
 // again (clouds_source / machine_network_clouds(): interfaces, addresses and pnrp_config(); on
@@ -37,9 +49,11 @@
 // way: "the cloud is in the process of being initialized"); ALONE when it is still or again empty
 // after that ("the local node bootstrapped, but found no other nodes in the cloud. This can also be
 // the result of a network issue, like a firewall"; the page notes that a node may lose its network
-// while ALONE without going to NO_NET - our node cannot tell the two apart either). Not reported:
-// VIRTUAL (a cloud is listed only once its node runs), DISABLED (a cloud disabled by policy is not
-// listed, as before), DEAD and NO_NET (lost connection to the network: a cloud whose interface or
+// while ALONE without going to NO_NET - our node cannot tell the two apart either). NO_NET for a
+// listed cloud without a node: Global_ while the machine has no IPv6 address (its addresses went
+// away, or none yet), or a cloud whose node could not bind; names registered there stay in this
+// host's table and are published when the node starts. Not reported: VIRTUAL, DISABLED (a cloud
+// disabled by policy is not listed, as before), DEAD (a link or site cloud whose interface or
 // addresses went away is removed or restarted instead).
 //
 // Registrations: this host's table (LocalBackend, so that the host resolves its own names: a Node

@@ -19,6 +19,17 @@
 // "LinkLocal_2001:db8:1:2::/64"), else "LinkLocal_{<interface name>}" - Windows writes the adapter
 // GUID there; the interface name is the closest stable identity a POSIX/Wine host has. Scope id =
 // interface index. Cloud names compare case-insensitively (the API takes "GLOBAL_").
+// Site clouds (scope SITE_LOCAL = 2, pnrpdef.h): one "SiteLocal_<prefix>/64" per up interface with
+// a site-local (fec0::/10, RFC 3513 2.5.6; deprecated by RFC 3879) address, <prefix> the /64 prefix
+// of its first site-local address (e.g. "SiteLocal_fec0:0:0:1::/64"). Windows' own rule for site
+// clouds is not documented: p2p-facts §4.1 names "site-local analogues" of the LinkLocal_ names and
+// [MS-PNRP] 3.1.4.2.2 the scope word "SiteLocal"; this is the LinkLocal_<prefix>/64 rule with that
+// word (a choice, not checked against a Windows host). An interface whose /64 gives a name already
+// taken (another interface of a lower index has it) gets "SiteLocal_{<interface name>}". Scope id =
+// interface index: Windows gives the site zone index (1 for every interface unless configured),
+// which a POSIX host does not have (Linux keeps no site zones); the interface index is what a
+// node's socket needs and what the link clouds use. Listed after the link clouds;
+// PEER_PNRP_ALL_LINK_CLOUDS leaves them out.
 #pragma once
 
 #include <chrono>
