@@ -308,8 +308,8 @@ TEST(PnrpDelegation, SimResolvesADelegatedNameAcrossNodes) {
     EXPECT_EQ(ev->kind, NodeEvent::Kind::resolve_failed);
 }
 
-// Fuzz seeds: an AUTHORITY_BUFFER with a CERT_CHAIN and CLASSIFIER (two AUTHORITY fragments), as a
-// member answers an INQUIRE with the C flag. Checked to round-trip here; written to
+// Fuzz seeds: an AUTHORITY_BUFFER with a CERT_CHAIN and CLASSIFIER (several AUTHORITY fragments), as
+// a member answers an INQUIRE with the C flag; and bare chains for fuzz_pnrp_chain. Checked to round-trip here; written to
 // $PD_PNRP_FUZZ_SEED_DIR/{pnrp,pnrp_node}/ when that is set (how the committed seeds were made).
 TEST(PnrpDelegation, FuzzSeedsRoundTrip) {
     auto& f = fx();
@@ -353,6 +353,8 @@ TEST(PnrpDelegation, FuzzSeedsRoundTrip) {
             framed.insert(framed.end(), d.begin(), d.end());
         }
         write(std::string(dir) + "/pnrp_node/fragments-authority_cert_chain.bin", framed);
+        write(std::string(dir) + "/pnrp_chain/member_chain.bin", *ab.cert_chain);
+        write(std::string(dir) + "/pnrp_chain/admin_chain.bin", f.group.issue(f.member, {pki::kRoleAdmin}));
     }
 }
 
