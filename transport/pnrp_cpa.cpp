@@ -4,6 +4,8 @@
 // choices made where the spec is ambiguous.
 #include "pd/transport/pnrp_cpa.hpp"
 
+#include "pd/transport/pnrp_chain.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -151,7 +153,7 @@ std::optional<EncodedCpa> build_cpa(const CpaParams& p, const p2p::pki::Key& key
         const auto ba = binary_authority(name->authority);
         if (!ba) return fail(why, "invalid authority"), std::nullopt;
         // The name must belong to the key (1.3.1.1): authority = hex SHA-1(SPKI).
-        if (p2p::pki::authority(key) != name->authority)
+        if (!p.delegated && p2p::pki::authority(key) != name->authority)
             return fail(why, "the key's authority does not match the peer name's authority"), std::nullopt;
         c.binary_authority = *ba;
     }
@@ -220,13 +222,20 @@ bool validate_cpa(const EncodedCpa& cpa, const CpaCheck& check, std::string* why
     }
     const auto& key_data = cpa.public_key.key_data;
     // BinaryAuthority vs the carried key (nonzero authority only, 3.1.5.7).
+    // With a Certificate Chain, the chain is validated instead (3.1.5.7: "If a Certificate Chain
+    // exists, then validate the Certificate Chain as specified in section 3.1.5.10").
     if (cpa.binary_authority && *cpa.binary_authority != Sha1Hash{}) {
-        if (check.cert_chain_present)
-            return fail(why, "delegated names (certificate chain) are not supported");
-        const auto spki_hash = sha1_of(spki_from_public_key_data(key_data));
-        const auto raw_hash = sha1_of(key_data);
-        if (*cpa.binary_authority != spki_hash && *cpa.binary_authority != raw_hash)
-            return fail(why, "BinaryAuthority is not the hash of the CPA's public key");
+        if (check.cert_chain) {
+            if (!check.classifier) return fail(why, "a delegated CPA came without the CLASSIFIER its chain is checked against");
+            std::string chain_why;
+            if (!validate_cert_chain(*check.cert_chain, cpa, *check.classifier, check.now, &chain_why))
+                return fail(why, "certificate chain: " + chain_why);
+        } else {
+            const auto spki_hash = sha1_of(spki_from_public_key_data(key_data));
+            const auto raw_hash = sha1_of(key_data);
+            if (*cpa.binary_authority != spki_hash && *cpa.binary_authority != raw_hash)
+                return fail(why, "BinaryAuthority is not the hash of the CPA's public key (and no certificate chain came)");
+        }
     }
     // Not After.
     const std::uint64_t now = check.now ? check.now : filetime_now();

@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "pd/transport/pnrp_chain.hpp"
 #include "pd/transport/pnrp_cpa.hpp"
 #include "pd/transport/pnrp_node.hpp"
 
@@ -32,6 +33,32 @@ PnrpId random_id(std::mt19937_64& rng) {
 
 bool contains(const std::vector<Ipv6Endpoint>& list, const Ipv6Endpoint& e) {
     return std::find(list.begin(), list.end(), e) != list.end();
+}
+
+// The classifier part of a peer name ("authority.classifier"); empty when malformed.
+std::u16string classifier_of(const std::u16string& peer_name) {
+    const auto name = parse_name(peer_name);
+    return name ? name->classifier : std::u16string{};
+}
+
+// Whether the key (and chain) of `probe.peer_name` can sign CPAs that others accept: build_cpa
+// checks the key against the name's authority; with a Certificate Chain the chain must prove the
+// delegation (3.1.5.10) as a resolver will check it.
+bool check_publishable(CpaParams probe, const LocalName& name, std::string* why) {
+    if (name.cert_chain.size() > kMaxCertChainBytes) {
+        if (why) *why = "certificate chain longer than " + std::to_string(kMaxCertChainBytes) + " bytes";
+        return false;
+    }
+    probe.delegated = !name.cert_chain.empty();
+    const auto cpa = build_cpa(probe, *name.key, why);
+    if (!cpa) return false;
+    if (!probe.delegated) return true;
+    std::string chain_why;
+    if (!validate_cert_chain(name.cert_chain, *cpa, classifier_of(name.peer_name), 0, &chain_why)) {
+        if (why) *why = "certificate chain: " + chain_why;
+        return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -326,7 +353,12 @@ void Node::complete_add(const PendingAdd& pa, const AuthorityBuffer& ab, Time no
         CpaCheck check;
         check.nonce = pa.nonce;
         check.route_entry_id = pa.entry.id;
-        check.cert_chain_present = ab.cert_chain.has_value();
+        // The CLASSIFIER is checked only with a chain (the classifier hashing is an unverified
+        // choice, pnrp_id.hpp; a self-certified CPA carries its ClassifierHash anyway).
+        if (ab.cert_chain) {
+            check.cert_chain = ByteSpan(*ab.cert_chain);
+            check.classifier = ab.classifier;
+        }
         if (!validate_cpa(*ab.cpa, check)) return;
         // The route entry's addresses must be among the CPA's service addresses.
         for (const auto& addr : pa.entry.addresses) {
@@ -442,12 +474,19 @@ void Node::on_inquire(const Ipv6Endpoint& from, const Inquire& m, Time now) {
         p.has_extended_payload = !it->second.name.extended_payload.empty();  // 2.2.3.1 X
         p.not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
         p.nonce = m.nonce.value_or(Nonce{});
+        p.delegated = !it->second.name.cert_chain.empty();
         if (auto cpa = build_cpa(p, *it->second.name.key)) ab.cpa = std::move(*cpa);
+    }
+    // C: the registration's Certificate Chain, if any (3.2.5.6), with the CLASSIFIER element
+    // (2.2.2.6.1 FieldID3): the resolver checks the chain's classifier restriction against it
+    // (3.1.5.10 last step) and the CPA's ClassifierHash against it (3.1.5.7).
+    if (m.want_cert_chain && !it->second.name.cert_chain.empty()) {
+        ab.cert_chain = it->second.name.cert_chain;
+        ab.classifier = classifier_of(it->second.name.peer_name);
     }
     // X: the registration's extended payload, if any (3.2.5.6), built per INQUIRE like the CPA
     // (3.2.5.8): it carries the INQUIRE's nonce and is signed with the CPA's key, so that the
-    // resolver checks it against both (3.1.5.8). C: certificate chains (delegated names) are not
-    // supported; none is included (3.2.5.6 "if any").
+    // resolver checks it against both (3.1.5.8).
     if (m.want_extended_payload && !it->second.name.extended_payload.empty()) {
         const auto not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
         if (auto ep = build_extended_payload(it->first, m.nonce.value_or(Nonce{}), not_after, std::nullopt,
@@ -632,7 +671,7 @@ std::optional<PnrpId> Node::register_name(const LocalName& name, Time now, std::
     probe.app_endpoints = name.endpoints;
     probe.friendly_name = name.friendly_name;
     probe.not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
-    if (!build_cpa(probe, *name.key, why)) return std::nullopt;
+    if (!check_publishable(probe, name, why)) return std::nullopt;
     if (locals_.count(*id)) {
         if (why) *why = "already registered";
         return std::nullopt;
@@ -672,7 +711,7 @@ bool Node::update_name(const PnrpId& id, const LocalName& name, std::string* why
     probe.app_endpoints = name.endpoints;
     probe.friendly_name = name.friendly_name;
     probe.not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
-    if (!build_cpa(probe, *name.key, why)) return false;
+    if (!check_publishable(probe, name, why)) return false;
     it->second.name = name;
     return true;
 }
@@ -714,6 +753,7 @@ bool Node::unregister(const PnrpId& id, Time now) {
     p.peer_name = reg.name.peer_name;
     p.service_location = reg.location;
     p.revoke = true;
+    p.delegated = !reg.name.cert_chain.empty();  // flooded anyway; see "Delegated names" in pnrp_node.hpp
     p.not_after = filetime_now() + config_.cpa_lifetime_s * kFiletimeTicksPerSecond;
     const auto revoke = build_cpa(p, *reg.name.key);
     const auto above = cache_.beside(id, true, config_.cache.leaf_per_side);

@@ -260,7 +260,13 @@ void Node::on_inquire_answer(Resolve& r, const AuthorityBuffer& ab, Time now) {
         CpaCheck check;
         check.nonce = r.inquire_nonce;
         check.route_entry_id = r.best->id;
-        check.cert_chain_present = ab.cert_chain.has_value();
+        // Delegated names: the chain and the CLASSIFIER it restricts (3.1.5.7, 3.1.5.10).
+        // The CLASSIFIER is checked only with a chain (the classifier hashing is an unverified
+        // choice, pnrp_id.hpp; a self-certified CPA carries its ClassifierHash anyway).
+        if (ab.cert_chain) {
+            check.cert_chain = ByteSpan(*ab.cert_chain);
+            check.classifier = ab.classifier;
+        }
         valid = !ab.cpa->revoke && validate_cpa(*ab.cpa, check);
         // 3.1.5.8: the EXTENDED_PAYLOAD's PNRP ID is the route entry's, its nonce the INQUIRE's,
         // its signature by the CPA's key; one that fails makes the whole answer invalid.

@@ -402,7 +402,9 @@ public:
         auto name = participant_name(group_->group_peer_name());
         if (name.empty())
             return;
-        auto handle = names->publish(name, group_->identity(), classifier_of(group_->group_peer_name()), port);
+        // The GMC chain lets the member publish the group's secure name (delegation, [MS-PNRP] 1.3.2).
+        auto handle = names->publish(name, group_->identity(), classifier_of(group_->group_peer_name()), port,
+                                     group_->local_chain());
         std::lock_guard lock(mutex_);
         publication_ = handle;
         publication_service_ = names;

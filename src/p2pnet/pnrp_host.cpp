@@ -19,6 +19,7 @@
 #include "host_channel.hpp"
 
 #include "common/log.h"
+#include "pd/p2p/names.hpp"
 #include "pd/p2pnet/name_service.hpp"
 #include "pd/p2pnet/pnrp_network.hpp"
 #include "pd/transport/pnrp_config.hpp"
@@ -230,9 +231,9 @@ struct PnrpHost::Impl {
     std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> resolves;
     // The processes of the owners that named theirs (pnrp_owner). Strand only.
     std::map<std::uint64_t, std::unique_ptr<Process>> processes;
-    // The groups' participant-name publications (GroupNames below): our handle -> the service's.
-    // Strand only.
-    std::map<std::uint64_t, std::uint64_t> group_publications;
+    // The groups' participant-name publications (GroupNames below): our handle -> the service's
+    // (the secure name and the legacy unsecured one). Strand only.
+    std::map<std::uint64_t, std::vector<std::uint64_t>> group_publications;
 
     void forget(std::uint64_t owner)
     {
@@ -393,20 +394,31 @@ namespace {
 // owners count up from 1).
 constexpr std::uint64_t kGroupsOwner = ~std::uint64_t{0};
 
-// The PNRP name under which a Group Participant Peer Name is published. [MS-PPSEC] 3.1.4.4 publishes
-// "authority.participant" itself, a secure name of the group's authority; a member can sign for it
-// only with a certificate chain from the group (delegated names, [MS-PNRP] 3.2.4.1), which our
-// PNRP node does not implement (pnrp_node.hpp). Our choice until it does: the unsecured name
-// "0.<authority>-participant". Any member can publish it, and every member resolves it; a node
-// that publishes it falsely only makes others try a connection that Group Connect then refuses
-// ([MS-PPSEC] 3.2: GMC authentication). Not what Windows publishes: our groups find each other,
-// not Windows' members.
-std::u16string pnrp_participant_name(const std::u16string& participant)
+// The names under which a Group Participant Peer Name is published and resolved.
+//  - [MS-PPSEC] 3.1.4.4: "authority.participant" itself, a secure name of the group's authority.
+//    A member signs its CPA with its identity key and proves the delegation with its GMC chain
+//    (GRC -> GMCs: the Certificate Chain of [MS-PNRP] 2.2.3.5, whose classifier list of a Member
+//    or Inviting Member GMC is {"participant"}, [MS-PPSEC] 2.2.5.3); resolvers validate it
+//    ([MS-PNRP] 3.1.5.10). What Windows members publish and resolve.
+//  - Legacy: "0.<authority>-participant", the unsecured name our hosts published before
+//    delegation was implemented. Still published and resolved beside the secure one, so that
+//    those hosts and these find each other (a false publication of it only makes others try a
+//    connection that Group Connect refuses, [MS-PPSEC] 3.2).
+std::u16string legacy_participant_name(const std::u16string& participant)
 {
     auto dot = participant.find(u'.');
     if (dot == std::u16string::npos || dot == 0)
         return {};
     return u"0." + participant.substr(0, dot) + u"-participant";
+}
+
+// The secure participant name as given ("authority.participant"), empty unless it is one.
+std::u16string secure_participant_name(const std::u16string& participant)
+{
+    p2p::PeerName parsed;
+    if (p2p::parse_peer_name(participant, parsed) != p2p::hr::ok || !parsed.secure())
+        return {};
+    return participant;
 }
 
 // The first usable address of a SOCKADDR_IN / SOCKADDR_IN6 (pnrp_service.hpp layout).
@@ -443,29 +455,44 @@ public:
     {
     }
 
-    std::uint64_t publish(const std::u16string& participant, const std::u16string&, const std::u16string& friendly,
-                          std::uint16_t port) override
+    std::uint64_t publish(const std::u16string& participant, const std::u16string& identity,
+                          const std::u16string& friendly, std::uint16_t port,
+                          const std::vector<std::uint8_t>& gmc_chain) override
     {
-        const auto name = pnrp_participant_name(participant);
-        if (name.empty() || port == 0)
+        const auto legacy = legacy_participant_name(participant);
+        if (legacy.empty() || port == 0)
             return 0;
+        // The secure name needs the member's GMC chain (the node checks it against the identity's
+        // key before publishing; a member without one publishes the legacy name only).
+        const auto secure = gmc_chain.empty() ? std::u16string{} : secure_participant_name(participant);
         const std::uint64_t handle = next_++;
-        post_([impl = impl_, handle, name, friendly, port] {
+        post_([impl = impl_, handle, legacy, secure, identity, gmc_chain, friendly, port] {
             auto i = impl.lock();
             if (!i)
                 return;
-            PnrpRegistration reg;
-            reg.peer_name = name;
-            reg.cloud.kind = CloudSelector::Kind::all;
-            reg.auto_addresses = true;
-            reg.port = port;
-            reg.comment = friendly.substr(0, PnrpService::max_comment);
-            std::uint64_t h = 0;
-            const auto st = i->service().register_name(kGroupsOwner, std::move(reg), &h);
-            if (st == PnrpStatus::ok)
-                i->group_publications[handle] = h;
-            else
-                PD_WARN("pnrp: the group's participant name was not published: {}", to_string(st));
+            auto& handles = i->group_publications[handle];
+            for (const auto* name : {&secure, &legacy}) {
+                if (name->empty())
+                    continue;
+                PnrpRegistration reg;
+                reg.peer_name = *name;
+                reg.cloud.kind = CloudSelector::Kind::all;
+                reg.auto_addresses = true;
+                reg.port = port;
+                reg.comment = friendly.substr(0, PnrpService::max_comment);
+                if (name == &secure) {
+                    reg.publishing_identity = identity;
+                    reg.cert_chain = gmc_chain;
+                }
+                std::uint64_t h = 0;
+                const auto st = i->service().register_name(kGroupsOwner, std::move(reg), &h);
+                if (st == PnrpStatus::ok)
+                    handles.push_back(h);
+                else
+                    PD_WARN("pnrp: the group's participant name {} was not published: {}", p2p::utf8(*name), to_string(st));
+            }
+            if (handles.empty())
+                i->group_publications.erase(handle);
         });
         return handle;
     }
@@ -479,7 +506,8 @@ public:
             auto it = i->group_publications.find(handle);
             if (it == i->group_publications.end())
                 return;
-            i->service().unregister(kGroupsOwner, it->second);
+            for (auto h : it->second)
+                i->service().unregister(kGroupsOwner, h);
             i->group_publications.erase(it);
         });
     }
@@ -504,15 +532,32 @@ public:
                 if (d)
                     d(std::move(f));  // no lock held
             }
+            // One of the resolutions ended; the last one reports.
+            void one_done()
+            {
+                bool last = false;
+                {
+                    std::lock_guard lock(mutex);
+                    last = left > 0 && --left == 0;
+                }
+                if (last)
+                    finish();
+            }
+            std::size_t left = 0;
         };
         auto state = std::make_shared<State>();
         state->done = std::move(done);
-        const auto name = pnrp_participant_name(participant);
-        if (name.empty()) {
+        // Both names (see legacy_participant_name), in parallel; done when both are.
+        std::vector<std::u16string> names;
+        for (auto n : {secure_participant_name(participant), legacy_participant_name(participant)})
+            if (!n.empty())
+                names.push_back(std::move(n));
+        if (names.empty()) {
             state->finish();
             return;
         }
-        post_([impl = impl_, state, name, timeout] {
+        state->left = names.size();
+        post_([impl = impl_, state, names, timeout] {
             auto i = impl.lock();
             if (!i) {
                 state->finish();
@@ -520,21 +565,23 @@ public:
             }
             CloudSelector all;
             all.kind = CloudSelector::Kind::all;
-            std::uint64_t rid = 0;
-            const auto st = i->service().resolve(
-                kGroupsOwner, name, all, 16, timeout,
-                [state](PnrpEndpoint ep) {
-                    std::lock_guard lock(state->mutex);
-                    for (const auto& sa : ep.addresses) {
-                        boost::asio::ip::tcp::endpoint e;
-                        if (tcp_endpoint_of(sa, e) &&
-                            std::find(state->found.begin(), state->found.end(), e) == state->found.end())
-                            state->found.push_back(e);
-                    }
-                },
-                [state](PnrpStatus) { state->finish(); }, &rid);
-            if (st != PnrpStatus::ok)
-                state->finish();
+            for (const auto& name : names) {
+                std::uint64_t rid = 0;
+                const auto st = i->service().resolve(
+                    kGroupsOwner, name, all, 16, timeout,
+                    [state](PnrpEndpoint ep) {
+                        std::lock_guard lock(state->mutex);
+                        for (const auto& sa : ep.addresses) {
+                            boost::asio::ip::tcp::endpoint e;
+                            if (tcp_endpoint_of(sa, e) &&
+                                std::find(state->found.begin(), state->found.end(), e) == state->found.end())
+                                state->found.push_back(e);
+                        }
+                    },
+                    [state](PnrpStatus) { state->one_done(); }, &rid);
+                if (st != PnrpStatus::ok)
+                    state->one_done();
+            }
         });
     }
 
@@ -558,7 +605,10 @@ std::size_t PnrpHost::registration_count()
     if (!impl_->service_)
         return 0;
     const std::size_t all = impl_->service_->registration_count();
-    return all > impl_->group_publications.size() ? all - impl_->group_publications.size() : 0;
+    std::size_t groups = 0;
+    for (const auto& [handle, hs] : impl_->group_publications)
+        groups += hs.size();
+    return all > groups ? all - groups : 0;
 }
 
 }  // namespace pd::p2pnet::channel

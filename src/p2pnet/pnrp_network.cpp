@@ -482,7 +482,8 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
         std::shared_ptr<const p2p::pki::Key> key = own_key;
         if (parsed.secure()) {
             key = options.identity_key ? options.identity_key(reg.publishing_identity) : nullptr;
-            if (!key || p2p::pki::authority(*key) != parsed.authority) {
+            // A delegated name's key is not its authority's: the Node checks the chain instead.
+            if (!key || (reg.cert_chain.empty() && p2p::pki::authority(*key) != parsed.authority)) {
                 PD_WARN("pnrp: no key of identity {} for the secure name {}: registered on this host only",
                         narrow(reg.publishing_identity), narrow(reg.peer_name));
                 return std::nullopt;
@@ -491,6 +492,7 @@ struct NetworkBackend::Impl : std::enable_shared_from_this<Impl> {
         tp::LocalName name;
         name.peer_name = reg.peer_name;
         name.key = key;
+        if (parsed.secure()) name.cert_chain = reg.cert_chain;
         for (const auto& a : reg.addresses) {
             if (name.endpoints.size() == 10) break;  // PAYLOAD holds 1..10 endpoints (2.2.3.1.2)
             if (auto e = app_endpoint(a)) name.endpoints.push_back(*e);

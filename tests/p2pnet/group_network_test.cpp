@@ -422,7 +422,7 @@ namespace {
 class FakeNames : public pd::p2pnet::GroupNameService {
 public:
     std::uint64_t publish(const std::u16string&, const std::u16string& identity, const std::u16string&,
-                          std::uint16_t port) override
+                          std::uint16_t port, const std::vector<std::uint8_t>&) override
     {
         std::lock_guard l(m);
         ports[identity] = port;

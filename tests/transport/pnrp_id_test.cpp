@@ -282,10 +282,15 @@ TEST(PnrpCpa, ValidationChecksEachRule)
     forged->binary_authority = cpa->binary_authority;  // claim the victim's authority
     EXPECT_FALSE(validate_cpa(*forged, check_for(p), &why));
     EXPECT_NE(why.find("BinaryAuthority"), std::string::npos);
-    // Delegation (a certificate chain) is not supported.
+    // A certificate chain that is not one (delegation, 3.1.5.10) makes even a self-certified CPA
+    // invalid; without the CLASSIFIER it is refused before the chain is looked at.
     c = check_for(p);
-    c.cert_chain_present = true;
+    const Bytes junk = {0x30, 0x03, 0x02, 0x01, 0x01};
+    c.cert_chain = ByteSpan(junk);
     EXPECT_FALSE(validate_cpa(*cpa, c, &why));
+    c.classifier = u"chat";
+    EXPECT_FALSE(validate_cpa(*cpa, c, &why));
+    EXPECT_NE(why.find("certificate chain"), std::string::npos) << why;
     // Signature over other bytes.
     EncodedCpa bad = *cpa;
     bad.service_addresses[0].port = 3541;

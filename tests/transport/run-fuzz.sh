@@ -7,7 +7,8 @@
 # and messages fed to a graph node, fuzz_ppsec: MS-PPSEC Group Connect messages and packets,
 # fuzz_group_security: frames and Group Connect plaintext fed to a TLS + Group Connect
 # Authenticator session, fuzz_pnrp: [MS-PNRP] messages and structures, fuzz_pnrp_node: datagrams
-# from strangers fed to a PNRP node with a registered name and a resolve, fuzz_pnrp_ssdp: PNRP's
+# from strangers fed to a PNRP node with a registered name and a resolve, fuzz_pnrp_chain: the
+# Certificate Chain of delegated names (3.1.5.10), fuzz_pnrp_ssdp: PNRP's
 # SSDP search and response texts).
 # Each is linked with the pure codecs transport/pccrd.cpp,
 # pccrr.cpp and pccrtp.cpp (those that exist) and OpenSSL's libssl + libcrypto; seeds come from

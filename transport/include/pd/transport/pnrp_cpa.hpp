@@ -51,10 +51,14 @@ struct CpaParams {
     std::uint64_t not_after = 0;                  // FILETIME; 12 h..1 week ahead (2.2.3.1 SHOULD)
     Nonce nonce{};                                // the INQUIRE nonce (zero for a revoke)
     bool revoke = false;                          // R flag
+    // A delegated name (1.3.2): `key` is not the name's own key but the last key of a Certificate
+    // Chain from the name's authority (pnrp_chain.hpp); BinaryAuthority stays the name's. The
+    // caller checks the chain (validate_cert_chain) before publishing.
+    bool delegated = false;
 };
 
 // Builds and signs an Encoded CPA. For a secure name `key` must be the publishing identity's
-// private key and its authority must be the name's; for an unsecured name any 1024-bit RSA private
+// private key and its authority must be the name's (unless params.delegated); for an unsecured name any 1024-bit RSA private
 // key. nullopt with a reason on any failure (invalid name, wrong key, out-of-range field).
 std::optional<EncodedCpa> build_cpa(const CpaParams& params, const p2p::pki::Key& key, std::string* why = nullptr);
 
@@ -72,16 +76,20 @@ struct CpaCheck {
     std::optional<PnrpId> route_entry_id;     // the PNRP ID of the AUTHORITY_BUFFER's ROUTE_ENTRY
     std::optional<std::u16string> peer_name;  // the name being resolved (authority + classifier)
     std::optional<std::u16string> classifier; // the AUTHORITY_BUFFER CLASSIFIER, if any
-    bool cert_chain_present = false;          // a CERT_CHAIN came with it (delegation)
+    // The CERT_CHAIN of the AUTHORITY_BUFFER, when one came (delegation, 1.3.2). A delegated CPA
+    // (BinaryAuthority not the hash of its key) also needs `classifier`: the chain's classifier
+    // restriction is checked against it (3.1.5.10 last step).
+    std::optional<ByteSpan> cert_chain;
 };
 
 // The PNRP ID a CPA claims: P2P ID from its BinaryAuthority (zeros when absent) and ClassifierHash
 // (or SHA-1 of `classifier` when the CPA carries no hash), then its ServiceLocation.
 std::optional<PnrpId> cpa_pnrp_id(const EncodedCpa& cpa, const std::optional<std::u16string>& classifier = std::nullopt);
 
-// 3.1.5.7 + 3.1.5.9: syntax, BinaryAuthority = hash of the carried key, Not After not passed,
-// nonce, PNRP ID (against route_entry_id and/or peer_name), signature. False with a reason.
-// Delegated names (a certificate chain instead of a self-certifying key, 3.1.5.10) are refused.
+// 3.1.5.7 + 3.1.5.9: syntax, BinaryAuthority = hash of the carried key or, with a certificate
+// chain, a chain that validates (3.1.5.10, pnrp_chain.hpp), Not After not passed, nonce, PNRP ID
+// (against route_entry_id and/or peer_name), signature. False with a reason. A delegated CPA
+// without a chain (or without the CLASSIFIER the chain is checked against) is refused.
 bool validate_cpa(const EncodedCpa& cpa, const CpaCheck& check, std::string* why = nullptr);
 
 // 3.1.5.8: syntax, Not After, PNRP ID (against check.route_entry_id), nonce, signature with the

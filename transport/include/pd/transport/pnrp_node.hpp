@@ -151,9 +151,17 @@ struct NodeEvent {
 
 // A name to publish. The CPA is built (and signed with `key`) for each INQUIRE, because it carries
 // that INQUIRE's nonce (3.2.5.6-3.2.5.7). An unsecured name ("0.x") may use any 1024-bit key.
+// A secure name is signed with its own authority's key, or (delegation, 1.3.2) with a key that
+// `cert_chain` delegates the name to.
 struct LocalName {
     std::u16string peer_name;
     std::shared_ptr<const p2p::pki::Key> key;
+    // Certificate Chain (2.2.3.5, a PKCS#7 SignedData; empty: none) from the name's authority to
+    // `key`, e.g. a group member's GMC chain for the group's "participant" name. Checked at
+    // register / update (3.1.5.10, pnrp_chain.hpp; at most kMaxCertChainBytes) and sent, with the
+    // CLASSIFIER it restricts, in the AUTHORITY_BUFFER answering an INQUIRE with the C flag
+    // (3.2.5.6).
+    Bytes cert_chain;
     std::vector<AppEndpoint> endpoints;               // PAYLOAD, 0..10
     // EXTENDED_PAYLOAD data (2.2.3.3 binary type 0x80000003, 1..4096 bytes; empty: none). Sent,
     // signed, in the AUTHORITY_BUFFER answering an INQUIRE with the X flag (3.2.5.6).
@@ -200,9 +208,14 @@ struct NodeStats {
 //    closer; an answer without a usable new hop pops it too (it has nothing more to give).
 //  - Leaf sets are numeric without wrap-around (the lowest and highest IDs have one side).
 //  - Cloud discovery is the LocalOOB mode only (config.seeds, add_seed()); SSDP / DNS seed
-//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Certificate
-//    chains (delegated names), the CLASSIFIER element, split detection and cloud size estimation
-//    are not implemented. Extended payloads are binary only when published (a received string
+//    servers are the runtime's job (NetworkBackend feeds SSDP finds to add_seed()). Split
+//    detection and cloud size estimation are not implemented.
+//  - Delegated names (1.3.2): a registration with a Certificate Chain answers an INQUIRE with
+//    the C flag with the chain and the CLASSIFIER element (its classifier restriction is checked
+//    against that, 3.1.5.10); resolvers always ask for the chain (C) and validate it
+//    (pnrp_chain.hpp). The CLASSIFIER is sent only with a chain. A delegated name's revoke
+//    FLOOD carries no chain (2.2.2.4 has no CERT_CHAIN field), so other nodes refuse it (a CPA
+//    whose key is not its authority's) and the entry ages out of their caches instead. Extended payloads are binary only when published (a received string
 //    payload, 0x80000002, is validated and reported as it came).
 //  - A CPA with the X flag whose AUTHORITY_BUFFER carries no EXTENDED_PAYLOAD is still a match
 //    (reported without one); an EXTENDED_PAYLOAD that fails 3.1.5.8 makes the answer invalid.

@@ -27,10 +27,13 @@ class GroupNameService {
 public:
     virtual ~GroupNameService() = default;
     // Publishes `participant_name` for `identity` (the member's identity, whose key signs the
-    // publication) on `port` (the graph's listening port) with `friendly_name`; returns a handle
-    // for unpublish, 0 when it cannot publish (logged by the service). Must not block.
+    // publication) on `port` (the graph's listening port) with `friendly_name`; `gmc_chain` is the
+    // member's GMC chain (PKCS#7, [MS-PPSEC] 2.2.5), the Certificate Chain that delegates the
+    // group's name to the identity's key ([MS-PNRP] 1.3.2; empty: none). Returns a handle for
+    // unpublish, 0 when it cannot publish (logged by the service). Must not block.
     virtual std::uint64_t publish(const std::u16string& participant_name, const std::u16string& identity,
-                                  const std::u16string& friendly_name, std::uint16_t port) = 0;
+                                  const std::u16string& friendly_name, std::uint16_t port,
+                                  const std::vector<std::uint8_t>& gmc_chain) = 0;
     virtual void unpublish(std::uint64_t handle) = 0;
     // Resolves `participant_name`; `done` runs exactly once, on a thread of the service, with the
     // addresses found (maybe none) within `timeout`. Must not block.

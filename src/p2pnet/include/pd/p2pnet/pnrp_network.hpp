@@ -63,7 +63,9 @@
 // comment as its friendly name; the payload as the EXTENDED_PAYLOAD ([MS-PNRP] 2.2.3.3, binary,
 // up to 4096 bytes), which remote resolvers get with the CPA. Unsecured names ("0.x") are
 // signed with a key of the backend's own; secure names with the publishing identity's key from
-// `identity_key` - without one a secure name is registered on this host only. Update is in place
+// `identity_key` - without one a secure name is registered on this host only; a registration
+// with a cert_chain (delegated name, [MS-PNRP] 1.3.2) is signed with that key and published with
+// the chain once the Node has validated it (3.1.5.10), else kept on this host. Update is in place
 // (Node::update_name: the same PNRP ID answers INQUIREs with the new CPA at once, so a resolver
 // finds the old or the new record, never neither); only clouds added to or dropped from the
 // registration get a new registration or a revoke CPA (3.2.4.2).

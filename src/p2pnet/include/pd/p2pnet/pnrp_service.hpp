@@ -80,6 +80,10 @@ struct PnrpRegistration {
     std::u16string comment;              // at most 39 characters
     std::vector<std::uint8_t> payload;   // at most 4096 bytes (PNRP_MAX_EXTENDED_PAYLOAD_BYTES)
     std::u16string publishing_identity;  // secure names: the identity whose key signs the CPA
+    // Delegated names ([MS-PNRP] 1.3.2): a Certificate Chain (PKCS#7, 2.2.3.5) from the name's
+    // authority to the publishing identity's key, e.g. a group member's GMC chain for the group's
+    // participant name. Host-internal (the group host's own publications); not on the channel.
+    std::vector<std::uint8_t> cert_chain;
 };
 
 struct PnrpEndpoint {
