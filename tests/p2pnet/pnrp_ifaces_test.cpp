@@ -7,6 +7,7 @@
 
 #include "../../src/p2pnet/interface_watch.hpp"
 #include "../transport/private_netns.hpp"
+#include "events.hpp"
 
 #include <gtest/gtest.h>
 
@@ -71,15 +72,8 @@ std::shared_ptr<NetworkBackend> loopback_backend(std::vector<std::string> seeds,
     return b;
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds bound) {
-    const auto end = std::chrono::steady_clock::now() + bound;
-    while (std::chrono::steady_clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return pred();
-}
+// Polls until the predicate holds or the bound passed (events.hpp).
+bool (&eventually)(const std::function<bool()>&, std::chrono::milliseconds) = test::wait_until;
 
 // A name of the node's own: route cache entries are registered IDs ([MS-PNRP] 3.2.1), so a node
 // is in the others' caches only through its registrations.

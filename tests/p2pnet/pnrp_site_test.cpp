@@ -4,6 +4,7 @@
 #include "pd/p2pnet/pnrp_network.hpp"
 
 #include "../transport/private_netns.hpp"
+#include "events.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,15 +36,8 @@ NetworkOptions fast_options() {
     return o;
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds bound) {
-    const auto end = std::chrono::steady_clock::now() + bound;
-    while (std::chrono::steady_clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return pred();
-}
+// Polls until the predicate holds or the bound passed (events.hpp).
+bool (&eventually)(const std::function<bool()>&, std::chrono::milliseconds) = test::wait_until;
 
 std::optional<CloudInfo> cloud_of(const std::vector<CloudInfo>& all, const std::u16string& name) {
     for (const auto& c : all)

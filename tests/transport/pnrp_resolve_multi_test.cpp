@@ -26,28 +26,9 @@ namespace {
 using namespace std::chrono_literals;
 using sim::Cloud;
 
-std::shared_ptr<const p2p::pki::Key> shared_key() {
-    static const std::shared_ptr<const p2p::pki::Key> key = [] {
-        auto k = std::make_shared<p2p::pki::Key>();
-        if (p2p::pki::Key::generate(*k, 1024) != p2p::hr::ok) std::abort();
-        return k;
-    }();
-    return key;
-}
-
-std::u16string name_of(std::size_t i) {
-    std::u16string n = u"0.node";
-    for (char c : std::to_string(i)) n.push_back(static_cast<char16_t>(c));
-    return n;
-}
-
-AppEndpoint app_endpoint(std::size_t i) {
-    AppEndpoint a;
-    a.address = Cloud::endpoint_of(i).address;
-    a.port = static_cast<std::uint16_t>(5000 + i);
-    a.protocol = 6;
-    return a;
-}
+using sim::app_endpoint;
+using sim::name_of;
+using sim::shared_key;
 
 LocalName local_name(std::size_t i, std::u16string name) {
     LocalName n;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdlib>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -161,5 +162,32 @@ private:
     std::uint64_t resolve_ids_ = 0;
     std::size_t delivered_ = 0;
 };
+
+// ---- what the sim tests publish ------------------------------------------------------------------
+// One 1024-bit key for every unsecured name (1.3.1.3: any key signs a "0." name's CPA).
+inline std::shared_ptr<const p2p::pki::Key> shared_key() {
+    static const std::shared_ptr<const p2p::pki::Key> key = [] {
+        auto k = std::make_shared<p2p::pki::Key>();
+        if (p2p::pki::Key::generate(*k, 1024) != p2p::hr::ok) std::abort();
+        return k;
+    }();
+    return key;
+}
+
+// "0.node<i>": node i's name.
+inline std::u16string name_of(std::size_t i) {
+    std::u16string n = u"0.node";
+    for (char c : std::to_string(i)) n.push_back(static_cast<char16_t>(c));
+    return n;
+}
+
+// Node i's application endpoint: its sim address, port 5000 + i, TCP.
+inline AppEndpoint app_endpoint(std::size_t i) {
+    AppEndpoint a;
+    a.address = Cloud::endpoint_of(i).address;
+    a.port = static_cast<std::uint16_t>(5000 + i);
+    a.protocol = 6;
+    return a;
+}
 
 }  // namespace pd::transport::pnrp::sim
